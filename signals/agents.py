@@ -1,0 +1,279 @@
+"""The Faust agents of the signals stage: events -> per-customer fold -> signals | deadletter.
+
+Thin shells around the pure fold (``signals.customer_fold``): load the customer's state from the
+``customer_state`` table, call the fold, store the state, send each Signal keyed by customer_id.
+Bad input (unparseable, invalid, or a fold that raises) goes to ``deadletter`` with the reason
+and the stream goes on. A timer calls ``fold.on_tick`` for customers whose
+``fold.next_deadline(state)`` has passed; a due index per assigned partition keeps a tick from
+scanning every customer, and is rebuilt from the table after every rebalance's recovery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Protocol
+
+import faust
+
+from retain.stream_app import topics_of
+from signals.deadletter import deadletter_record, describe_error
+from signals.events import parse_event
+from signals.signal import Signal
+
+log = logging.getLogger(__name__)
+
+STATE_TABLE = "customer_state"
+
+
+class Fold(Protocol):
+    """What the agents need from ``signals.customer_fold.CustomerFold``."""
+
+    def on_event(self, state: dict | None, event: Any) -> tuple[dict, list[Signal]]: ...
+    def on_tick(self, state: dict | None, now: dt.datetime) -> tuple[dict, list[Signal]]: ...
+    def next_deadline(self, state: dict) -> dt.datetime | None: ...
+
+
+def utc_now() -> dt.datetime:
+    """Wall-clock now, UTC-aware (ticks run on wall-clock time)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class DueIndex:
+    """Earliest tick deadline per customer key, grouped by partition; pure, no I/O.
+
+    A heap per partition with lazy deletion: ``set`` pushes, stale heap entries (whose deadline
+    no longer matches ``_deadline``) are skipped when popped.
+    """
+
+    def __init__(self) -> None:
+        self._deadline: dict[int, dict[Any, dt.datetime]] = {}
+        self._heap: dict[int, list[tuple[dt.datetime, Any]]] = {}
+
+    def set(self, partition: int, customer_id: Any, deadline: dt.datetime | None) -> None:
+        """Record (or clear, with ``None``) the next deadline of one customer."""
+        deadlines = self._deadline.setdefault(partition, {})
+        if deadline is None:
+            deadlines.pop(customer_id, None)
+            return
+        if deadlines.get(customer_id) == deadline:
+            return
+        deadlines[customer_id] = deadline
+        heapq.heappush(self._heap.setdefault(partition, []), (deadline, customer_id))
+
+    def pop_due(self, now: dt.datetime) -> list[tuple[int, Any]]:
+        """Remove and return ``(partition, customer_id)`` of every deadline ``<= now``."""
+        due: list[tuple[int, Any]] = []
+        for partition, heap in self._heap.items():
+            deadlines = self._deadline.get(partition, {})
+            while heap and heap[0][0] <= now:
+                deadline, customer_id = heapq.heappop(heap)
+                if deadlines.get(customer_id) == deadline:
+                    del deadlines[customer_id]
+                    due.append((partition, customer_id))
+        return due
+
+    def keep_only(self, partitions: Iterable[int]) -> None:
+        """Forget every partition not in ``partitions`` (revoked ones)."""
+        keep = set(partitions)
+        for partition in [p for p in self._deadline if p not in keep]:
+            self._deadline.pop(partition, None)
+            self._heap.pop(partition, None)
+
+    def clear(self) -> None:
+        """Forget everything (before a rebuild)."""
+        self._deadline.clear()
+        self._heap.clear()
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self._deadline.values())
+
+
+@dataclass
+class StreamCounters:
+    """What the worker did since start (for the demo summary and the bench)."""
+
+    events: int = 0
+    signals: Counter = field(default_factory=Counter)
+    deadletter: int = 0
+    ticks: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data snapshot."""
+        return {
+            "events": self.events,
+            "signals": dict(self.signals),
+            "signals_total": sum(self.signals.values()),
+            "deadletter": self.deadletter,
+            "ticks": self.ticks,
+        }
+
+
+class SignalAgents:
+    """The events agent, the tick timer and their shared state, registered on one app."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        fold: Fold,
+        *,
+        tick_interval: float = 1.0,
+        clock: Callable[[], dt.datetime] = utc_now,
+        signals_out: Any = None,
+        deadletter_out: Any = None,
+    ) -> None:
+        self.app = app
+        self.fold = fold
+        self.clock = clock
+        self.topics = topics_of(app)
+        # Outputs: the topics in production; any object with ``async send(key=, value=)`` in tests.
+        self.signals_out = signals_out if signals_out is not None else self.topics.signals
+        self.deadletter_out = deadletter_out if deadletter_out is not None else self.topics.deadletter
+        self.counters = StreamCounters()
+        self.due = DueIndex()
+        # Ticks pause between a rebalance and the end of table recovery: the table is incomplete.
+        self.ticks_enabled = False
+        # Which partition each customer's state lives on (= its events' partition), so tick
+        # writes outside a stream event go to the right changelog partition.
+        self.key_partition: dict[bytes, int] = {}
+        self.table = app.tables.add(
+            CustomerStateTable(
+                app,
+                name=STATE_TABLE,
+                default=None,
+                beacon=app.tables.beacon,
+                key_type=bytes,  # raw key bytes: the same bytes the events are keyed by
+                partitions=app.conf.topic_partitions,
+                on_changelog_event=self._on_changelog_event,
+            )
+        )
+        self.table.on_recover(self._rebuild_due_index)
+        app.on_partitions_revoked.connect(self._on_revoked)
+        self.agent = app.agent(self.topics.events, name="signals.agents.fold_events")(self._fold_events)
+        app.timer(tick_interval, name="signals.agents.tick")(self.tick)
+
+    # -- pure-ish steps (no Faust objects), easy to test ---------------------------------------
+
+    def fold_one(self, raw: bytes, key: bytes | None, state: dict | None) -> tuple[dict, list[Signal]]:
+        """Parse ``raw`` and fold it into ``state``; raises on bad input (the caller dead-letters)."""
+        event = parse_event(raw)
+        if key is not None and key.decode("utf-8", "replace") != event.customer_id:
+            # Partitioned under one customer, claiming another: folding it would split state.
+            raise ValueError(f"record key {key!r} does not match customer_id {event.customer_id!r}")
+        return self.fold.on_event(state, event)
+
+    # -- Faust shells -----------------------------------------------------------------------------
+
+    async def _fold_events(self, stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            raw = event.value
+            self.counters.events += 1
+            try:
+                customer_key = _customer_key(event.key, raw)
+                state, signals = self.fold_one(raw, event.key, self.table.get(customer_key))
+            except Exception as exc:  # noqa: BLE001 - any failure of one record must not stop the stream
+                await self._deadletter(raw, exc, message)
+                continue
+            self.table[customer_key] = state  # changelog partition = this event's partition
+            self.key_partition[customer_key] = message.partition
+            self.due.set(message.partition, customer_key, self.fold.next_deadline(state))
+            await self._send_signals(customer_key, signals)
+
+    async def tick(self) -> None:
+        """Run ``fold.on_tick`` for every customer whose deadline has passed (the timer's body)."""
+        if not self.ticks_enabled:
+            return
+        now = self.clock()
+        for partition, customer_key in self.due.pop_due(now):
+            try:
+                state, signals = self.fold.on_tick(self.table.get(customer_key), now)
+            except Exception:  # noqa: BLE001 - one customer's bug must not stop ticks for the rest
+                log.exception("on_tick failed for one customer (partition %s)", partition)
+                continue
+            self.table.put(customer_key, state, partition=partition)
+            self.due.set(partition, customer_key, self.fold.next_deadline(state))
+            await self._send_signals(customer_key, signals)
+        self.counters.ticks += 1
+
+    async def _send_signals(self, customer_key: bytes, signals: list[Signal]) -> None:
+        for signal in signals:
+            await self.signals_out.send(key=customer_key, value=signal.to_dict())
+            self.counters.signals[signal.kind] += 1
+
+    async def _deadletter(self, raw: Any, exc: BaseException, message: Any) -> None:
+        reason = describe_error(exc)
+        record = deadletter_record(
+            raw=raw, reason=reason, stage="signals.fold", topic=message.topic,
+            partition=message.partition, offset=message.offset, key=message.key, now=self.clock(),
+        )
+        await self.deadletter_out.send(key=message.key, value=record)
+        self.counters.deadletter += 1
+        # The reason names fields only; payloads may hold e-mail addresses, so they are not logged.
+        log.warning("deadletter %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
+
+    async def _on_revoked(self, sender: Any, revoked: set, **kwargs: Any) -> None:
+        self.ticks_enabled = False
+
+    async def _rebuild_due_index(self) -> None:
+        active = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.events.get_topic_name()}
+        self.due.clear()
+        # Forget customers of partitions we no longer own (their state moved to another worker).
+        self.key_partition = {k: p for k, p in self.key_partition.items() if p in active}
+        for customer_key, partition in self.key_partition.items():
+            state = self.table.get(customer_key)
+            if state is not None:
+                self.due.set(partition, customer_key, self.fold.next_deadline(state))
+        self.ticks_enabled = True
+        log.info("due index rebuilt: %d customers due on partitions %s", len(self.due), sorted(active))
+
+    async def _on_changelog_event(self, event: Any) -> None:
+        # Called for every changelog record replayed during recovery.
+        self.key_partition[event.key] = event.message.partition
+
+
+class CustomerStateTable(faust.Table):
+    """A Table that can also be written outside a stream event, to an explicit partition."""
+
+    _partition_override: int | None = None
+
+    def put(self, key: Any, value: Any, *, partition: int) -> None:
+        """``table[key] = value`` with the changelog record going to ``partition``."""
+        self._partition_override = partition
+        try:
+            self[key] = value
+        finally:
+            self._partition_override = None
+
+    def partition_for_key(self, key: Any) -> int | None:
+        """The explicit partition of ``put``, else the current event's (Faust's default)."""
+        if self._partition_override is not None:
+            return self._partition_override
+        return super().partition_for_key(key)
+
+
+def _customer_key(key: bytes | None, raw: bytes) -> bytes:
+    # The record key is the customer_id (producers key by it); for an unkeyed record fall back to
+    # the payload's customer_id (an unparseable one raises and is dead-lettered).
+    if key:
+        return key
+    return parse_event(raw).customer_id.encode()
+
+
+def register_signal_agents(
+    app: faust.App,
+    fold: Fold,
+    *,
+    tick_interval: float = 1.0,
+    clock: Callable[[], dt.datetime] = utc_now,
+    signals_out: Any = None,
+    deadletter_out: Any = None,
+) -> SignalAgents:
+    """Register the events agent and the tick timer on ``app``; returns their handle (counters)."""
+    return SignalAgents(
+        app, fold, tick_interval=tick_interval, clock=clock,
+        signals_out=signals_out, deadletter_out=deadletter_out,
+    )

@@ -1,0 +1,254 @@
+"""The per-customer fold: dedup once, then every detector and the risk-model features.
+
+One customer's whole stream state is one JSON-able dict (a Faust table value)::
+
+    {"customer_id": "c1",
+     "watermark": "2026-11-22T10:00:00.000000+00:00",   # latest occurred_at folded (UTC ISO)
+     "seen": {"evt-1": 1, ...},                          # recent event ids, oldest first (bounded)
+     "late_events": 0,                                   # events beyond allowed_lateness (folded anyway)
+     "detectors": {"shipping_delay": {...}, "usage_drop": {...}, "checkout_idle": {...}},
+     "features": {...}}                                  # models.features state
+
+Duplicates: an ``event_id`` in the window of the last ``dedup_window`` ids changes nothing at all
+(no detector, no feature). Lateness: an event whose ``occurred_at`` is more than
+``allowed_lateness`` behind this customer's watermark is still folded (each detector is written so
+that folding a late event is safe: it may cancel what is still pending, it never retracts what was
+emitted) and is counted in ``late_events`` so the agent can report it. How long absence detectors
+wait for late events before emitting is each detector's own ``grace``.
+
+``replay`` is the offline runner (backtests, notebooks, golden tests) over the same fold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from typing import Any, Iterable, Iterator, Sequence
+
+from models import features as feature_fold
+from signals.detectors.base import Detector, iso
+from signals.detectors.checkout_idle import CheckoutIdleConfig, CheckoutIdleDetector
+from signals.detectors.shipping_delay import ShippingDelayConfig, ShippingDelayDetector
+from signals.detectors.usage_drop import UsageDropConfig, UsageDropDetector
+from signals.signal import Signal
+
+DEFAULT_ALLOWED_LATENESS = dt.timedelta(minutes=5)
+
+
+def default_detectors() -> list[Detector]:
+    """The three detectors with their documented default configuration."""
+    return [ShippingDelayDetector(), UsageDropDetector(), CheckoutIdleDetector()]
+
+
+class CustomerFold:
+    """Composes detectors and features for one customer; pure, state in and state out."""
+
+    def __init__(
+        self,
+        detectors: Sequence[Detector] | None = None,
+        *,
+        allowed_lateness: dt.timedelta = DEFAULT_ALLOWED_LATENESS,
+        dedup_window: int = 1000,
+        features: Any = feature_fold,
+    ) -> None:
+        if dedup_window < 1:
+            raise ValueError("dedup_window must be at least 1")
+        self.detectors: tuple[Detector, ...] = tuple(default_detectors() if detectors is None else detectors)
+        kinds = [d.kind for d in self.detectors]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"detector kinds must be unique, got {kinds}")
+        self.allowed_lateness = allowed_lateness
+        self._routes: dict[str, tuple[Detector, ...]] = {}
+        self.dedup_window = dedup_window
+        # Anything with initial_state() and on_event(state, event); None folds no features.
+        self.features = features
+
+    def initial_state(self) -> dict[str, Any]:
+        """The state of a customer never seen before."""
+        return {
+            "customer_id": None,
+            "watermark": None,
+            "seen": {},
+            "late_events": 0,
+            "detectors": {d.kind: d.initial_state() for d in self.detectors},
+            "features": None if self.features is None else self.features.initial_state(),
+        }
+
+    def on_event(self, state: dict[str, Any] | None, event: Any) -> tuple[dict[str, Any], list[Signal]]:
+        """Fold one event (duplicates change nothing); returns the new state and signals."""
+        if state is None:
+            state = self.initial_state()
+        event_id = event.event_id
+        seen = state["seen"]
+        if event_id in seen:
+            return state, []
+        seen = dict(seen)
+        seen[event_id] = 1
+        if len(seen) > self.dedup_window:
+            del seen[next(iter(seen))]
+
+        occurred = iso(event.occurred_at)
+        watermark = state["watermark"]
+        late_events = state["late_events"]
+        if watermark is None or occurred > watermark:
+            watermark = occurred
+        elif iso(event.occurred_at + self.allowed_lateness) < watermark:
+            late_events += 1
+
+        signals: list[Signal] = []
+        old_states = state["detectors"]
+        new_states = old_states
+        for detector in self._route(event.type):
+            kind = detector.kind
+            before = old_states[kind]
+            after, emitted = detector.on_event(before, event)
+            if after is not before:
+                if new_states is old_states:
+                    new_states = dict(old_states)
+                new_states[kind] = after
+            if emitted:
+                signals.extend(emitted)
+
+        return {
+            "customer_id": state["customer_id"] or event.customer_id,
+            "watermark": watermark,
+            "seen": seen,
+            "late_events": late_events,
+            "detectors": new_states,
+            "features": state["features"] if self.features is None else self.features.on_event(state["features"], event),
+        }, signals
+
+    def _route(self, event_type: str) -> tuple[Detector, ...]:
+        """The detectors that react to ``event_type`` (all of them if one does not say)."""
+        route = self._routes.get(event_type)
+        if route is None:
+            route = tuple(
+                d for d in self.detectors if event_type in getattr(d, "event_types", (event_type,))
+            )
+            self._routes[event_type] = route
+        return route
+
+    def on_tick(self, state: dict[str, Any] | None, now: dt.datetime) -> tuple[dict[str, Any], list[Signal]]:
+        """Let every detector emit the absences that ``now`` (event time) proves."""
+        if state is None:
+            return self.initial_state(), []
+        signals: list[Signal] = []
+        old_states = state["detectors"]
+        new_states = old_states
+        for detector in self.detectors:
+            kind = detector.kind
+            before = old_states[kind]
+            after, emitted = detector.on_tick(before, now)
+            if after is not before:
+                if new_states is old_states:
+                    new_states = dict(old_states)
+                new_states[kind] = after
+            if emitted:
+                signals.extend(emitted)
+        if new_states is old_states:
+            return state, signals
+        return {**state, "detectors": new_states}, signals
+
+    def next_deadline(self, state: dict[str, Any]) -> dt.datetime | None:
+        """The earliest ``now`` at which ``on_tick`` could emit for this customer."""
+        if state is None:
+            return None
+        states = state["detectors"]
+        earliest: dt.datetime | None = None
+        for detector in self.detectors:
+            deadline = detector.next_deadline(states[detector.kind])
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        return earliest
+
+
+def default_fold(settings: Any = None) -> CustomerFold:
+    """The fold configured from ``retain.settings.Settings`` (environment when ``None``)."""
+    if settings is None:
+        from retain.settings import get_settings
+
+        settings = get_settings()
+    lateness = dt.timedelta(seconds=settings.allowed_lateness_seconds)
+    return CustomerFold(
+        [
+            ShippingDelayDetector(
+                ShippingDelayConfig(eta_margin=dt.timedelta(hours=settings.shipping_eta_margin_hours), grace=lateness)
+            ),
+            UsageDropDetector(
+                UsageDropConfig(
+                    recent_days=settings.usage_recent_days,
+                    baseline_days=settings.usage_baseline_days,
+                    grace=lateness,
+                )
+            ),
+            CheckoutIdleDetector(CheckoutIdleConfig(idle_after=dt.timedelta(seconds=settings.checkout_idle_seconds))),
+        ],
+        allowed_lateness=lateness,
+    )
+
+
+def _ceil_to(value: dt.datetime, step: dt.timedelta) -> dt.datetime:
+    """The first multiple of ``step`` since the Unix epoch at or after ``value``."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    steps = -((value - epoch) // -step)
+    return epoch + steps * step
+
+
+def replay(
+    events: Iterable[Any],
+    fold: CustomerFold | None = None,
+    *,
+    tick_every: dt.timedelta | None = None,
+) -> Iterator[Signal]:
+    """Run the fold over a stream offline, yielding signals in the order a live worker would.
+
+    Events are taken in the given order (nothing is sorted). The watermark is the latest
+    ``occurred_at`` seen; before folding an event that advances it, every customer whose
+    ``next_deadline`` is at or before the new watermark is ticked, earliest first. Ticks happen at
+    the exact deadline, or, with ``tick_every``, at the next multiple of it (like a periodic
+    timer). At the end, customers are ticked up to the last event time.
+    """
+    if tick_every is not None and tick_every <= dt.timedelta(0):
+        raise ValueError("tick_every must be positive")
+    fold = fold or default_fold()
+    states: dict[str, dict[str, Any]] = {}
+    scheduled: dict[str, dt.datetime] = {}
+    queue: list[tuple[dt.datetime, str]] = []
+
+    def schedule(customer_id: str) -> None:
+        deadline = fold.next_deadline(states[customer_id])
+        if deadline is None:
+            scheduled.pop(customer_id, None)
+        elif scheduled.get(customer_id) != deadline:
+            scheduled[customer_id] = deadline
+            heapq.heappush(queue, (deadline, customer_id))
+
+    def tick_until(watermark: dt.datetime) -> Iterator[Signal]:
+        while queue:
+            deadline, customer_id = queue[0]
+            now = deadline if tick_every is None else _ceil_to(deadline, tick_every)
+            if now > watermark:
+                return
+            heapq.heappop(queue)
+            if scheduled.get(customer_id) != deadline:
+                continue  # superseded by a later schedule() of the same customer
+            del scheduled[customer_id]
+            states[customer_id], signals = fold.on_tick(states[customer_id], now)
+            yield from signals
+            after = fold.next_deadline(states[customer_id])
+            if after is not None and after <= now:
+                raise RuntimeError(f"detector deadline did not advance past {now} for {customer_id}")
+            schedule(customer_id)
+
+    watermark: dt.datetime | None = None
+    for event in events:
+        occurred = event.occurred_at
+        if watermark is None or occurred > watermark:
+            watermark = occurred
+            yield from tick_until(watermark)
+        customer_id = event.customer_id
+        states[customer_id], signals = fold.on_event(states.get(customer_id), event)
+        yield from signals
+        schedule(customer_id)
+    if watermark is not None:
+        yield from tick_until(watermark)

@@ -1,0 +1,87 @@
+"""Database tables of the signals stage: the customer projection and the detected signals.
+
+``CustomerRecord`` is the projection of ``customer.profile`` events (who the customer is, how to
+reach them, consent as known upstream); ``SignalRecord`` keeps every signal once, keyed by the
+id derived from its episode. ``UtcDateTime`` stores UTC and always reads back timezone-aware
+(SQLite keeps no zone), so every table can compare its timestamps with event times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator):
+    """A timestamp stored in UTC and returned timezone-aware on every database."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UtcDateTime column; pass an aware datetime")
+        value = value.astimezone(dt.timezone.utc)
+        # SQLite stores text: drop the offset so string comparison orders timestamps correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    """Wall-clock now in UTC (record bookkeeping only; domain code takes ``now`` as a parameter)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class CustomerRecord(SQLModel, table=True):
+    """One customer as the latest ``customer.profile`` event describes them."""
+
+    __tablename__ = "customers"
+
+    customer_id: str = Field(primary_key=True, sa_type=sa.String(128))
+    first_name: str | None = Field(default=None, sa_type=sa.String(100))
+    last_name: str | None = Field(default=None, sa_type=sa.String(100))
+    email: str | None = Field(default=None, sa_type=sa.String(254))
+    phone: str | None = Field(default=None, sa_type=sa.String(32))
+    time_zone: str | None = Field(default=None, sa_type=sa.String(64))
+    locale: str | None = Field(default=None, sa_type=sa.String(16))
+    country: str | None = Field(default=None, sa_type=sa.String(2))
+    region: str | None = Field(default=None, sa_type=sa.String(8))
+    plan: str | None = Field(default=None, sa_type=sa.String(64))
+    signed_up_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # Consent as the upstream system reports it; None = unknown. The consent store of outreach,
+    # fed by unsubscribes and STOP replies, is the authority at send time.
+    email_marketing_consent: bool | None = Field(default=None, sa_type=sa.Boolean)
+    sms_marketing_consent: bool | None = Field(default=None, sa_type=sa.Boolean)
+    email_service_consent: bool | None = Field(default=None, sa_type=sa.Boolean)
+    sms_service_consent: bool | None = Field(default=None, sa_type=sa.Boolean)
+    # Event time of the newest profile event applied; an older event arriving late is ignored.
+    updated_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+    # Event time of the newest event of any type seen for this customer.
+    last_event_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+
+
+class SignalRecord(SQLModel, table=True):
+    """One detected signal, stored once per episode."""
+
+    __tablename__ = "signals"
+
+    signal_id: str = Field(primary_key=True, sa_type=sa.String(64))
+    kind: str = Field(sa_type=sa.String(32), nullable=False)
+    customer_id: str = Field(sa_type=sa.String(128), index=True, nullable=False)
+    episode_key: str = Field(sa_type=sa.String(512), unique=True, index=True, nullable=False)
+    reason: str = Field(sa_type=sa.String(64), nullable=False)
+    detected_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    recorded_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)

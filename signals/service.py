@@ -1,0 +1,140 @@
+"""Service functions over the signals tables: keyword-only, session first, the caller commits.
+
+Writes are single ``INSERT .. ON CONFLICT`` statements on PostgreSQL and SQLite alike, so two
+workers racing on the same customer or the same episode cannot both "win" or fail on a duplicate
+key: the newest profile event wins, and a signal is stored exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from signals.records import CustomerRecord, SignalRecord, utcnow
+from signals.signal import Signal
+
+# customer.profile payload field -> CustomerRecord column (consent flags are nested upstream).
+_PROFILE_COLUMNS: dict[str, str] = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "email": "email",
+    "phone": "phone",
+    "time_zone": "time_zone",
+    "locale": "locale",
+    "country": "country",
+    "region": "region",
+    "plan": "plan",
+    "signed_up_at": "signed_up_at",
+}
+_CONSENT_COLUMNS: dict[str, str] = {
+    "email_marketing": "email_marketing_consent",
+    "sms_marketing": "sms_marketing_consent",
+    "email_service": "email_service_consent",
+    "sms_service": "sms_service_consent",
+}
+
+
+def _insert(session: Session, table: Any):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for database dialect {dialect!r}")
+
+
+def profile_values(event: Any) -> dict[str, Any]:
+    """The customer columns a ``customer.profile`` event sets (fields it leaves out are absent)."""
+    props = event.properties
+    values = {column: getattr(props, field) for field, column in _PROFILE_COLUMNS.items()}
+    values.update({column: getattr(props.consent, field) for field, column in _CONSENT_COLUMNS.items()})
+    return {column: value for column, value in values.items() if value is not None}
+
+
+def upsert_customer_profile(*, session: Session, event: Any) -> bool:
+    """Apply a ``customer.profile`` event; True when it changed the row (older events are ignored).
+
+    A newer event overwrites the fields it carries and keeps the others: a profile event that
+    only updates the plan does not erase the e-mail address.
+    """
+    if event.type != "customer.profile":
+        raise ValueError(f"expected a customer.profile event, got {event.type!r}")
+    occurred_at = event.occurred_at.astimezone(dt.timezone.utc)
+    values = profile_values(event)
+    table = CustomerRecord.__table__
+    stmt = _insert(session, table).values(
+        customer_id=event.customer_id, updated_at=occurred_at, last_event_at=occurred_at, **values
+    )
+    excluded = stmt.excluded
+    updates: dict[str, Any] = {column: func.coalesce(excluded[column], table.c[column]) for column in values}
+    updates["updated_at"] = excluded.updated_at
+    # last_event_at only moves forward (other event types may have moved it past this profile).
+    updates["last_event_at"] = case(
+        (excluded.last_event_at > table.c.last_event_at, excluded.last_event_at), else_=table.c.last_event_at
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.customer_id],
+        set_=updates,
+        where=table.c.updated_at < excluded.updated_at,
+    ).returning(table.c.customer_id)
+    return session.execute(stmt).first() is not None
+
+
+def note_customer_activity(*, session: Session, customer_id: str, occurred_at: dt.datetime) -> None:
+    """Move ``last_event_at`` forward for a customer we already know (unknown ids are ignored)."""
+    table = CustomerRecord.__table__
+    session.execute(
+        table.update()
+        .where(table.c.customer_id == customer_id, table.c.last_event_at < occurred_at)
+        .values(last_event_at=occurred_at)
+    )
+
+
+def record_signal(*, session: Session, signal: Signal) -> bool:
+    """Store a signal once; True when it is new, False when its episode was already recorded."""
+    stmt = (
+        _insert(session, SignalRecord.__table__)
+        .values(
+            signal_id=signal.signal_id,
+            kind=signal.kind,
+            customer_id=signal.customer_id,
+            episode_key=signal.episode_key,
+            reason=signal.reason,
+            detected_at=signal.detected_at,
+            attributes=signal.attributes,
+            recorded_at=utcnow(),
+        )
+        .on_conflict_do_nothing()
+        .returning(SignalRecord.__table__.c.signal_id)
+    )
+    # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT (psycopg reports -1).
+    return session.execute(stmt).first() is not None
+
+
+def get_customer(*, session: Session, customer_id: str) -> CustomerRecord | None:
+    """The customer projection, or None when no profile event was seen."""
+    return session.get(CustomerRecord, customer_id)
+
+
+def list_signals(*, session: Session, customer_id: str | None = None, limit: int = 100) -> list[SignalRecord]:
+    """The newest signals first, optionally of one customer."""
+    query = select(SignalRecord).order_by(SignalRecord.detected_at.desc(), SignalRecord.signal_id).limit(limit)
+    if customer_id is not None:
+        query = query.where(SignalRecord.customer_id == customer_id)
+    return list(session.scalars(query))
+
+
+def signal_from_record(record: SignalRecord) -> Signal:
+    """The domain ``Signal`` back from its stored row."""
+    return Signal(
+        kind=record.kind,
+        customer_id=record.customer_id,
+        episode_key=record.episode_key,
+        detected_at=record.detected_at,
+        reason=record.reason,
+        attributes=record.attributes,
+    )

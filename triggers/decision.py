@@ -1,0 +1,157 @@
+"""Decisions: what retain does about one signal, per matched rule, and why.
+
+``decide`` is pure: the same inputs (including ``now``) give identical decisions with the same
+ids, so a redelivered signal re-derives the same records and the stores can upsert on
+``decision_id``. Every outcome is a decision, "do nothing" included (``no_rule_matched``).
+
+>>> import datetime as dt
+>>> from signals.signal import Signal
+>>> now = dt.datetime(2026, 1, 5, 15, tzinfo=dt.timezone.utc)
+>>> signal = Signal(kind="usage_drop", customer_id="c1", episode_key="usage_drop:c1:2026-01-01",
+...                 detected_at=now, reason="drop")
+>>> [d.reason.value for d in decide(signal, [], {}, None, ContactHistory(), InMemoryConsent(), now)]
+['no_rule_matched']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any, Iterable, Mapping
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from signals.signal import Signal
+from triggers.matcher import match_rules
+from triggers.policy import ContactHistory, ConsentView, InMemoryConsent, PolicyConfig, Verdict, apply_policy
+from triggers.policy.reasons import Outcome, ReasonCode
+from triggers.risk import Risk
+from triggers.rule import Channel, Rule, Topic
+from triggers.ruleset import RuleSet
+
+__all__ = [
+    "ContactHistory", "Decision", "InMemoryConsent", "Outcome", "ReasonCode", "decide", "decision_id_for",
+    "idempotency_key_for",
+]
+
+_SEP = "\x1f"  # cannot appear in ids typed by people, so joined keys cannot collide
+
+
+def decision_id_for(signal_id: str, rule_id: str | None) -> str:
+    """Deterministic decision id of (signal, rule); rule None is the no-rule-matched record."""
+    return hashlib.sha256(f"decision{_SEP}{signal_id}{_SEP}{rule_id or ''}".encode()).hexdigest()[:32]
+
+
+def idempotency_key_for(customer_id: str, rule_id: str, episode_key: str) -> str:
+    """The outbox key: at most one message per (customer, rule, episode)."""
+    return hashlib.sha256(f"send{_SEP}{customer_id}{_SEP}{rule_id}{_SEP}{episode_key}".encode()).hexdigest()[:40]
+
+
+class Decision(BaseModel):
+    """One stored decision; ``outcome`` engage/defer go on to outreach, the rest are the record of why not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decision_id: str
+    signal_id: str
+    signal_kind: str
+    episode_key: str
+    customer_id: str
+    rule_id: str | None
+    rule_version: int | None
+    ruleset_fingerprint: str | None = None
+    topic: Topic | None = None
+    outcome: Outcome
+    reason: ReasonCode
+    detail: str = ""
+    channel: Channel | None = None
+    defer_until: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
+    idempotency_key: str | None = None
+    requires_approval: bool = False
+    risk: float | None = None
+    risk_bucket: str | None = None
+    drivers: tuple[tuple[str, float], ...] = ()
+    decided_at: AwareDatetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (for the decisions topic and the decisions table)."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Decision":
+        """Inverse of ``to_dict``."""
+        return cls.model_validate(dict(data))
+
+
+def _decision(signal: Signal, verdict: Verdict, risk: Risk, now: dt.datetime, fingerprint: str | None) -> Decision:
+    rule = verdict.rule
+    return Decision(
+        decision_id=decision_id_for(signal.signal_id, rule.id),
+        signal_id=signal.signal_id,
+        signal_kind=signal.kind,
+        episode_key=signal.episode_key,
+        customer_id=signal.customer_id,
+        rule_id=rule.id,
+        rule_version=rule.version,
+        ruleset_fingerprint=fingerprint,
+        topic=rule.topic,
+        outcome=verdict.outcome,
+        reason=verdict.reason,
+        detail=verdict.detail,
+        channel=verdict.channel,
+        defer_until=verdict.defer_until,
+        expires_at=verdict.expires_at,
+        idempotency_key=idempotency_key_for(signal.customer_id, rule.id, signal.episode_key),
+        requires_approval=rule.action.requires_approval,
+        risk=risk.probability,
+        risk_bucket=risk.bucket,
+        drivers=risk.drivers,
+        decided_at=now,
+    )
+
+
+def decide(
+    signal: Signal,
+    rules: Iterable[Rule] | RuleSet,
+    customer: Mapping[str, Any],
+    risk: Any,
+    history: ContactHistory,
+    consent: ConsentView,
+    now: dt.datetime,
+    policy_config: PolicyConfig | None = None,
+) -> list[Decision]:
+    """Match ``rules`` against the signal and apply the contact policy; one decision per matched rule.
+
+    ``risk`` is a ``Risk``, a mapping or a scorer ``Score`` (probability, bucket, drivers).
+    Decisions come in rank order (winner first); with no match, one ``no_rule_matched`` record.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    config = policy_config or PolicyConfig()
+    fingerprint = rules.fingerprint if isinstance(rules, RuleSet) else None
+    scored = Risk.coerce(risk)
+    matched = match_rules(signal, rules, customer, scored)
+    verdicts = apply_policy(
+        signal=signal, rules=matched, customer=customer, history=history, consent=consent, now=now, config=config,
+    )
+    if verdicts:
+        return [_decision(signal, verdict, scored, now, fingerprint) for verdict in verdicts]
+    return [
+        Decision(
+            decision_id=decision_id_for(signal.signal_id, None),
+            signal_id=signal.signal_id,
+            signal_kind=signal.kind,
+            episode_key=signal.episode_key,
+            customer_id=signal.customer_id,
+            rule_id=None,
+            rule_version=None,
+            ruleset_fingerprint=fingerprint,
+            outcome=Outcome.SUPPRESSED,
+            reason=ReasonCode.NO_RULE_MATCHED,
+            risk=scored.probability,
+            risk_bucket=scored.bucket,
+            drivers=scored.drivers,
+            decided_at=now,
+        )
+    ]
