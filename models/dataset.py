@@ -60,12 +60,13 @@ def _rows_from_parquet(path: Path) -> Iterable[dict[str, Any]]:
         props = row.get("properties")
         if isinstance(props, (str, bytes)):
             row["properties"] = json.loads(props)
-        elif props is None:
-            row.pop("properties", None)
+        elif isinstance(props, dict):
+            # A struct column is the union of all payloads' fields: absent ones come back as None.
+            row["properties"] = {k: v for k, v in props.items() if v is not None}
         when = row.get("occurred_at")
         if isinstance(when, pd.Timestamp):
             row["occurred_at"] = when.isoformat()
-        yield {k: v for k, v in row.items() if not (k == "source" and v is None)}
+        yield {k: v for k, v in row.items() if v is not None}
 
 
 def load_events(path: str | Path, *, strict: bool = True, progress: bool = False) -> LoadReport:

@@ -30,8 +30,10 @@ PLAN_CODES = 1024  # plan names hash into this many categorical codes
 NAN = float("nan")
 
 FEATURE_NAMES: tuple[str, ...] = (
+    # lifetime: days since sign-up (else first event), days since any event
     "tenure_days",
     "days_since_last_event",
+    # orders: recency, frequency, monetary value; gap_ratio = days since last order / usual interval
     "orders_total",
     "orders_30d",
     "orders_90d",
@@ -40,6 +42,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "days_since_last_order",
     "mean_order_interval_days",
     "order_gap_ratio",
+    # fulfilment: lateness against the promised delivery, open orders past their promises, shipping
+    # issues (shipped late, ETA slipped past the promise, carrier exception) in 30 days and decayed
     "orders_cancelled",
     "deliveries_total",
     "late_delivery_rate",
@@ -50,22 +54,26 @@ FEATURE_NAMES: tuple[str, ...] = (
     "late_shipments_pending",
     "shipping_issues_30d",
     "shipping_issue_score",
+    # usage: last 7 days against the customer's own weekly baseline over the 28 days before
     "usage_sessions_7d",
     "usage_weekly_baseline",
     "usage_trend",
     "usage_active_days_28d",
     "days_since_last_usage",
+    # checkouts: abandons (explicit, or open past IDLE_CHECKOUT_SECONDS) in 30 days and decayed
     "checkouts_started",
     "checkouts_abandoned",
     "checkout_abandon_rate",
     "days_since_last_abandon",
     "abandons_30d",
     "abandon_score",
+    # subscription: plan (categorical), price, changes, downgrades, cancelled
     "plan_code",
     "monthly_amount",
     "plan_changes",
     "plan_downgrades",
     "subscription_cancelled",
+    # outreach history: messages sent and how the customer responded
     "messages_sent_total",
     "messages_sent_30d",
     "days_since_last_message",
@@ -260,15 +268,16 @@ def _recent(times: Any, t: float) -> tuple[float, float]:
     return float(count), score
 
 
-def _usage(days: dict[str, int], today: int) -> tuple[float, float, float, float]:
+def _usage(days: dict[str, int], t: float) -> tuple[float, float, float, float]:
+    # A bucket is the day starting at int(key) * DAY; windows are measured back from ``t``.
     recent = baseline = active = 0
     for key, sessions in days.items():
-        age = today - int(key)  # 0 = today (partial), 1..7 = the recent week
-        if 0 <= age < 7:
+        age = (t - int(key) * DAY) / DAY  # how long ago the bucket's day began
+        if 0 <= age <= 7:
             recent += sessions
-        elif 7 <= age < USAGE_DAYS:
+        elif 7 < age <= USAGE_DAYS:
             baseline += sessions
-        if 0 <= age < 28 and sessions > 0:
+        if 0 <= age <= 28 and sessions > 0:
             active += 1
     weekly = baseline / 4.0
     trend = (recent + 1.0) / (weekly + 1.0)  # +1 keeps new or idle customers finite
@@ -286,7 +295,7 @@ def vector(state: dict[str, Any], now: Any) -> list[float]:
     since_order = _days(t, last_order)
     gap_ratio = since_order / interval if interval and not math.isnan(interval) else NAN
     overdue = sum(1 for o in s["open_orders"].values() if o["due"] is not None and o["due"] < t)
-    recent, weekly, trend, active = _usage(s["usage_days"], int(t // DAY))
+    recent, weekly, trend, active = _usage(s["usage_days"], t)
     started = s["checkouts_started"]
     pending = sum(1 for o in s["open_orders"].values() if not o["shipped"] and o["ship_by"] is not None and o["ship_by"] < t)
     issues_30d, issue_score = _recent(s["issue_times"], t)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import platform
 import tempfile
@@ -31,8 +32,11 @@ import sklearn
 
 from models import evaluate
 from models.calibration import Calibrator
+from models.features import FEATURE_NAMES
 from models.scorer import DEFAULT_BUCKETS, DEFAULT_CUT_POINTS, Scorer
 from models.train import TrainedModel
+
+log = logging.getLogger(__name__)
 
 POINTER = "promoted.json"
 AUDIT = "audit.jsonl"
@@ -166,6 +170,26 @@ def _holdout_metrics(registered: RegisteredModel, holdout: pd.DataFrame, label: 
     return {"auc": full["auc"], "brier": full["brier"]}
 
 
+def _gate(candidate: RegisteredModel, current: RegisteredModel, holdout: pd.DataFrame | None, label: str,
+          tolerance: float, force: bool) -> PromotionResult:
+    """Compare a candidate with the serving model: on ``holdout`` if given, else on the cards."""
+    if candidate.model.feature_names != current.model.feature_names:
+        # Different inputs: the online feature vector cannot feed both, so no silent swap.
+        text = "not comparable: its feature list differs from the serving model's"
+        return PromotionResult(force, candidate.version, current.version, text, force)
+    if holdout is not None:
+        cand, cur = _holdout_metrics(candidate, holdout, label), _holdout_metrics(current, holdout, label)
+        basis = f"on a holdout of {len(holdout)} rows"
+    else:
+        cand = {k: candidate.card["metrics"][k] for k in ("auc", "brier")}
+        cur = {k: current.card["metrics"][k] for k in ("auc", "brier")}
+        basis = "on the metrics recorded in the model cards"
+    better = cand["auc"] >= cur["auc"] - tolerance and cand["brier"] <= cur["brier"] + tolerance
+    text = (f"{'not worse' if better else 'worse'} {basis}: auc {cand['auc']:.4f} vs {cur['auc']:.4f}, "
+            f"brier {cand['brier']:.4f} vs {cur['brier']:.4f}")
+    return PromotionResult(better or force, candidate.version, current.version, text, force and not better, cand, cur)
+
+
 def promote(
     root: str | Path,
     version: str,
@@ -183,18 +207,7 @@ def promote(
     if previous is None or previous == version:
         result = PromotionResult(True, version, previous, "no model was serving" if previous is None else "already serving")
     else:
-        current = load(root, previous)
-        if holdout is not None:
-            cand, cur = _holdout_metrics(candidate, holdout, label), _holdout_metrics(current, holdout, label)
-            basis = f"on a holdout of {len(holdout)} rows"
-        else:
-            cand = {k: candidate.card["metrics"][k] for k in ("auc", "brier")}
-            cur = {k: current.card["metrics"][k] for k in ("auc", "brier")}
-            basis = "on the metrics recorded in the model cards"
-        better = cand["auc"] >= cur["auc"] - tolerance and cand["brier"] <= cur["brier"] + tolerance
-        verdict = "not worse" if better else "worse"
-        text = f"{verdict} {basis}: auc {cand['auc']:.4f} vs {cur['auc']:.4f}, brier {cand['brier']:.4f} vs {cur['brier']:.4f}"
-        result = PromotionResult(better or force, version, previous, text, force and not better, cand, cur)
+        result = _gate(candidate, load(root, previous), holdout, label, tolerance, force)
     if reason:
         result.reason += f"; {reason}"
     entry = {"at": _now(), "version": version, "previous": previous, "promoted": result.promoted,
@@ -215,13 +228,16 @@ def promote(
 class ServingModel:
     """Holds the promoted scorer and swaps it when the pointer file changes (no restart).
 
-    The pointer is stat-ed at most every ``check_interval`` seconds; a changed mtime or size
+    Only models taking ``expect_features`` (default: the online feature vector of
+    ``models.features``) are served. The pointer is stat-ed at most every ``check_interval`` seconds; a changed mtime or size
     triggers a reload (the pointer is always replaced by rename). Until a model is promoted, ``scorer`` is None.
     """
 
     def __init__(self, root: str | Path, *, cut_points: Sequence[float] = DEFAULT_CUT_POINTS,
-                 buckets: Sequence[str] = DEFAULT_BUCKETS, check_interval: float = 1.0) -> None:
+                 buckets: Sequence[str] = DEFAULT_BUCKETS, check_interval: float = 1.0,
+                 expect_features: Sequence[str] | None = FEATURE_NAMES) -> None:
         self.root = Path(root)
+        self.expect_features = list(expect_features) if expect_features is not None else None
         self.cut_points, self.buckets, self.check_interval = list(cut_points), list(buckets), check_interval
         self._stamp: tuple[int, int, int] | None = None
         self._checked = float("-inf")
@@ -242,8 +258,11 @@ class ServingModel:
         if stamp == self._stamp:
             return False
         registered = load_promoted(self.root)
-        self._scorer = registered.scorer(self.cut_points, self.buckets) if registered else None
         self._stamp = stamp
+        if registered is not None and self.expect_features is not None and registered.model.feature_names != self.expect_features:
+            log.error("promoted model %s does not take the online feature vector; not serving it", registered.version)
+            registered = None
+        self._scorer = registered.scorer(self.cut_points, self.buckets) if registered else None
         return True
 
     @property
@@ -258,3 +277,25 @@ class ServingModel:
         """Version of the model being served."""
         scorer = self.scorer
         return scorer.version if scorer else None
+
+
+def save_run(root: str | Path, run: Any) -> str:
+    """Store a ``models.runs.Run`` (model, test metrics, baseline metrics, dataset) as a new version."""
+    result = run.result
+    metrics = {**result.report, **run.extra_metrics}
+    extra = {"baseline_metrics": result.baseline_report, "dataset": run.dataset,
+             "slices": {k: len(getattr(result.splits, k)) for k in ("train", "valid", "calib", "test")}}
+    return save(root, result.model, metrics=metrics, fingerprint=run.fingerprint, extra=extra)
+
+
+def ensure_model(root: str | Path, *, customers: int = 2000, days: int = 150, seed: int = 0,
+                 progress: bool = True) -> str:
+    """The serving version; when nothing is promoted yet, train one on the simulator and promote it."""
+    current = promoted_version(root)
+    if current is not None:
+        return current
+    from models.runs import run_simulated  # late: only a cold start pays for the simulator
+
+    version = save_run(root, run_simulated(customers, days, seed, progress=progress))
+    promote(root, version, reason="first model, trained on simulated events by ensure_model")
+    return version

@@ -55,12 +55,15 @@ def _condition(node: dict[str, Any], sets: dict[str, frozenset[int]]) -> str:
 
 
 class _Compiler:
+    """Turns dumped trees into Python source, one nested ``if`` block per tree."""
+
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.sets: dict[str, frozenset[int]] = {}
         self.leaf_paths: list[list[tuple[int, float]]] = []  # per global leaf: (feature, delta)
 
     def tree(self, node: dict[str, Any], depth: int, path: list[tuple[int, float]], value: float, record: bool) -> None:
+        """Emit the nested ``if`` source of one (sub)tree; remember each leaf's contribution path."""
         pad = "    " * depth
         if "split_feature" not in node:
             leaf = len(self.leaf_paths)

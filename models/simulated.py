@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from models.dataset import LabelSpec, build_dataset
+from models.features import USAGE_DAYS
 from signals.events import parse_event
 
 
@@ -43,11 +44,14 @@ def simulate_events(customers: int, days: int, seed: int = 0, *, progress: bool 
     return sim, events, rejected
 
 
-def simulated_dataset(customers: int = 2000, days: int = 150, seed: int = 0, *, progress: bool = True) -> SimulatedData:
+def simulated_dataset(
+    customers: int = 2000, days: int = 150, seed: int = 0, *, warm_up_days: int = USAGE_DAYS, progress: bool = True
+) -> SimulatedData:
     """Features at the simulator's observation dates, labelled with its realised churn."""
     sim, events, rejected = simulate_events(customers, days, seed, progress=progress)
     label = LabelSpec(kind="activity", horizon_days=float(sim.horizon_days))
-    dates = [sim.start + dt.timedelta(days=d) for d in sim.observation_days]
+    # The simulated history starts empty: skip dates before the usage baseline window is filled.
+    dates = [sim.start + dt.timedelta(days=d) for d in sim.observation_days if d >= warm_up_days]
     table = build_dataset(events, dates, label, data_end=sim.start + dt.timedelta(days=days), progress=progress)
     truth = pd.DataFrame(sim.labels())
     truth["observed_at"] = pd.to_datetime(truth["observed_at"], utc=True)

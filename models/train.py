@@ -2,8 +2,10 @@
 
 ``fit(frame, label)`` takes any tabular feature table (the dataset builder's, Telco's, ...):
 
-- split: by time when ``time_column`` is given (train < valid < calib < test in time), else a
-  seeded stratified shuffle; a separate ``test`` frame may be passed instead of carving one out;
+- split: the test slice is the latest dates when ``time_column`` is given (with an embargo so no
+  training label window reaches into it), train/valid/calib split by customer when
+  ``group_column`` is given, else a seeded stratified shuffle; a separate ``test`` frame may be
+  passed instead of carving one out;
 - LightGBM on the train slice with early stopping on the valid slice, categorical features as
   LightGBM categoricals (string columns get a stored vocabulary);
 - class imbalance: the loss stays unweighted and nothing is resampled, so scores keep meaning
@@ -37,13 +39,14 @@ log = logging.getLogger(__name__)
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
     "learning_rate": 0.05,
-    "num_leaves": 15,
+    # Small, well-regularised trees: churn labels are noisy and repeated customers invite memorising.
+    "num_leaves": 7,
     "max_depth": 6,  # also keeps the scorer's compiled trees shallow
-    "min_data_in_leaf": 40,
-    "feature_fraction": 0.8,
+    "min_data_in_leaf": 100,
+    "feature_fraction": 0.7,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
-    "lambda_l2": 1.0,
+    "lambda_l2": 10.0,
     "cat_smooth": 10.0,
     "verbose": -1,
     "num_threads": 2,
@@ -149,26 +152,48 @@ def split_frame(
     label: str,
     *,
     time_column: str | None = None,
+    group_column: str | None = None,
+    embargo: Any = None,
     fractions: Sequence[float] = (0.6, 0.1, 0.1, 0.2),
     seed: int = 7,
 ) -> Splits:
-    """Train/valid/calib/test slices: by time when ``time_column`` is set, else stratified."""
+    """Train/valid/calib/test slices.
+
+    With ``time_column`` the test slice is the latest observation dates, and rows whose label
+    window (``embargo``, e.g. the horizon) reaches into the test period are dropped. Train, valid
+    and calib are then split by ``group_column`` (customer) when given, so early stopping and
+    calibration see customers the trees never memorised; otherwise stratified at random.
+    """
     if abs(sum(fractions) - 1.0) > 1e-9 or len(fractions) != 4:
         raise ValueError("fractions must be four numbers summing to 1 (train, valid, calib, test)")
-    if time_column is not None:
+    test = frame.iloc[:0]
+    rest = frame
+    if time_column is not None and fractions[3] > 0:
         # Cut on distinct times so one observation date never straddles two slices.
         times = np.sort(frame[time_column].unique())
-        bounds = np.cumsum(fractions)[:-1]
-        cuts = [times[min(len(times) - 1, int(round(b * len(times))))] for b in bounds]
-        t = frame[time_column]
-        return Splits(
-            train=frame[t < cuts[0]], valid=frame[(t >= cuts[0]) & (t < cuts[1])],
-            calib=frame[(t >= cuts[1]) & (t < cuts[2])], test=frame[t >= cuts[2]],
-        )
-    rest, test = _stratified(frame, label, fractions[3], seed) if fractions[3] > 0 else (frame, frame.iloc[:0])
-    rest, calib = _stratified(rest, label, fractions[2] / (1 - fractions[3]), seed + 1)
-    train, valid = _stratified(rest, label, fractions[1] / sum(fractions[:2]), seed + 2)
+        cut = times[min(len(times) - 1, int(round((1 - fractions[3]) * len(times))))]
+        test = frame[frame[time_column] >= cut]
+        limit = cut - embargo if embargo is not None else cut
+        rest = frame[frame[time_column] < limit]
+    elif fractions[3] > 0:
+        rest, test = _stratified(frame, label, fractions[3], seed)
+    share = 1 - fractions[3]
+    if group_column is not None:
+        calib_share, valid_share = fractions[2] / share, fractions[1] / (fractions[0] + fractions[1])
+        rest, calib = _by_group(rest, group_column, calib_share, seed + 1)
+        train, valid = _by_group(rest, group_column, valid_share, seed + 2)
+    else:
+        rest, calib = _stratified(rest, label, fractions[2] / share, seed + 1)
+        train, valid = _stratified(rest, label, fractions[1] / sum(fractions[:2]), seed + 2)
     return Splits(train=train, valid=valid, calib=calib, test=test)
+
+
+def _by_group(frame: pd.DataFrame, column: str, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    groups = np.sort(frame[column].unique())
+    rng = np.random.default_rng(seed)
+    chosen = set(rng.choice(groups, size=max(1, int(round(fraction * len(groups)))), replace=False))
+    mask = frame[column].isin(chosen)
+    return frame[~mask], frame[mask]
 
 
 def _stratified(frame: pd.DataFrame, label: str, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -226,6 +251,8 @@ def fit(
     feature_names: Sequence[str] | None = None,
     categorical: Sequence[str] = (),
     time_column: str | None = None,
+    group_column: str | None = None,
+    embargo: Any = None,
     test: pd.DataFrame | None = None,
     config: TrainConfig = TrainConfig(),
 ) -> FitResult:
@@ -233,7 +260,7 @@ def fit(
     if label not in frame:
         raise ValueError(f"label column {label!r} is not in the table")
     names = list(feature_names) if feature_names is not None else [
-        c for c in frame.columns if c not in (label, time_column, "customer_id")
+        c for c in frame.columns if c not in (label, time_column, group_column, "customer_id")
     ]
     missing = [c for c in names if c not in frame]
     if missing:
@@ -242,7 +269,8 @@ def fit(
     if test is not None:
         rest = sum(fractions[:3])
         fractions = (fractions[0] / rest, fractions[1] / rest, 1 - (fractions[0] + fractions[1]) / rest, 0.0)
-    splits = split_frame(frame, label, time_column=time_column, fractions=fractions, seed=config.seed)
+    splits = split_frame(frame, label, time_column=time_column, group_column=group_column, embargo=embargo,
+                         fractions=fractions, seed=config.seed)
     if test is not None:
         splits.test = test
     for name in ("train", "valid", "calib", "test"):

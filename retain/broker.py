@@ -19,7 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Mapping
+from typing import Any, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,16 @@ async def wait_until_ready(bootstrap: str, *, timeout: float = 20.0) -> None:
 
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
+    host, _, port = bootstrap.rpartition(":")
     while time.monotonic() < deadline:
+        # A plain TCP probe first keeps aiokafka from logging a connection error per attempt.
+        try:
+            _, writer = await asyncio.open_connection(host, int(port))
+            writer.close()
+        except OSError as exc:
+            last_error = exc
+            await asyncio.sleep(0.05)  # retry back-off inside a bounded deadline
+            continue
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
         try:
             await admin.start()
@@ -95,7 +104,7 @@ class EmbeddedBroker:
         self.data_dir = Path(data_dir)
         self.log_path = self.data_dir / "broker.log"
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log_file = None
+        self._log_file: Any = None
 
     @property
     def bootstrap(self) -> str:
@@ -114,8 +123,31 @@ class EmbeddedBroker:
 
     def start(self, *, timeout: float = 20.0) -> "EmbeddedBroker":
         """Start the broker and block until it answers metadata requests."""
-        if self.running:
+        if not self._spawn():
             return self
+        try:
+            _run_coroutine(wait_until_ready(self.bootstrap, timeout=timeout))
+        except BaseException:
+            self.stop()
+            raise
+        log.info("embedded broker ready at %s (log %s)", self.bootstrap, self.log_path)
+        return self
+
+    async def start_async(self, *, timeout: float = 20.0) -> "EmbeddedBroker":
+        """``start()`` for callers already inside an event loop."""
+        if not self._spawn():
+            return self
+        try:
+            await wait_until_ready(self.bootstrap, timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+        log.info("embedded broker ready at %s (log %s)", self.bootstrap, self.log_path)
+        return self
+
+    def _spawn(self) -> bool:
+        if self.running:
+            return False
         self.data_dir.mkdir(parents=True, exist_ok=True)
         listener = f"tcp://{self.bootstrap}"
         cmd = [
@@ -133,13 +165,7 @@ class EmbeddedBroker:
             env=env, start_new_session=True,
         )
         _register(self)
-        try:
-            _run_coroutine(wait_until_ready(self.bootstrap, timeout=timeout), self)
-        except BaseException:
-            self.stop()
-            raise
-        log.info("embedded broker ready at %s (log %s)", self.bootstrap, self.log_path)
-        return self
+        return True
 
     def stop(self, *, timeout: float = 5.0) -> None:
         """Terminate the broker's process group (SIGTERM, then SIGKILL after ``timeout``)."""
@@ -168,7 +194,7 @@ class EmbeddedBroker:
         return id(self)
 
 
-def _run_coroutine(coro, broker: EmbeddedBroker) -> None:
+def _run_coroutine(coro: Any) -> None:
     # start() is synchronous; if a loop already runs in this thread, wait in a helper thread.
     try:
         asyncio.get_running_loop()

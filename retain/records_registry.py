@@ -9,6 +9,9 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 import signals.records  # noqa: F401  customers, signals
+import triggers.records  # noqa: F401  decisions, rule versions, rule audit
+import outreach.consent.records  # noqa: F401  consent history and state, contact points, suppressions
+import outreach.outbox.records  # noqa: F401  outbox, delivery events, rule pauses
 
 # Tables owned by libraries, not by our migrations (APScheduler creates its own job table).
 EXTERNAL_TABLES: frozenset[str] = frozenset({"apscheduler_jobs"})

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     worker_web_port: int | None = None
     # Consumer-group session timeout: how long a worker that died without leaving is waited for.
     stream_session_timeout_seconds: float = 10.0
+    # Tansu holds every JoinGroup for about half of this, so it bounds each rebalance's latency.
+    stream_rebalance_timeout_seconds: float = 10.0
     stream_tick_interval_seconds: float = 1.0
 
     # HTTP API
@@ -56,11 +58,52 @@ class Settings(BaseSettings):
     # Trigger rules and contact policy (defaults documented in triggers/policy/config.py)
     rules_dir: Path = Path("rules")
     marketing_email_requires_opt_in: bool = False
+    rules_reload_seconds: float = 2.0  # how often the worker re-reads rules_dir (content fingerprint)
+    rules_actor: str = "file"  # who rule changes are attributed to in the audit log
+
+    # Churn-risk model (models/): registry directory (unset -> data_dir/models) and risk buckets
+    model_registry_dir: Path | None = None
+    risk_cut_points: list[float] = [0.2, 0.5]  # low < 0.2 <= medium < 0.5 <= high
+    model_reload_seconds: float = 5.0
 
     # LLM drafting (unset -> template drafter, the demo runs offline)
     openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"))
     llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = 20.0  # per request; the client's own default is 600 s
+    llm_max_retries: int = 1  # client-level retries on 429/5xx/timeouts; the client's default is 2
+    # Outreach message framing (added by the system, never by the model)
+    sender_name: str = "retain"
+    postal_address: str = "retain, 1 Example Street, 10115 Berlin, Germany"
+    ai_disclosure: bool = False  # append a line saying the text was drafted with AI
+    sms_max_segments: int = 2
+
+    # Outreach delivery (outreach/): providers, webhooks, consent store. Unset keys -> local sink.
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_from_email: str = "notifications@example.com"
+    sendgrid_webhook_public_key: str | None = None  # base64 DER (the Event Webhook "verification key")
+    sendgrid_marketing_asm_group_id: int | None = None  # unsubscribe group for marketing topics
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_from_number: str | None = None
+    twilio_base_url: str | None = None  # None -> https://api.twilio.com (tests point it at a fake)
+    sms_validity_period_seconds: int = 4 * 3600  # a backlog never goes out late
+    provider_timeout_seconds: float = 10.0  # both providers' clients have no timeout by default
+    public_base_url: str = "http://127.0.0.1:8000"  # where the providers and customers reach the API
+    unsubscribe_secret: SecretStr = SecretStr("development-unsubscribe-secret")
+    contact_hash_key: SecretStr = SecretStr("development-contact-hash-key")  # keyed hash of contact points
+    webhook_max_age_seconds: float = 300.0  # older signed webhooks are refused as replays
+    support_webhook_url: str | None = None  # SMS replies that are neither keywords nor opt-outs
+    outbox_max_attempts: int = 5
+    outbox_lease_seconds: float = 120.0
+    email_rate_per_second: float = 50.0
+    sms_rate_per_second: float = 1.0
+    reputation_window_days: int = 7
+    reputation_min_sends: int = 20
+    reputation_max_complaint_rate: float = 0.001  # mailbox providers act at 0.3 %
+    reputation_max_opt_out_rate: float = 0.02
 
     @cached_property
     def sqlite_path(self) -> Path:

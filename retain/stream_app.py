@@ -12,10 +12,13 @@ dropped by Faust's deserializer.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import faust
+from faust.tables.manager import TableManager
+from faust.tables.recovery import Recovery
 
 if TYPE_CHECKING:
     from retain.settings import Settings
@@ -61,23 +64,26 @@ def create_app(
         web_port=port or 6066,
         web_bind="127.0.0.1",
         # Failure detection: a worker that dies without LeaveGroup is evicted after the session
-        # timeout. Faust's default (60 s) makes failover slow; 10 s with 1 s heartbeats is plenty
-        # on loopback. request timeout must exceed the session timeout (aiokafka requirement).
+        # timeout, and Tansu holds each JoinGroup for ~rebalance_timeout/2. Faust's defaults
+        # (60 s + 60 s) make a failover take >= 90 s (docs/streaming.md); 10 s each with 1 s
+        # heartbeats is plenty on loopback. The request timeout must exceed both (aiokafka).
         broker_session_timeout=settings.stream_session_timeout_seconds,
         broker_heartbeat_interval=1.0,
-        broker_rebalance_timeout=settings.stream_session_timeout_seconds,
-        broker_request_timeout=max(30.0, settings.stream_session_timeout_seconds * 3),
+        broker_rebalance_timeout=settings.stream_rebalance_timeout_seconds,
+        broker_request_timeout=max(30.0, 3 * settings.stream_session_timeout_seconds,
+                                   3 * settings.stream_rebalance_timeout_seconds),
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=4096,
         stream_wait_empty=True,
         producer_acks=-1,
-        producer_linger_ms=5,
+        producer_linger=0.005,
         consumer_auto_offset_reset="earliest",
         worker_redirect_stdouts=False,
         key_serializer="raw",
         value_serializer="json",
     )
+    config.setdefault("TableManager", TrueEndTableManager)
     config.update(overrides)
     app = faust.App(app_id or settings.app_id, **config)
     app.retain_topics = Topics(
@@ -98,3 +104,65 @@ def topics_of(app: faust.App) -> Topics:
 def topic_partitions(settings: "Settings") -> dict[str, int]:
     """``{topic: partitions}`` for ``retain.broker.ensure_topics`` (all co-partitioned)."""
     return {name: settings.topic_partitions for name in TOPIC_NAMES}
+
+
+async def true_end_offsets(bootstrap: str, reported: Mapping[Any, int | None], *, timeout: float = 10.0) -> dict[Any, int | None]:
+    """End offsets corrected for brokers that report the last *batch's* base offset + 1.
+
+    Tansu 0.6 answers ListOffsets(latest) with ``base_offset + 1`` of the last record batch, so a
+    batch of 10 records at offset 0 reads as end offset 1 (docs/streaming.md). Reading the batch
+    at ``reported - 1`` gives its last offset: the true end is that + 1. Exact on a correct broker
+    too (the batch at end - 1 holds one record: end - 1 itself).
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    probe = {TopicPartition(tp.topic, tp.partition): (tp, end) for tp, end in reported.items() if end}
+    result: dict[Any, int | None] = dict(reported)
+    if not probe:
+        return result
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        consumer.assign(list(probe))
+        for ktp, (_, end) in probe.items():
+            consumer.seek(ktp, end - 1)
+        pending = set(probe)
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            batch = await consumer.getmany(*pending, timeout_ms=200)
+            for ktp, records in batch.items():
+                if records:
+                    tp, end = probe[ktp]
+                    result[tp] = max(end, records[-1].offset + 1)
+                    pending.discard(ktp)
+                    consumer.pause(ktp)  # one batch is all we need
+    finally:
+        await consumer.stop()
+    return result
+
+
+class TrueEndRecovery(Recovery):
+    """Faust's table recovery, with changelog highwaters from ``true_end_offsets``."""
+
+    async def _build_highwaters(self, consumer: Any, tps: Any, destination: Any, title: str) -> None:
+        # Without this, recovery on Tansu stops at the first record of each changelog partition's
+        # last batch and a survivor resumes from stale state (duplicate signals after failover).
+        reported = await consumer.highwaters(*tps)
+        url = self.app.conf.broker[0]
+        ends = await true_end_offsets(f"{url.host}:{url.port or 9092}", reported)
+        # Faust stores "last offset", not "next offset" (its own "-1" FIXME kept as is).
+        highwaters = {tp: end - 1 if end is not None else -1 for tp, end in ends.items()}
+        self.log.info("Highwater for %s changelog partitions:\n%s", title, self._highwater_logtable(highwaters, title=title))
+        destination.clear()
+        destination.update(highwaters)
+
+
+class TrueEndTableManager(TableManager):
+    """The table manager whose recovery uses ``TrueEndRecovery``."""
+
+    @property
+    def recovery(self) -> Recovery:
+        """Recovery service used by this table manager."""
+        if self._recovery is None:
+            self._recovery = TrueEndRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery

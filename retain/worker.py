@@ -27,6 +27,7 @@ import faust
 from retain.settings import Settings
 from retain.stream_app import create_app
 from signals.agents import SignalAgents, register_signal_agents
+from triggers.agents import register_decision_agents
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,8 @@ class Worker:
     agents: SignalAgents
 
     def counters(self) -> dict[str, Any]:
-        """Events, signals by kind, deadletter, ticks since start."""
-        return self.agents.counters.as_dict()
+        """Events, signals by kind, deadletter, ticks since start, and the owned partitions."""
+        return {**self.agents.counters.as_dict(), "partitions": list(self.agents.active_partitions)}
 
 
 def build_worker(
@@ -66,6 +67,7 @@ def build_worker(
         app, fold if fold is not None else load_fold(fold_spec, settings),
         tick_interval=settings.stream_tick_interval_seconds,
     )
+    app.retain_decision_agents = register_decision_agents(app, settings)  # signals -> decisions
     return Worker(app=app, agents=agents)
 
 

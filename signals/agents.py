@@ -124,8 +124,12 @@ class SignalAgents:
         clock: Callable[[], dt.datetime] = utc_now,
         signals_out: Any = None,
         deadletter_out: Any = None,
+        batch_size: int = 1000,
+        batch_within: float = 0.02,
     ) -> None:
         self.app = app
+        self.batch_size = batch_size
+        self.batch_within = batch_within  # seconds a partial batch waits: the added latency
         self.fold = fold
         self.clock = clock
         self.topics = topics_of(app)
@@ -136,6 +140,7 @@ class SignalAgents:
         self.due = DueIndex()
         # Ticks pause between a rebalance and the end of table recovery: the table is incomplete.
         self.ticks_enabled = False
+        self.active_partitions: list[int] = []  # events partitions owned since the last recovery
         # Which partition each customer's state lives on (= its events' partition), so tick
         # writes outside a stream event go to the right changelog partition.
         self.key_partition: dict[bytes, int] = {}
@@ -168,20 +173,39 @@ class SignalAgents:
     # -- Faust shells -----------------------------------------------------------------------------
 
     async def _fold_events(self, stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
+        # Batches amortise the per-record cost of table writes and sends; offsets are acked by
+        # take_events only after the batch was handled, so delivery stays at-least-once.
+        async for events in stream.take_events(self.batch_size, within=self.batch_within):
+            await self.fold_batch(events)
+
+    async def fold_batch(self, events: list[Any]) -> None:
+        """Fold a batch of Faust events: one table write per customer, then signals, then deadletters."""
+        # No await until every state is stored: a tick cannot interleave with this
+        # read-modify-write and have its update overwritten by a stale state.
+        dirty: dict[bytes, tuple[int, dict]] = {}
+        outgoing: list[tuple[bytes, Signal]] = []
+        failed: list[tuple[Any, BaseException, Any]] = []
+        table_get = self.table.get
+        for event in events:
             raw = event.value
-            self.counters.events += 1
             try:
                 customer_key = _customer_key(event.key, raw)
-                state, signals = self.fold_one(raw, event.key, self.table.get(customer_key))
+                pending = dirty.get(customer_key)
+                state, signals = self.fold_one(raw, event.key, pending[1] if pending else table_get(customer_key))
             except Exception as exc:  # noqa: BLE001 - any failure of one record must not stop the stream
-                await self._deadletter(raw, exc, message)
+                failed.append((raw, exc, event.message))
                 continue
-            self.table[customer_key] = state  # changelog partition = this event's partition
-            self.key_partition[customer_key] = message.partition
-            self.due.set(message.partition, customer_key, self.fold.next_deadline(state))
-            await self._send_signals(customer_key, signals)
+            dirty[customer_key] = (event.message.partition, state)
+            outgoing.extend((customer_key, signal) for signal in signals)
+        for customer_key, (partition, state) in dirty.items():
+            self.table.put(customer_key, state, partition=partition)  # changelog partition = events'
+            self.key_partition[customer_key] = partition
+            self.due.set(partition, customer_key, self.fold.next_deadline(state))
+        self.counters.events += len(events)
+        for customer_key, signal in outgoing:
+            await self._send_signal(customer_key, signal)
+        for raw, exc, message in failed:
+            await self._deadletter(raw, exc, message)
 
     async def tick(self) -> None:
         """Run ``fold.on_tick`` for every customer whose deadline has passed (the timer's body)."""
@@ -196,13 +220,13 @@ class SignalAgents:
                 continue
             self.table.put(customer_key, state, partition=partition)
             self.due.set(partition, customer_key, self.fold.next_deadline(state))
-            await self._send_signals(customer_key, signals)
+            for signal in signals:
+                await self._send_signal(customer_key, signal)
         self.counters.ticks += 1
 
-    async def _send_signals(self, customer_key: bytes, signals: list[Signal]) -> None:
-        for signal in signals:
-            await self.signals_out.send(key=customer_key, value=signal.to_dict())
-            self.counters.signals[signal.kind] += 1
+    async def _send_signal(self, customer_key: bytes, signal: Signal) -> None:
+        await self.signals_out.send(key=customer_key, value=signal.to_dict())
+        self.counters.signals[signal.kind] += 1
 
     async def _deadletter(self, raw: Any, exc: BaseException, message: Any) -> None:
         reason = describe_error(exc)
@@ -227,6 +251,7 @@ class SignalAgents:
             state = self.table.get(customer_key)
             if state is not None:
                 self.due.set(partition, customer_key, self.fold.next_deadline(state))
+        self.active_partitions = sorted(active)
         self.ticks_enabled = True
         log.info("due index rebuilt: %d customers due on partitions %s", len(self.due), sorted(active))
 

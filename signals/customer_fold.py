@@ -4,17 +4,23 @@ One customer's whole stream state is one JSON-able dict (a Faust table value)::
 
     {"customer_id": "c1",
      "watermark": "2026-11-22T10:00:00.000000+00:00",   # latest occurred_at folded (UTC ISO)
-     "seen": {"evt-1": 1, ...},                          # recent event ids, oldest first (bounded)
+     "seen": [{"evt-1": 1, ...}, {...}],                 # recent event ids in chunks, oldest first
      "late_events": 0,                                   # events beyond allowed_lateness (folded anyway)
      "detectors": {"shipping_delay": {...}, "usage_drop": {...}, "checkout_idle": {...}},
      "features": {...}}                                  # models.features state
 
-Duplicates: an ``event_id`` in the window of the last ``dedup_window`` ids changes nothing at all
-(no detector, no feature). Lateness: an event whose ``occurred_at`` is more than
-``allowed_lateness`` behind this customer's watermark is still folded (each detector is written so
-that folding a late event is safe: it may cancel what is still pending, it never retracts what was
-emitted) and is counted in ``late_events`` so the agent can report it. How long absence detectors
-wait for late events before emitting is each detector's own ``grace``.
+Duplicates: an ``event_id`` among the customer's last ``dedup_window`` ids (at least; up to a
+quarter more) changes nothing at all (no detector, no feature). The ids are kept in chunks of
+``dedup_window // 8`` so that folding an event copies one small chunk, not the whole window.
+
+Lateness: an event more than ``allowed_lateness`` behind this customer's watermark is still
+folded, and counted in ``late_events`` so the agent can report it. Folding it is safe: every
+detector lets such an event cancel or push what is still pending and never retracts what was
+emitted (see ``signals.detectors.base``); how long absence detectors wait for late events before
+emitting is each detector's own ``grace`` (seconds for checkout idle, ``allowed_lateness`` for
+shipping and usage in ``default_fold``).
+
+Routing: a detector with an ``event_types`` attribute only sees those event types.
 
 ``replay`` is the offline runner (backtests, notebooks, golden tests) over the same fold.
 """
@@ -60,6 +66,8 @@ class CustomerFold:
         self.allowed_lateness = allowed_lateness
         self._routes: dict[str, tuple[Detector, ...]] = {}
         self.dedup_window = dedup_window
+        self._chunk = max(1, dedup_window // 8)
+        self._max_chunks = -(-dedup_window // self._chunk) + 1  # one spare: never fewer than the window
         # Anything with initial_state() and on_event(state, event); None folds no features.
         self.features = features
 
@@ -68,7 +76,7 @@ class CustomerFold:
         return {
             "customer_id": None,
             "watermark": None,
-            "seen": {},
+            "seen": [],
             "late_events": 0,
             "detectors": {d.kind: d.initial_state() for d in self.detectors},
             "features": None if self.features is None else self.features.initial_state(),
@@ -79,13 +87,18 @@ class CustomerFold:
         if state is None:
             state = self.initial_state()
         event_id = event.event_id
-        seen = state["seen"]
-        if event_id in seen:
-            return state, []
-        seen = dict(seen)
-        seen[event_id] = 1
-        if len(seen) > self.dedup_window:
-            del seen[next(iter(seen))]
+        chunks = state["seen"]
+        for chunk in chunks:
+            if event_id in chunk:
+                return state, []
+        if chunks and len(chunks[-1]) < self._chunk:
+            last = dict(chunks[-1])
+            last[event_id] = 1
+            seen = chunks[:-1]
+            seen.append(last)
+        else:
+            seen = chunks[1:] if len(chunks) >= self._max_chunks else list(chunks)
+            seen.append({event_id: 1})
 
         occurred = iso(event.occurred_at)
         watermark = state["watermark"]
@@ -109,13 +122,14 @@ class CustomerFold:
             if emitted:
                 signals.extend(emitted)
 
+        features = state["features"] if self.features is None else self.features.on_event(state["features"], event)
         return {
             "customer_id": state["customer_id"] or event.customer_id,
             "watermark": watermark,
             "seen": seen,
             "late_events": late_events,
             "detectors": new_states,
-            "features": state["features"] if self.features is None else self.features.on_event(state["features"], event),
+            "features": features,
         }, signals
 
     def _route(self, event_type: str) -> tuple[Detector, ...]:
@@ -215,8 +229,7 @@ def replay(
     scheduled: dict[str, dt.datetime] = {}
     queue: list[tuple[dt.datetime, str]] = []
 
-    def schedule(customer_id: str) -> None:
-        deadline = fold.next_deadline(states[customer_id])
+    def schedule(customer_id: str, deadline: dt.datetime | None) -> None:
         if deadline is None:
             scheduled.pop(customer_id, None)
         elif scheduled.get(customer_id) != deadline:
@@ -238,7 +251,7 @@ def replay(
             after = fold.next_deadline(states[customer_id])
             if after is not None and after <= now:
                 raise RuntimeError(f"detector deadline did not advance past {now} for {customer_id}")
-            schedule(customer_id)
+            schedule(customer_id, after)
 
     watermark: dt.datetime | None = None
     for event in events:
@@ -247,8 +260,11 @@ def replay(
             watermark = occurred
             yield from tick_until(watermark)
         customer_id = event.customer_id
-        states[customer_id], signals = fold.on_event(states.get(customer_id), event)
+        before = states.get(customer_id)
+        state, signals = fold.on_event(before, event)
+        states[customer_id] = state
         yield from signals
-        schedule(customer_id)
+        if before is None or state["detectors"] is not before["detectors"]:  # else: same deadline
+            schedule(customer_id, fold.next_deadline(state))
     if watermark is not None:
         yield from tick_until(watermark)

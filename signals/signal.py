@@ -33,6 +33,11 @@ class Signal(BaseModel):
     detected_at: AwareDatetime
     reason: str = Field(description="machine-readable sub-kind, e.g. not_shipped, eta_slip, exception")
     attributes: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(
+        default_factory=dict,
+        description="customer facts and risk features at detection time, attached by the fold: "
+        '{"customer": {...}, "features": {name: value}} so later stages need no lookup',
+    )
 
     @property
     def signal_id(self) -> str:

@@ -2,10 +2,12 @@
 
     retain rules validate rules/          # exit 1 and "file:line: field: message" per error
     retain rules schema --write schemas/rule.schema.json
+    retain rules backtest rules/ --events history.jsonl [--json] [--model DIR]
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -13,7 +15,7 @@ import typer
 from triggers.loader import check_rules, rule_files
 from triggers.rule import rule_json_schema_text
 
-app = typer.Typer(help="Trigger rules: validate files, publish the JSON Schema.", no_args_is_help=True)
+app = typer.Typer(help="Trigger rules: validate, publish the JSON Schema, backtest on history.", no_args_is_help=True)
 
 
 @app.command()
@@ -47,3 +49,36 @@ def schema(
     write.parent.mkdir(parents=True, exist_ok=True)
     write.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {write}")
+
+
+@app.command()
+def backtest(
+    path: Path = typer.Argument(..., help="a rule file or a folder of *.yaml / *.yml files"),
+    events: Path = typer.Option(..., "--events", help="event history: .jsonl or .parquet (e.g. from retain simulate)"),
+    json_out: bool = typer.Option(False, "--json", help="print the report as JSON"),
+    model: Path | None = typer.Option(None, "--model", help="model registry folder (default: the settings')"),
+    no_model: bool = typer.Option(False, "--no-model", help="decide without risk scores"),
+) -> None:
+    """Replay history through the real detectors, scorer and policy; report what would have gone out."""
+    from rich.console import Console
+
+    from retain.settings import Settings
+    from triggers.backtest import run_backtest
+    from triggers.backtest_cli import load_scorer, print_report, raw_events
+    from triggers.policy import PolicyConfig
+
+    ruleset, errors = check_rules(path)
+    if errors or ruleset is None:
+        for error in errors:
+            typer.echo(str(error), err=True)
+        raise typer.Exit(code=1)
+    if not events.exists() or events.suffix not in (".jsonl", ".parquet"):
+        raise typer.BadParameter(f"{events}: need an existing .jsonl or .parquet file", param_hint="--events")
+    settings = Settings()
+    scorer, model_line = (None, "risk scores off (--no-model)") if no_model else load_scorer(model, settings)
+    config = PolicyConfig(marketing_email_requires_opt_in=settings.marketing_email_requires_opt_in)
+    report = run_backtest(raw_events(events, progress=not json_out), ruleset, scorer=scorer, policy_config=config)
+    if json_out:
+        typer.echo(json.dumps({**report.to_dict(), "rules_fingerprint": ruleset.fingerprint, "model": model_line}))
+        return
+    print_report(report, Console(), model_line=model_line)

@@ -73,6 +73,8 @@ class Decision(BaseModel):
     risk_bucket: str | None = None
     drivers: tuple[tuple[str, float], ...] = ()
     decided_at: AwareDatetime
+    # Set on the decision a quiet-hours deferral job takes when it runs: the defer it releases.
+    deferred_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (for the decisions topic and the decisions table)."""

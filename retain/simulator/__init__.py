@@ -3,5 +3,6 @@
 from retain.simulator.arrival_noise import ArrivalNoise
 from retain.simulator.engine import DEFAULT_START, Simulator
 from retain.simulator.hazard import Reaction
+from retain.simulator.live import LiveFeed
 
-__all__ = ["DEFAULT_START", "ArrivalNoise", "Reaction", "Simulator"]
+__all__ = ["DEFAULT_START", "ArrivalNoise", "LiveFeed", "Reaction", "Simulator"]

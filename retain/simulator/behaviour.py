@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from retain.simulator.hazard import HazardState
-from retain.simulator.population import PLANS, Customer
+from retain.simulator.population import PLANS, Customer, utc_offset_hours
 
 DAY = 86400.0
 _UTC = dt.timezone.utc
@@ -87,31 +87,35 @@ def local_time_in_day(rng: random.Random, customer: Customer, day_start: float) 
     return day_start + ((hour - customer.utc_offset_hours) % 24) * 3600
 
 
-def day_facts(day_start: float) -> tuple[int, str]:
-    """(UTC weekday, bucket label) of the simulated day starting at ``day_start``.
+def day_facts(day_start: float) -> tuple[int, float]:
+    """(UTC weekday, midday epoch seconds) of the simulated day starting at ``day_start``."""
+    midday = day_start + DAY / 2
+    return dt.datetime.fromtimestamp(midday, _UTC).weekday(), midday
 
-    The window's midday names the bucket, so consecutive windows never share a date even when
-    windows do not start at midnight (live backfills end at an arbitrary wall-clock time).
+
+def usage_day(life: CustomerLife, rng: random.Random, day_start: float, facts: tuple[int, float]) -> None:
+    """One daily ``product.usage`` aggregate: baseline x weekly rhythm x noise x decline.
+
+    The aggregate covers the customer's LOCAL day around the window's midday and is sent in that
+    local evening (20:00-22:30, before local midnight even across a DST change), labelled with the
+    local date, so a detector judging local days after midnight already has it.
     """
-    midday = dt.datetime.fromtimestamp(day_start + DAY / 2, _UTC)
-    return midday.weekday(), midday.date().isoformat()
-
-
-def usage_day(life: CustomerLife, rng: random.Random, day_start: float, facts: tuple[int, str]) -> None:
-    """One daily ``product.usage`` aggregate: baseline x weekly rhythm x noise x decline."""
     c = life.customer
     if life.decline_floor is not None:  # collapsing: halve the distance to the floor every day
         life.usage_multiplier = life.decline_floor + (life.usage_multiplier - life.decline_floor) * 0.45
     elif life.usage_multiplier < 1.0:  # recovering after a helpful nudge
         life.usage_multiplier = min(1.0, life.usage_multiplier + 0.25)
     life.hazard.decline = max(0.0, 1.0 - life.usage_multiplier)
-    at = round(day_start + DAY - rng.uniform(300, 3300), 3)
+    weekday, midday = facts
+    offset = c.utc_offset_hours * 3600
+    local_midnight = (midday + offset) // DAY * DAY  # of the local date at the window's midday, as local epoch
+    at = round(local_midnight - offset + rng.uniform(20 * 3600, 22.5 * 3600), 3)
     if not life.active_at(at):
         return
-    weekday, day = facts
+    day = dt.datetime.fromtimestamp(local_midnight, _UTC).date().isoformat()
     weekend = weekday >= 5
     rhythm = (1.35 if weekend else 0.86) if c.weekend_lover else (0.55 if weekend else 1.18)
-    sessions = poisson(rng, c.usage_baseline * rhythm * rng.lognormvariate(0.0, 0.25) * life.usage_multiplier)
+    sessions = poisson(rng, c.usage_baseline * rhythm * rng.lognormvariate(0.0, 0.2) * life.usage_multiplier)
     if sessions == 0:
         return
     # Every session opens the dashboard; other features are used in a share of sessions.
@@ -249,6 +253,7 @@ def profile_update(life: CustomerLife, rng: random.Random, ts: float, zones: tup
         c.consent[key] = not bool(c.consent.get(key))
     else:
         c.time_zone = rng.choice([z for z in zones if z != c.time_zone])
+        c.utc_offset_hours = utc_offset_hours(c.time_zone, ts)
         c.moved = True
     life.emit(life, round(ts, 3), "customer.profile", c.profile_properties())
 

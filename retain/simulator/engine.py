@@ -19,7 +19,7 @@ from retain.simulator import behaviour, hazard
 from retain.simulator.arrival_noise import ArrivalNoise, malformed_variant
 from retain.simulator.behaviour import DAY, CustomerLife, Timing, iso
 from retain.simulator.hazard import Reaction
-from retain.simulator.population import _MOVED_ZONES, build_population, customer_rng
+from retain.simulator.population import MOVE_DESTINATIONS, build_population, customer_rng
 
 DEFAULT_START = dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc)
 
@@ -154,10 +154,13 @@ class Simulator:
         ts = day_start + rng.random() * DAY
         if life.active_at(ts):
             behaviour.plan_change(life, rng, ts)
-            behaviour.profile_update(life, rng, ts, _MOVED_ZONES)
+            behaviour.profile_update(life, rng, ts, MOVE_DESTINATIONS)
 
     def run(self, progress: Any = None) -> Iterator[dict[str, Any]]:
-        """Every remaining day's events, in arrival order; ``progress.update(1)`` per day if given."""
+        """Every remaining day's events, in arrival order; ``progress.update(1)`` per day if given.
+
+        Events that would happen after the last day (parcels still in flight) are not emitted.
+        """
         while self.day < self.days:
             yield from self.step_day()
             if progress is not None:

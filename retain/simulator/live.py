@@ -8,7 +8,9 @@ minute of shopping and usage), and fulfilment is compressed further (a simulated
 shipping lasts ``fulfilment_day_seconds``) so promises fall due within a short demo.
 A small scripted cast guarantees that every detector has something to find in a 2-minute demo:
 a customer whose usage collapsed over the last days, late and slipping orders, idle checkouts.
-The feed never sleeps; ``events()`` paces with an injected ``sleep``.
+Churn is simulated in the backfill only (a live demo lasts minutes); messages delivered through
+``deliver_message`` still change hazards and can trigger purchases. The feed never sleeps;
+``events()`` paces with an injected ``sleep``.
 """
 
 from __future__ import annotations

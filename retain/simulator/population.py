@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 
@@ -48,7 +49,7 @@ _OTHER_PLACES: tuple[tuple[str, str, str, str, str, float], ...] = (
     ("BR", "BR-SP", "America/Sao_Paulo", "pt-BR", "BRL", 1.0),
 )
 _US_SHARE = 0.6
-_MOVED_ZONES = ("America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/London", "Europe/Berlin")
+MOVE_DESTINATIONS = ("America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/London", "Europe/Berlin")
 
 _FIRST_NAMES = (
     "Olivia", "Liam", "Emma", "Noah", "Ava", "Mateo", "Sofia", "Lucas", "Mia", "Elijah", "Amara",
@@ -159,10 +160,10 @@ def _consent(rng: random.Random, has_phone: bool) -> dict[str, bool | None]:
     }
 
 
-def _utc_offset_hours(zone: str, at: dt.datetime) -> float:
-    from zoneinfo import ZoneInfo
-
-    offset = at.astimezone(ZoneInfo(zone)).utcoffset()
+def utc_offset_hours(zone: str, at: dt.datetime | float) -> float:
+    """The UTC offset of ``zone`` at ``at`` (a datetime or epoch seconds), in hours."""
+    moment = at if isinstance(at, dt.datetime) else dt.datetime.fromtimestamp(at, dt.timezone.utc)
+    offset = moment.astimezone(ZoneInfo(zone)).utcoffset()
     return offset.total_seconds() / 3600 if offset else 0.0
 
 
@@ -183,7 +184,7 @@ def build_customer(seed: int, index: int, start: dt.datetime) -> Customer:
         phone = _foreign_phone(rng, phone_region)
     moved = rng.random() < 0.07
     if moved:  # kept the old number, lives somewhere else now
-        zone = rng.choice([z for z in _MOVED_ZONES if z != zone])
+        zone = rng.choice([z for z in MOVE_DESTINATIONS if z != zone])
     if rng.random() < 0.15:
         phone = None  # no phone on file
     plan = rng.choices(("free", "basic", "pro"), weights=(0.55, 0.30, 0.15))[0]
@@ -200,7 +201,7 @@ def build_customer(seed: int, index: int, start: dt.datetime) -> Customer:
         email=email,
         phone=phone,
         time_zone=zone,
-        utc_offset_hours=_utc_offset_hours(zone, start),
+        utc_offset_hours=utc_offset_hours(zone, start),
         locale=locale,
         country=country,
         region=region,
@@ -211,7 +212,7 @@ def build_customer(seed: int, index: int, start: dt.datetime) -> Customer:
         consent=_consent(rng, phone is not None),
         order_rate=rng.gammavariate(1.5, 1 / 1.5) / 18.0,  # mean one order every ~18 days
         amount_mu=rng.gauss(3.7, 0.5),  # median order ~40 in local currency units
-        usage_baseline=rng.gammavariate(2.0, 1.5) * (1.4 if plan == "pro" else 1.0),
+        usage_baseline=rng.gammavariate(2.5, 2.0) * (1.4 if plan == "pro" else 1.0),
         weekend_lover=rng.random() < 0.3,
         checkout_completion=min(0.9, max(0.3, rng.gauss(0.65, 0.12))),
         base_hazard=0.0011 * plan_hazard * tenure_hazard * rng.lognormvariate(0.0, 0.35),

@@ -91,7 +91,9 @@ class CheckoutIdleDetector:
 
         at = iso(event.occurred_at)
         entry = opened.get(checkout_id)
-        entry = dict(entry) if entry else {"times": [], "started_at": None, "cart_value": None, "currency": None, "items": None}
+        if entry is None:  # activity before its start (reordered): open it, facts come with the start
+            entry = {"times": [], "started_at": None, "cart_value": None, "currency": None, "items": None}
+        entry = dict(entry)
         if kind == "checkout.started":
             entry.update(started_at=at, cart_value=props.cart_value, currency=props.currency, items=props.items)
             # Times before the start (clock skew upstream) cannot make the checkout idle.
@@ -113,18 +115,18 @@ class CheckoutIdleDetector:
         idle_after = self.config.idle_after
         while len(times) > 1 and from_iso(times[1]) - from_iso(times[0]) < idle_after:
             del times[0]
-        return times[-self.config.max_timeline :] if len(times) > self.config.max_timeline else times
+        # Keep the front: it holds the gap that may become the idle episode.
+        return times[: self.config.max_timeline] if len(times) > self.config.max_timeline else times
 
     def on_tick(self, state: dict[str, Any], now: dt.datetime) -> tuple[dict[str, Any], list[Signal]]:
         """Emit for every open checkout whose idle deadline plus grace is at or before ``now``."""
-        opened = state["open"]
-        if not opened:
+        deadline = self.next_deadline(state)
+        if deadline is None or deadline > now:
             return state, []
         cfg = self.config
+        opened = state["open"]
         cutoff = iso(now - cfg.idle_after - cfg.grace)
         due = [key for key, entry in opened.items() if entry["times"][0] <= cutoff]
-        if not due:
-            return state, []
         signals = [self._signal(state["customer_id"], key, opened[key], now) for key in due]
         remaining = {key: entry for key, entry in opened.items() if key not in due}
         closed = (state["closed"] + due)[-cfg.remember_closed :]

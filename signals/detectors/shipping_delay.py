@@ -16,8 +16,9 @@ Three ways an order episode becomes a delay, at most ONE signal per order
 ``order.delivered`` / ``order.cancelled`` forget the order (and cancel a pending ``not_shipped``
 that is still within its grace); the id is remembered in a short list so events of a closed order
 arriving late do not reopen it. Carrier events arriving before ``order.placed`` are kept on a
-partial entry and judged once the order is known. Orders nobody closes are dropped
-``forget_after`` past their promised delivery, and at most ``max_orders`` are kept.
+partial entry and judged once the order is known. Orders nobody closes are dropped once they
+are ``forget_after`` past their promised delivery (swept when a new order arrives and 8 or more
+are open), and at most ``max_orders`` are kept.
 
 Attributes: ``order_id, amount, currency, items, promised_ship_by, promised_delivery_by,
 estimated_delivery_at, carrier, shipped_at, slip_hours, reason`` (+ ``exception_code``).
@@ -66,7 +67,7 @@ def _empty_order() -> dict[str, Any]:
     return {
         "placed": False, "amount": None, "currency": None, "items": None, "ship_by": None,
         "delivery_by": None, "first_seen": None, "shipped_at": None, "carrier": None,
-        "eta": None, "eta_at": None, "exception": None, "fired": False,
+        "eta": None, "eta_at": None, "exception": None, "fired": False, "due_at": None,
     }
 
 
@@ -106,10 +107,14 @@ class ShippingDelayDetector:
         if order["first_seen"] is None or at < order["first_seen"]:
             order["first_seen"] = at
         if kind == "order.placed":
+            ship_by = iso(props.promised_ship_by)
             order.update(
                 placed=True, amount=props.amount, currency=props.currency, items=props.items,
-                ship_by=iso(props.promised_ship_by), delivery_by=iso(props.promised_delivery_by),
+                ship_by=ship_by, delivery_by=iso(props.promised_delivery_by),
+                due_at=iso(props.promised_ship_by + cfg.ship_margin) if cfg.ship_margin else ship_by,
             )
+            if len(orders) >= 8:  # sweeping costs a date computation: only when orders pile up
+                self._forget_stale(orders, event.occurred_at)
         elif kind == "order.shipped":
             order["shipped_at"] = at if order["shipped_at"] is None else min(order["shipped_at"], at)
             order["carrier"] = props.carrier or order["carrier"]
@@ -141,46 +146,46 @@ class ShippingDelayDetector:
             return False
         return from_iso(order["eta"]) > from_iso(order["delivery_by"]) + self.config.eta_margin
 
-    def _ship_deadline(self, order: dict[str, Any]) -> dt.datetime | None:
-        """The not-shipped deadline of an order still able to fire it, else None."""
+    def _forget_stale(self, orders: dict[str, Any], now: dt.datetime) -> None:
+        """Drop (in place, on a fresh copy) orders nobody closed, long past their promise."""
+        cutoff = iso(now - self.config.forget_after)
+        for order_id in [k for k, o in orders.items() if (o["delivery_by"] or o["first_seen"]) <= cutoff]:
+            del orders[order_id]
+
+    @staticmethod
+    def _ship_due(order: dict[str, Any]) -> str | None:
+        """The not-shipped deadline (stored ISO) of an order still able to fire it, else None."""
         if order["fired"] or not order["placed"]:
             return None
-        deadline = from_iso(order["ship_by"]) + self.config.ship_margin
-        if order["shipped_at"] is not None and from_iso(order["shipped_at"]) < deadline:
+        shipped = order["shipped_at"]
+        if shipped is not None and shipped < order["due_at"]:
             return None
-        return deadline
+        return order["due_at"]
+
+    def _earliest_due(self, orders: dict[str, Any]) -> str | None:
+        dues = [due for due in map(self._ship_due, orders.values()) if due is not None]
+        return min(dues) if dues else None
 
     def on_tick(self, state: dict[str, Any], now: dt.datetime) -> tuple[dict[str, Any], list[Signal]]:
-        """Emit ``not_shipped`` for orders past ship-by plus grace; drop long-forgotten orders."""
-        orders = state["orders"]
-        if not orders:
+        """Emit ``not_shipped`` for every order whose ship-by deadline plus grace is past."""
+        deadline = self.next_deadline(state)
+        if deadline is None or deadline > now:
             return state, []
-        cfg = self.config
+        cutoff = iso(now - self.config.grace)
+        orders = dict(state["orders"])
         signals: list[Signal] = []
-        changed: dict[str, Any] = {}
-        for order_id, order in orders.items():
-            deadline = self._ship_deadline(order)
-            if deadline is not None and deadline + cfg.grace <= now:
-                order = {**order, "fired": True}
+        for order_id, order in state["orders"].items():
+            due = self._ship_due(order)
+            if due is not None and due <= cutoff:
+                order = orders[order_id] = {**order, "fired": True}
                 shipped = from_iso(order["shipped_at"]) if order["shipped_at"] else now
                 signals.append(self._signal(state["customer_id"], order_id, order, "not_shipped", now, shipped))
-                changed[order_id] = order
-            horizon = order["delivery_by"] or order["first_seen"]
-            if from_iso(horizon) + cfg.forget_after <= now:
-                changed[order_id] = None
-        if not changed:
-            return state, []
-        kept = {key: changed.get(key, value) for key, value in orders.items() if changed.get(key, value) is not None}
-        return {**state, "orders": kept}, signals
+        return {**state, "orders": orders}, signals
 
     def next_deadline(self, state: dict[str, Any]) -> dt.datetime | None:
         """Earliest not-shipped deadline plus grace over the open orders."""
-        earliest = None
-        for order in state["orders"].values():
-            deadline = self._ship_deadline(order)
-            if deadline is not None and (earliest is None or deadline < earliest):
-                earliest = deadline
-        return None if earliest is None else earliest + self.config.grace
+        earliest = self._earliest_due(state["orders"])
+        return None if earliest is None else from_iso(earliest) + self.config.grace
 
     def _signal(
         self, customer_id: str, order_id: str, order: dict[str, Any], reason: str,

@@ -89,6 +89,7 @@ class UsageDropDetector:
     def __init__(self, config: UsageDropConfig | None = None) -> None:
         self.config = config or UsageDropConfig()
         self._window = self.config.recent_days + self.config.baseline_days
+        self._window_span = dt.timedelta(days=self._window)
 
     def initial_state(self) -> dict[str, Any]:
         """No usage seen; ``judged`` is the last local day judged, ``due`` the next deadline."""
@@ -117,8 +118,11 @@ class UsageDropDetector:
             if first is None:
                 new_state["judged"] = (day - _DAY).isoformat()  # nothing to judge before the first usage
             new_state = self._with_due(new_state)
-        oldest_kept = (dt.date.fromisoformat(new_state["judged"]) - dt.timedelta(days=self._window)).isoformat()
-        if key > oldest_kept and props.sessions:
+        judged = new_state["judged"]
+        # Usage for days already judged only matters while still inside a future window.
+        if props.sessions and (
+            key > judged or key > (dt.date.fromisoformat(judged) - self._window_span).isoformat()
+        ):
             buckets = dict(state["buckets"])
             buckets[key] = buckets.get(key, 0) + props.sessions
             new_state["buckets"] = buckets
@@ -147,40 +151,52 @@ class UsageDropDetector:
         cfg = self.config
         zone = _zone(state["tz"])
         limit = now - cfg.grace
-        last = limit.astimezone(zone).date() - _DAY  # the last local day that is over by ``limit``
-        while _day_end(last, zone) > limit:  # only where local midnight does not exist (DST)
-            last -= _DAY
         first = dt.date.fromisoformat(state["first_day"])
         day = max(dt.date.fromisoformat(state["judged"]) + _DAY, first + dt.timedelta(days=cfg.min_history_days - 1))
+        last, next_end = day, _day_end(day + _DAY, zone)
         buckets = state["buckets"]
-        sessions = {dt.date.fromisoformat(key).toordinal(): value for key, value in buckets.items()}
+        stop = last
+        if next_end <= limit:  # several days are over (a late or first tick): find the last one
+            last = limit.astimezone(zone).date() - _DAY
+            while _day_end(last, zone) > limit:  # only where local midnight does not exist (DST)
+                last -= _DAY
+            next_end = _day_end(last + _DAY, zone)
+            # A window holding no usage at all changes nothing (no drop can fire, no re-arm), so
+            # days from the last usage plus a full window on are skipped, not judged one by one.
+            last_usage = dt.date.fromisoformat(max(buckets, default=state["first_day"]))
+            stop = min(last, last_usage + dt.timedelta(days=self._window - 1))
         episode = state["episode"]
         signals: list[Signal] = []
-        # A window holding no usage at all changes nothing (no drop can fire, no re-arm), so days
-        # from the last usage plus a full window on are skipped instead of judged one by one.
-        last_usage = max(sessions, default=first.toordinal())
-        stop = min(last.toordinal(), last_usage + self._window - 1)
-        for ordinal in range(day.toordinal(), stop + 1):
-            episode, signal = self._judge(state, sessions, ordinal, first.toordinal(), episode, now)
+        while day <= stop:
+            episode, signal = self._judge(state, buckets, day, first, episode, now)
             if signal is not None:
                 signals.append(signal)
-        cutoff = (last - dt.timedelta(days=self._window)).isoformat()
-        kept = {key: value for key, value in buckets.items() if key > cutoff}
-        new_state = {**state, "buckets": kept, "judged": max(last, day - _DAY).isoformat(), "episode": episode}
-        return self._with_due(new_state), signals
+            day += _DAY
+        new_state = {**state, "judged": last.isoformat(), "episode": episode, "due": iso(next_end + cfg.grace)}
+        if len(buckets) > self._window + 7:  # prune now and then, not on every tick
+            cutoff = (last - dt.timedelta(days=self._window)).isoformat()
+            new_state["buckets"] = {key: value for key, value in buckets.items() if key > cutoff}
+        return new_state, signals
 
     def _judge(
-        self, state: dict[str, Any], sessions: dict[int, int], day: int, first: int, episode: str | None,
+        self, state: dict[str, Any], buckets: dict[str, int], day: dt.date, first: dt.date, episode: str | None,
         now: dt.datetime,
     ) -> tuple[str | None, Signal | None]:
-        """Judge one finished day (an ordinal): the open episode after it and the signal it fires."""
+        """Judge one finished day: the open episode after it and the signal it fires, if any."""
         cfg = self.config
-        get = sessions.get
-        recent = sum(get(d, 0) for d in range(day - cfg.recent_days + 1, day + 1))
-        baseline_start = max(first, day - self._window + 1)
-        baseline_end = day - cfg.recent_days
-        baseline_n = baseline_end - baseline_start + 1
-        baseline = sum(get(d, 0) for d in range(baseline_start, baseline_end + 1))
+        baseline_start = max(first, day - dt.timedelta(days=self._window - 1))
+        baseline_end = day - dt.timedelta(days=cfg.recent_days)
+        baseline_n = (baseline_end - baseline_start).days + 1
+        # ISO dates compare as strings: one pass over the (window-sized) buckets, no date parsing.
+        key = day.isoformat()
+        recent_from = (baseline_end + _DAY).isoformat()
+        base_from, base_to = baseline_start.isoformat(), baseline_end.isoformat()
+        recent = baseline = 0
+        for bucket, count in buckets.items():
+            if recent_from <= bucket <= key:
+                recent += count
+            elif base_from <= bucket <= base_to:
+                baseline += count
         recent_avg = recent / cfg.recent_days
         baseline_avg = baseline / baseline_n
         if episode is not None:
@@ -189,7 +205,6 @@ class UsageDropDetector:
         if baseline_avg < cfg.min_baseline_avg or recent_avg > (1 - cfg.drop_ratio) * baseline_avg:
             return None, None
         customer_id = state["customer_id"]
-        key = dt.date.fromordinal(day).isoformat()
         signal = Signal(
             kind="usage_drop",
             customer_id=customer_id,

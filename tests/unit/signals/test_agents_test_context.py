@@ -6,8 +6,10 @@ the agent shell: routing to signals / deadletter, state in the table, ticks via 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import time
 from typing import Any
 
 import pytest
@@ -78,6 +80,14 @@ class Clock:
         return self.now
 
 
+async def folded(agents: Any, count: int, timeout: float = 10.0) -> None:
+    """Wait (bounded) until the agent has handled ``count`` events: it folds in small batches."""
+    deadline = time.monotonic() + timeout
+    while agents.counters.events < count:
+        assert time.monotonic() < deadline, f"agent handled {agents.counters.events} of {count} events"
+        await asyncio.sleep(0.005)
+
+
 @pytest.fixture
 def harness():
     app = create_app(Settings(), broker_url="kafka://127.0.0.1:9", app_id="retain-test-context")
@@ -94,6 +104,7 @@ async def test_idle_checkout_is_signalled_on_tick_and_completed_one_is_not(harne
         await agent.put(event("checkout.started", "c1", 1, T0, checkout_id="k1"), key=b"c1")
         await agent.put(event("checkout.started", "c2", 1, T0, checkout_id="k2"), key=b"c2")
         await agent.put(event("checkout.completed", "c2", 2, T0 + dt.timedelta(seconds=30), checkout_id="k2"), key=b"c2")
+        await folded(agents, 3)
         agents.ticks_enabled = True  # normally switched on by table recovery after assignment
 
         clock.now = T0 + dt.timedelta(seconds=89)  # before the deadline: nothing yet
@@ -129,6 +140,7 @@ async def test_poison_event_goes_to_deadletter_and_stream_goes_on(harness, paylo
     async with agents.agent.test_context() as agent:
         await agent.put(payload, key=key)
         await agent.put(event("checkout.started", "c1", 1, T0, checkout_id="k1"), key=b"c1")
+        await folded(agents, 2)
         assert [k for k, _ in deadletter.records] == [key]
         record = deadletter.records[0][1]
         assert reason_part in record["reason"]
@@ -162,3 +174,24 @@ def test_stand_in_fold_matches_the_event_contract():
     # Guards the stand-in itself: it must accept real parsed events.
     state, signals = IdleCheckoutFold().on_event(None, parse_event(event("checkout.started", "c", 1, T0, checkout_id="k")))
     assert state["open"] == {"k": (T0 + IDLE).isoformat()} and signals == []
+
+
+async def test_one_batch_chains_state_per_customer_and_isolates_poison(harness):
+    # Direct call with a hand-made batch: events of one customer see each other's state.
+    agents, signals, deadletter, clock = harness
+
+    def record(payload: bytes, key: bytes, offset: int) -> Any:
+        message = type("Message", (), {"topic": "events", "partition": 1, "offset": offset, "key": key})()
+        return type("Event", (), {"value": payload, "key": key, "message": message})()
+
+    batch = [
+        record(event("checkout.started", "c1", 1, T0, checkout_id="a"), b"c1", 0),
+        record(b"garbage", b"c1", 1),
+        record(event("checkout.started", "c1", 2, T0, checkout_id="b"), b"c1", 2),
+        record(event("checkout.completed", "c1", 3, T0, checkout_id="a"), b"c1", 3),
+    ]
+    async with agents.agent.test_context():
+        await agents.fold_batch(batch)
+        assert agents.table[b"c1"] == {"open": {"b": (T0 + IDLE).isoformat()}, "events": 3}
+    assert [(k, v["source"]["offset"]) for k, v in deadletter.records] == [(b"c1", 1)]
+    assert agents.counters.events == 4 and agents.key_partition == {b"c1": 1}

@@ -49,13 +49,18 @@ def test_duplicates_do_not_reach_detectors_or_features(script):
     assert signals_dupes == signals
 
 
-def test_dedup_window_is_bounded():
-    fold = CustomerFold(dedup_window=2)
-    first = ev("product.usage", at(0), event_id="a")
-    state, _ = run(fold, [first, ev("product.usage", at(1), event_id="b"), ev("product.usage", at(2), event_id="c")])
-    assert list(state["seen"]) == ["b", "c"]
-    again, _ = fold.on_event(state, first)  # forgotten id: folded again (the window is the memory bound)
-    assert again["detectors"]["usage_drop"]["buckets"] != state["detectors"]["usage_drop"]["buckets"]
+@pytest.mark.parametrize("window", [1, 2, 8, 20, 100])
+def test_dedup_window_remembers_the_window_and_stays_bounded(window):
+    fold = CustomerFold(dedup_window=window)
+    events = [ev("product.usage", at(n), event_id=f"u{n}") for n in range(3 * window + 5)]
+    state, _ = run(fold, events)
+    remembered = [key for chunk in state["seen"] for key in chunk]
+    assert remembered == [e.event_id for e in events][-len(remembered):]  # the most recent, in order
+    assert window <= len(remembered) <= window + 2 * max(1, window // 8)
+    for recent in events[-window:]:
+        assert fold.on_event(state, recent)[0] is state  # still a duplicate
+    forgotten = events[0]  # beyond the window: folded again (the window is the memory bound)
+    assert fold.on_event(state, forgotten)[0] is not state
 
 
 @pytest.mark.parametrize(

@@ -140,11 +140,20 @@ def test_next_deadline(steps, deadline):
     assert DETECTOR.next_deadline(state) == deadline
 
 
-def test_unclosed_orders_are_forgotten():
-    state, _ = run(DETECTOR, [placed(), Tick(SHIP_BY + HOUR)])
-    assert "o1" in state["orders"]
-    state, _ = run(DETECTOR, [Tick(DELIVER_BY + dt.timedelta(days=30))], state)
-    assert state["orders"] == {}
+OLD_ORDERS = [f"old{n}" for n in range(8)]
+
+
+@pytest.mark.parametrize(
+    "next_order_at, kept",
+    [
+        (DELIVER_BY + dt.timedelta(days=29), {*OLD_ORDERS, "new"}),
+        (DELIVER_BY + dt.timedelta(days=30), {"new"}),  # the old ones are forget_after past their promise
+    ],
+)
+def test_unclosed_orders_are_forgotten_when_they_pile_up(next_order_at, kept):
+    steps = [placed(order=order) for order in OLD_ORDERS] + [Tick(SHIP_BY + HOUR), placed(next_order_at, order="new")]
+    state, _ = run(DETECTOR, steps)
+    assert set(state["orders"]) == kept
 
 
 def test_orders_stay_bounded():

@@ -121,7 +121,8 @@ def test_usage_is_bucketed_by_local_day(tz, occurred, bucket):
 
 
 def test_explicit_day_names_the_bucket():
-    state, _ = run(DETECTOR, [ev("product.usage", dt.datetime(2026, 3, 2, 1, tzinfo=UTC), sessions=2, day="2026-03-01")])
+    usage = ev("product.usage", dt.datetime(2026, 3, 2, 1, tzinfo=UTC), sessions=2, day="2026-03-01")
+    state, _ = run(DETECTOR, [usage])
     assert state["buckets"] == {"2026-03-01": 2}
 
 

@@ -90,7 +90,8 @@ def test_messages_feed_back_into_the_population():
     with pytest.raises(RuntimeError):
         feed.deliver_message("cus_000001", NOW, "checkout_idle")
     feed.next_batch(NOW)
-    customer = next(c for c in feed.simulator.customers if c.persuadable)
+    sim = feed.simulator
+    customer = next(life.customer for life in sim.lives if life.customer.persuadable and life.active_at(NOW.timestamp()))
     before = feed.simulator.true_churn_probability(customer.customer_id, NOW, 30)
     reaction = feed.deliver_message(customer.customer_id, NOW, "checkout_idle")
     after = feed.simulator.true_churn_probability(customer.customer_id, NOW, 30)

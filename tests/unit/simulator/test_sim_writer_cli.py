@@ -73,10 +73,11 @@ def test_simulate_writes_events_and_labels_and_summarises(tmp_path, suffix):
     assert read_labels(labels_path(out))
 
 
-def test_simulate_is_byte_identical_for_a_seed(tmp_path):
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_simulate_is_byte_identical_for_a_seed(tmp_path, suffix):
     paths = []
     for name, seed in (("a", "9"), ("b", "9"), ("c", "10")):
-        out = tmp_path / f"{name}.jsonl"
+        out = tmp_path / f"{name}{suffix}"
         assert _invoke("--customers", "25", "--days", "40", "--seed", seed, "--out", str(out), "--quiet").exit_code == 0
         paths.append(out)
     assert paths[0].read_bytes() == paths[1].read_bytes()

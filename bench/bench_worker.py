@@ -1,0 +1,182 @@
+"""Worker throughput on the embedded broker, against two baselines measured in the same run.
+
+    .venv/bin/python bench/bench_worker.py [--events 50000] [--customers 5000] [--profile out.prof]
+
+One pre-filled ``events`` topic is read three times (a fresh consumer group each time):
+
+1. a plain aiokafka consumer loop that JSON-decodes each record (the ceiling),
+2. a no-op Faust agent (Faust's own per-record cost),
+3. the real worker: parse, fold (all detectors + features), table write, signals.
+
+Each rate is events/s from the first record seen to the last; start-up (group join, recovery)
+is excluded. Ratios are printed against the baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import datetime as dt
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
+
+from retain.broker import EmbeddedBroker, ensure_topics  # noqa: E402
+from retain.settings import Settings  # noqa: E402
+from retain.stream_app import create_app, topic_partitions, topics_of  # noqa: E402
+from retain.worker import InProcessWorker, build_worker  # noqa: E402
+
+
+def make_events(count: int, customers: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
+    """A realistic mix: checkouts (some idle), orders, usage; keyed by customer."""
+    rng = random.Random(seed)
+    base = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
+    out = []
+    for i in range(count):
+        c = f"cust-{rng.randrange(customers)}"
+        at = (base + dt.timedelta(seconds=i * 0.1)).isoformat()
+        kind = rng.random()
+        if kind < 0.3:
+            props = {"checkout_id": f"k{i % 50}", "cart_value": 20.0}
+            type_ = "checkout.started"
+        elif kind < 0.5:
+            props, type_ = {"checkout_id": f"k{i % 50}"}, "checkout.activity"
+        elif kind < 0.6:
+            ship_by = (base + dt.timedelta(hours=1)).isoformat()
+            props = {"order_id": f"o{i}", "amount": 30.0, "promised_ship_by": ship_by,
+                     "promised_delivery_by": (base + dt.timedelta(days=3)).isoformat()}
+            type_ = "order.placed"
+        else:
+            props, type_ = {"sessions": 1, "feature_counts": {"search": 2}}, "product.usage"
+        raw = {"event_id": f"e{i}", "customer_id": c, "type": type_, "occurred_at": at, "properties": props}
+        out.append((c.encode(), json.dumps(raw).encode()))
+    return out
+
+
+async def prefill(bootstrap: str, events: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=256 * 1024)
+    await producer.start()
+    try:
+        for key, value in tqdm(events, desc="prefill events", unit="ev"):
+            await producer.send("events", value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def measure(count: Callable[[], int], total: int, label: str, timeout: float = 600) -> float:
+    """Seconds from the first counted record to ``total`` (polls the counter)."""
+    bar = tqdm(total=total, desc=label, unit="ev")
+    deadline = time.monotonic() + timeout
+    while count() == 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(label)
+        await asyncio.sleep(0.005)
+    started = time.perf_counter()
+    while count() < total:
+        if time.monotonic() > deadline:
+            raise TimeoutError(label)
+        bar.n = count()
+        bar.refresh()
+        await asyncio.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    bar.n = total
+    bar.close()
+    return elapsed
+
+
+async def bench_raw(bootstrap: str, total: int) -> float:
+    """A plain consumer loop; timed inside the loop (it is too fast for a polling counter)."""
+    consumer = AIOKafkaConsumer("events", bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    seen, started = 0, None
+    try:
+        with tqdm(total=total, desc="aiokafka + json", unit="ev") as bar:
+            while seen < total:
+                batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+                if batch and started is None:
+                    started = time.perf_counter()
+                for records in batch.values():
+                    for record in records:
+                        json.loads(record.value)
+                    seen += len(records)
+                    bar.update(len(records))
+        assert started is not None
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+async def bench_noop_faust(settings: Settings, url: str, total: int) -> float:
+    app = create_app(settings, broker_url=url, app_id=f"bench-noop-{uuid.uuid4().hex[:6]}")
+    seen = 0
+
+    async def noop(stream: Any) -> None:
+        nonlocal seen
+        async for _ in stream:
+            seen += 1
+
+    app.agent(topics_of(app).events, name="bench.noop")(noop)
+    app.finalize()
+    await app.start()
+    try:
+        return await measure(lambda: seen, total, "no-op Faust agent")
+    finally:
+        await app.stop()
+
+
+async def bench_worker(settings: Settings, url: str, total: int, profile: Path | None) -> tuple[float, dict]:
+    worker = build_worker(settings, broker_url=url, app_id=f"bench-worker-{uuid.uuid4().hex[:6]}")
+    runner = InProcessWorker(worker)
+    await runner.start()
+    profiler = cProfile.Profile() if profile else None
+    try:
+        if profiler:
+            profiler.enable()
+        elapsed = await measure(lambda: worker.counters()["events"], total, "retain worker")
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(str(profile))
+        return elapsed, worker.counters()
+    finally:
+        await runner.stop()
+
+
+async def main(args: argparse.Namespace) -> None:
+    settings = Settings()
+    events = make_events(args.events, args.customers)
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(Path(tmp)) as broker:
+        await ensure_topics(broker.bootstrap, topic_partitions(settings))
+        await prefill(broker.bootstrap, events)
+        n = len(events)
+        raw = n / await bench_raw(broker.bootstrap, n)
+        noop = n / await bench_noop_faust(settings, broker.url, n)
+        elapsed, counters = await bench_worker(settings, broker.url, n, args.profile)
+        real = n / elapsed
+    print()
+    print(f"events: {n}, customers: {args.customers}, partitions: {settings.topic_partitions}")
+    print(f"  aiokafka + json     {raw:>10,.0f} ev/s")
+    print(f"  no-op Faust agent   {noop:>10,.0f} ev/s   {noop / raw:5.2f}x raw")
+    print(f"  retain worker       {real:>10,.0f} ev/s   {real / noop:5.2f}x no-op Faust   {real / raw:5.2f}x raw")
+    print(f"  worker counters: {counters}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--customers", type=int, default=5_000)
+    parser.add_argument("--profile", type=Path, default=None, help="cProfile the worker run into this file")
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,43 @@
+"""Erasure requests: personal data removed, suppressions kept in hashed form.
+
+The customer's addresses, names and every rendered message are cleared; each contact point's
+keyed hash is suppressed (reason ``erased``) so the person is never contacted again, and earlier
+suppressions stay as they were. The customer id (a pseudonym) stays on history rows, so "why did
+X get a message?" keeps an answer without holding who X is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from outreach.consent.records import ContactPointRecord, ErasureRecord
+from outreach.consent.service import suppress
+from signals.records import CustomerRecord
+
+
+def erase_customer(*, session: Session, customer_id: str, now: dt.datetime) -> int:
+    """Erase a customer's personal data; returns how many contact points were suppressed."""
+    points = list(session.scalars(select(ContactPointRecord).where(ContactPointRecord.customer_id == customer_id)))
+    for point in points:
+        suppress(session=session, contact_hash=point.contact_hash, channel=point.channel, reason="erased",
+                 source="erasure_request", now=now)
+    session.execute(
+        update(ContactPointRecord).where(ContactPointRecord.customer_id == customer_id).values(address=None)
+    )
+    session.execute(
+        update(CustomerRecord).where(CustomerRecord.customer_id == customer_id)
+        .values(first_name=None, last_name=None, email=None, phone=None)
+    )
+    # Imported here: the outbox depends on consent, not the other way round.
+    from outreach.outbox.records import OutboxRecord
+
+    session.execute(
+        update(OutboxRecord).where(OutboxRecord.customer_id == customer_id)
+        .values(subject=None, body=None, rendered={})
+    )
+    session.merge(ErasureRecord(customer_id=customer_id, requested_at=now, completed_at=now))
+    session.flush()
+    return len(points)

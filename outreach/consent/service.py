@@ -1,0 +1,226 @@
+"""Service functions over the consent store: keyword-only, session first, the caller commits.
+
+Every change appends a history row and moves the current view, and is returned as a
+``ConsentChange`` so the caller can publish it to the ``consent`` topic after committing.
+Upstream consent flags on the customer projection count when the store has no row for a topic:
+the store (fed by unsubscribes, STOP replies, provider events) is the authority once it has one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from outreach.consent.contact_points import contact_hash
+from outreach.consent.policy import REVERSIBLE_SUPPRESSIONS, SUPPRESSION_REASONS, send_verdict, topics_to_check
+from outreach.consent.records import (
+    ConsentChangeRecord,
+    ConsentStateRecord,
+    ContactPointRecord,
+    SuppressionRecord,
+)
+from signals.records import CustomerRecord
+from triggers.policy.consent import ConsentStatus
+
+# Upstream flags on the customer projection, per (channel, base topic).
+_UPSTREAM_FLAGS = {
+    ("email", "marketing"): "email_marketing_consent",
+    ("sms", "marketing"): "sms_marketing_consent",
+    ("email", "service"): "email_service_consent",
+    ("sms", "service"): "sms_service_consent",
+}
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    """One consent change as published on the ``consent`` topic (no personal data)."""
+
+    change_id: str
+    customer_id: str
+    channel: str
+    topic: str
+    status: str
+    source: str
+    changed_at: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form for the ``consent`` topic."""
+        return asdict(self)
+
+
+def _insert(session: Session, table: Any):
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def register_contact_point(
+    *, session: Session, key: bytes, customer_id: str, channel: str, address: str, now: dt.datetime
+) -> str:
+    """Store (or update) the customer's address on a channel; returns its keyed hash."""
+    hashed = contact_hash(key, channel, address)
+    stmt = _insert(session, ContactPointRecord.__table__).values(
+        customer_id=customer_id, channel=channel, address=address, contact_hash=hashed, updated_at=now
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["customer_id", "channel"],
+        set_={"address": address, "contact_hash": hashed, "updated_at": now},
+    )
+    session.execute(stmt)
+    return hashed
+
+
+def record_consent(
+    *,
+    session: Session,
+    customer_id: str,
+    channel: str,
+    topic: str,
+    status: ConsentStatus | str,
+    source: str,
+    changed_at: dt.datetime,
+    evidence: dict[str, Any] | None = None,
+    contact_hash: str | None = None,
+) -> ConsentChange:
+    """Append a history row and set the current view (an older change never overwrites a newer one)."""
+    status = ConsentStatus(status).value
+    change = ConsentChange(
+        change_id=uuid.uuid4().hex, customer_id=customer_id, channel=channel, topic=topic, status=status,
+        source=source, changed_at=changed_at.astimezone(dt.timezone.utc).isoformat(), evidence=dict(evidence or {}),
+    )
+    session.add(ConsentChangeRecord(
+        change_id=change.change_id, customer_id=customer_id, channel=channel, topic=topic, status=status,
+        source=source, evidence=change.evidence, contact_hash=contact_hash, changed_at=changed_at,
+    ))
+    table = ConsentStateRecord.__table__
+    stmt = _insert(session, table).values(
+        customer_id=customer_id, channel=channel, topic=topic, status=status, source=source, changed_at=changed_at
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["customer_id", "channel", "topic"],
+        set_={"status": status, "source": source, "changed_at": changed_at},
+        where=table.c.changed_at <= stmt.excluded.changed_at,
+    )
+    session.execute(stmt)
+    session.flush()
+    return change
+
+
+def suppress(
+    *, session: Session, contact_hash: str, channel: str, reason: str, source: str, now: dt.datetime
+) -> bool:
+    """Suppress a hashed contact point on a channel globally; True when it was not suppressed yet."""
+    if reason not in SUPPRESSION_REASONS:
+        raise ValueError(f"unknown suppression reason {reason!r}; expected one of {sorted(SUPPRESSION_REASONS)}")
+    stmt = (
+        _insert(session, SuppressionRecord.__table__)
+        .values(contact_hash=contact_hash, channel=channel, reason=reason, source=source, created_at=now)
+        .on_conflict_do_nothing()
+        .returning(SuppressionRecord.__table__.c.contact_hash)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def lift_suppression(*, session: Session, contact_hash: str, channel: str) -> bool:
+    """Remove a suppression the person may lift themselves (``sms_stop``); True when one was lifted."""
+    record = session.get(SuppressionRecord, (contact_hash, channel))
+    if record is None or record.reason not in REVERSIBLE_SUPPRESSIONS:
+        return False
+    session.delete(record)
+    session.flush()
+    return True
+
+
+def suppression_of(*, session: Session, contact_hash: str, channel: str) -> str | None:
+    """The suppression reason of a hashed contact point, or None."""
+    record = session.get(SuppressionRecord, (contact_hash, channel))
+    return record.reason if record else None
+
+
+def contact_point(*, session: Session, customer_id: str, channel: str) -> ContactPointRecord | None:
+    """The customer's stored contact point on a channel (address None after erasure)."""
+    return session.get(ContactPointRecord, (customer_id, channel))
+
+
+def customers_with_contact(*, session: Session, contact_hash: str, channel: str) -> list[str]:
+    """Every customer whose contact point on the channel hashes to ``contact_hash``."""
+    query = select(ContactPointRecord.customer_id).where(
+        ContactPointRecord.contact_hash == contact_hash, ContactPointRecord.channel == channel
+    )
+    return list(session.scalars(query))
+
+
+def consent_states(*, session: Session, customer_id: str, channel: str, topic: str) -> dict[str, ConsentStatus]:
+    """The rows that decide ``topic`` on ``channel``, store first, upstream flags where the store is silent."""
+    wanted = topics_to_check(topic)
+    rows = session.scalars(select(ConsentStateRecord).where(
+        ConsentStateRecord.customer_id == customer_id,
+        ConsentStateRecord.channel == channel,
+        ConsentStateRecord.topic.in_(wanted),
+    ))
+    states = {row.topic: ConsentStatus(row.status) for row in rows}
+    customer = session.get(CustomerRecord, customer_id)
+    for candidate in wanted:
+        flag = _UPSTREAM_FLAGS.get((channel, candidate))
+        upstream = getattr(customer, flag, None) if customer is not None and flag else None
+        if candidate not in states and upstream is not None:
+            states[candidate] = ConsentStatus.OPTED_IN if upstream else ConsentStatus.OPTED_OUT
+    return states
+
+
+def consent_status(*, session: Session, customer_id: str, channel: str, topic: str) -> ConsentStatus:
+    """The customer's effective consent for a channel and topic (suppressions included)."""
+    from outreach.consent.policy import effective_status
+
+    point = contact_point(session=session, customer_id=customer_id, channel=channel)
+    if point is not None and suppression_of(session=session, contact_hash=point.contact_hash, channel=channel):
+        return ConsentStatus.OPTED_OUT
+    return effective_status(topic, consent_states(session=session, customer_id=customer_id, channel=channel, topic=topic))
+
+
+def check_send(
+    *, session: Session, customer_id: str, channel: str, topic: str, contact_hash: str | None,
+    marketing_email_requires_opt_in: bool = False,
+) -> str | None:
+    """None when a message to this contact point may go out now, else why not (read at send time)."""
+    suppression = (
+        suppression_of(session=session, contact_hash=contact_hash, channel=channel) if contact_hash else None
+    )
+    return send_verdict(
+        channel=channel,
+        topic=topic,
+        states=consent_states(session=session, customer_id=customer_id, channel=channel, topic=topic),
+        suppression=suppression,
+        has_address=contact_hash is not None,
+        marketing_email_requires_opt_in=marketing_email_requires_opt_in,
+    )
+
+
+def history(*, session: Session, customer_id: str) -> list[ConsentChangeRecord]:
+    """Every consent change of a customer, oldest first."""
+    query = select(ConsentChangeRecord).where(ConsentChangeRecord.customer_id == customer_id)
+    return list(session.scalars(query.order_by(ConsentChangeRecord.changed_at, ConsentChangeRecord.recorded_at)))
+
+
+def current_states(*, session: Session, customer_id: str) -> list[ConsentStateRecord]:
+    """The customer's current consent rows (the preference page shows these)."""
+    query = select(ConsentStateRecord).where(ConsentStateRecord.customer_id == customer_id)
+    return list(session.scalars(query.order_by(ConsentStateRecord.channel, ConsentStateRecord.topic)))
+
+
+class DatabaseConsentView:
+    """The ``ConsentView`` the decision policy reads, backed by the consent store."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def status(self, customer_id: str, channel: str, topic: str) -> ConsentStatus:
+        """The customer's effective consent (a suppressed contact point reads as opted out)."""
+        with Session(self.engine) as session:
+            return consent_status(session=session, customer_id=customer_id, channel=channel, topic=topic)

@@ -1,0 +1,63 @@
+"""What a drafter returns: the draft's text parts plus how it was produced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from outreach.drafting.brief import DraftRequest
+
+# A drafter failure: refusal/truncated/invalid output count as failed drafts (retried once);
+# timeout and api_error mean the drafter is unavailable (straight to the template).
+Failure = Literal["refusal", "length", "invalid_output", "timeout", "api_error"]
+UNAVAILABLE: frozenset[str] = frozenset({"timeout", "api_error"})
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The drafted text parts; e-mail uses subject/preheader/body, SMS uses body only."""
+
+    body: str
+    subject: str = ""
+    preheader: str = ""
+    language: str = "en"  # the language the drafter was asked to write in (set by code, not the model)
+
+    def parts(self) -> dict[str, str]:
+        """The non-empty parts by name."""
+        return {k: v for k, v in (("subject", self.subject), ("preheader", self.preheader), ("body", self.body)) if v}
+
+    def text(self) -> str:
+        """All parts joined, for checks that read the whole draft."""
+        return "\n".join(self.parts().values())
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    """One drafting attempt: the draft (None on failure) and its provenance."""
+
+    drafter: str
+    draft: Draft | None = None
+    failure: Failure | None = None
+    detail: str = ""
+    model: str | None = None
+    prompt: list[dict[str, str]] = field(default_factory=list)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: float | None = None
+    finish_reason: str | None = None
+    raw: Any = None  # the model's raw content, kept for review
+
+    @property
+    def unavailable(self) -> bool:
+        """True when the drafter could not be reached (timeout, API error)."""
+        return self.failure in UNAVAILABLE
+
+
+class Drafter(Protocol):
+    """Turns a request (and, on a retry, the checks the last draft failed) into a draft."""
+
+    name: str
+
+    def draft(self, request: DraftRequest, *, problems: list[dict[str, str]] | None = None) -> DraftResult:
+        """Draft one message; never raises for provider trouble, returns a failure instead."""
+        ...

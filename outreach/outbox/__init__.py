@@ -1,0 +1,1 @@
+"""The outbox: one row per engaging decision, claimed, drafted, consent-checked and sent once."""

@@ -1,0 +1,313 @@
+"""The sender: claims outbox rows, drafts them, re-checks consent, and sends each at most once.
+
+Order per row: draft (stored before anything goes out) -> approval if the rule asks -> rule paused
+or moment expired? -> consent re-checked against the store -> rate limit -> state ``sending``
+COMMITTED -> provider call -> result recorded. A sender that dies after the commit of ``sending``
+leaves the row there; ``reconcile`` later asks the provider (when its API can find our message id)
+or holds the row for review. It never sends it again blindly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from outreach.channels.base import Channel, LookupUnsupported, OutgoingMessage, SendError
+from outreach.channels.rate_limit import TokenBucket
+from outreach.consent.contact_points import InvalidContactPoint
+from outreach.consent.service import (
+    ConsentChange,
+    check_send,
+    contact_point,
+    record_consent,
+    register_contact_point,
+    suppress,
+)
+from outreach.outbox import service as outbox
+from outreach.outbox.backoff import retry_delay
+from outreach.outbox.records import (
+    AWAITING_APPROVAL,
+    DRAFTED,
+    FAILED,
+    HELD_FOR_REVIEW,
+    PENDING,
+    SENDING,
+    SENT,
+    SUPPRESSED,
+    OutboxRecord,
+)
+from outreach.reputation import pause_of
+from outreach.tokens import PREFERENCES, UNSUBSCRIBE, make_token, preferences_url, unsubscribe_url
+from signals.records import CustomerRecord
+from triggers.decision import Decision
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ComposeRequest:
+    """What the drafter gets: the decision, the customer's non-contact facts, and the system links."""
+
+    decision: Decision
+    message_id: str
+    customer: Mapping[str, Any]
+    unsubscribe_url: str
+    preferences_url: str
+
+
+Compose = Callable[[ComposeRequest], Any]  # returns an object (or dict) with subject/body or text
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    """How the sender behaves; ``from_settings`` reads it from the one settings object."""
+
+    unsubscribe_secret: bytes
+    contact_hash_key: bytes
+    public_base_url: str = "http://127.0.0.1:8000"
+    max_attempts: int = 5
+    lease: dt.timedelta = dt.timedelta(seconds=120)
+    backoff_base_seconds: float = 30.0
+    backoff_cap_seconds: float = 3600.0
+    marketing_email_requires_opt_in: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "SenderConfig":
+        """The config the settings describe; refuses the development secrets outside development."""
+        placeholders = [name for name in ("unsubscribe_secret", "contact_hash_key")
+                        if getattr(settings, name).get_secret_value().startswith("development-")]
+        if placeholders and settings.environment != "development":
+            raise ValueError(f"set RETAIN_{placeholders[0].upper()} (the development default is public)")
+        return cls(
+            unsubscribe_secret=settings.unsubscribe_secret.get_secret_value().encode(),
+            contact_hash_key=settings.contact_hash_key.get_secret_value().encode(),
+            public_base_url=settings.public_base_url,
+            max_attempts=settings.outbox_max_attempts,
+            lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
+            marketing_email_requires_opt_in=settings.marketing_email_requires_opt_in,
+        )
+
+
+@dataclass
+class SendReport:
+    """What one pass did, by final state, plus consent changes to publish after the commit."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    consent_changes: list[ConsentChange] = field(default_factory=list)
+
+    def add(self, state: str) -> None:
+        """Count one row that reached ``state``."""
+        self.counts[state] = self.counts.get(state, 0) + 1
+
+
+def draft_fields(draft: Any) -> tuple[str | None, str, dict[str, Any]]:
+    """(subject, body, everything else) from whatever the drafter returned."""
+    if hasattr(draft, "to_record"):  # the drafting pipeline's ComposedMessage
+        data = draft.to_record()
+    elif hasattr(draft, "model_dump"):
+        data = draft.model_dump(mode="json")
+    elif dataclasses.is_dataclass(draft):
+        data = dataclasses.asdict(draft)
+    elif isinstance(draft, Mapping):
+        data = dict(draft)
+    else:
+        data = {name: getattr(draft, name) for name in ("subject", "body", "text") if hasattr(draft, name)}
+    body = data.get("body") or data.get("text")
+    if not body:
+        raise ValueError("the drafter returned no body or text")
+    return data.get("subject"), str(body), data
+
+
+class Sender:
+    """Sends due outbox rows through the channels; one instance per process, many processes allowed."""
+
+    def __init__(
+        self, engine: Engine, *, channels: Mapping[str, Channel], compose: Compose, config: SenderConfig,
+        limiters: Mapping[str, TokenBucket] | None = None, owner: str | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.engine = engine
+        self.channels = dict(channels)
+        self.compose = compose
+        self.config = config
+        self.limiters = dict(limiters or {})
+        self.owner = owner or f"sender-{uuid.uuid4().hex[:12]}"
+        self.rng = rng or random.Random()
+
+    def run_once(self, now: dt.datetime, *, limit: int = 20) -> SendReport:
+        """Reconcile rows of dead senders, then claim and process up to ``limit`` due rows."""
+        report = SendReport()
+        self.reconcile(now, report)
+        with Session(self.engine, expire_on_commit=False) as session:
+            rows = outbox.claim(session=session, owner=self.owner, now=now, lease=self.config.lease, limit=limit)
+            session.commit()
+        for row in rows:
+            try:
+                self._process(row, now, report)
+            except Exception:  # isolate per row: the row keeps its state (and lease) for reconcile
+                log.exception("sending message %s failed unexpectedly; left in state for reconcile", row.message_id)
+        return report
+
+    def reconcile(self, now: dt.datetime, report: SendReport | None = None) -> SendReport:
+        """Settle ``sending`` rows whose sender died: ask the provider, else hold for review."""
+        report = report or SendReport()
+        with Session(self.engine, expire_on_commit=False) as session:
+            for row in outbox.stale_sending(session=session, now=now):
+                channel = self.channels.get(row.channel)
+                try:
+                    found = channel.lookup(row.message_id) if channel is not None else None
+                except LookupUnsupported:
+                    outbox.transition(session=session, message_id=row.message_id, now=now, state=HELD_FOR_REVIEW,
+                                      last_error="uncertain: sender stopped after calling the provider")
+                    report.add(HELD_FOR_REVIEW)
+                    continue
+                if found is not None:
+                    outbox.transition(session=session, message_id=row.message_id, now=now, state=SENT, sent_at=now,
+                                      provider=found.provider, provider_message_id=found.provider_message_id,
+                                      provider_status=found.status)
+                    report.add(SENT)
+                else:  # the provider's own record says it never arrived: safe to send
+                    outbox.transition(session=session, message_id=row.message_id, now=now, state=DRAFTED,
+                                      next_attempt_at=now)
+                    report.add(DRAFTED)
+            session.commit()
+        return report
+
+    def _customer_facts(self, session: Session, customer_id: str) -> dict[str, Any]:
+        customer = session.get(CustomerRecord, customer_id)
+        if customer is None:
+            return {}
+        # The prompt gets the first name and locale only; the other fields are there so the guardrails
+        # can make sure none of them appears in the draft.
+        return {"first_name": customer.first_name, "last_name": customer.last_name, "locale": customer.locale,
+                "time_zone": customer.time_zone, "email": customer.email, "phone": customer.phone}
+
+    def _draft(self, session: Session, row: OutboxRecord, now: dt.datetime) -> None:
+        decision = Decision.from_dict(row.decision)
+        secret = self.config.unsubscribe_secret
+        unsubscribe = make_token(secret, purpose=UNSUBSCRIBE, customer_id=row.customer_id, now=now,
+                                 channel=row.channel, topic=row.topic, message_id=row.message_id)
+        preferences = make_token(secret, purpose=PREFERENCES, customer_id=row.customer_id, now=now)
+        request = ComposeRequest(
+            decision=decision, message_id=row.message_id, customer=self._customer_facts(session, row.customer_id),
+            unsubscribe_url=unsubscribe_url(self.config.public_base_url, unsubscribe),
+            preferences_url=preferences_url(self.config.public_base_url, preferences),
+        )
+        subject, body, rendered = draft_fields(self.compose(request))
+        rendered["unsubscribe_url"] = request.unsubscribe_url
+        state = AWAITING_APPROVAL if row.requires_approval else DRAFTED
+        outbox.transition(session=session, message_id=row.message_id, now=now, state=state,
+                          release=state == AWAITING_APPROVAL, subject=subject, body=body, rendered=rendered)
+        row.state, row.subject, row.body, row.rendered = state, subject, body, rendered
+
+    def _address(self, session: Session, row: OutboxRecord, now: dt.datetime) -> tuple[str | None, str | None]:
+        point = contact_point(session=session, customer_id=row.customer_id, channel=row.channel)
+        if point is not None and point.address:
+            return point.address, point.contact_hash
+        if point is not None:  # erased: the hash still answers for suppressions
+            return None, point.contact_hash
+        customer = session.get(CustomerRecord, row.customer_id)
+        address = (customer.email if row.channel == "email" else customer.phone) if customer else None
+        if not address:
+            return None, None
+        try:
+            hashed = register_contact_point(session=session, key=self.config.contact_hash_key,
+                                            customer_id=row.customer_id, channel=row.channel, address=address, now=now)
+        except InvalidContactPoint:
+            return None, None
+        return address, hashed
+
+    def _finish(self, session: Session, row: OutboxRecord, now: dt.datetime, state: str, report: SendReport,
+                **values: Any) -> None:
+        outbox.transition(session=session, message_id=row.message_id, now=now, state=state, **values)
+        session.commit()
+        report.add(state)
+
+    def _process(self, row: OutboxRecord, now: dt.datetime, report: SendReport) -> None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            if row.expires_at is not None and row.expires_at <= now:
+                return self._finish(session, row, now, SUPPRESSED, report, last_error="expired")
+            pause = pause_of(session=session, rule_id=row.rule_id)
+            if pause is not None:
+                return self._finish(session, row, now, SUPPRESSED, report, last_error=f"rule paused: {pause.reason}")
+            if row.state == PENDING:
+                try:
+                    self._draft(session, row, now)
+                except Exception as exc:  # the drafter has its own fallbacks; this is a bug, not a retry case
+                    session.rollback()
+                    log.exception("drafting message %s failed", row.message_id)
+                    return self._finish(session, row, now, FAILED, report, last_error=f"draft failed: {exc}"[:500])
+                session.commit()
+                if row.state == AWAITING_APPROVAL:
+                    report.add(AWAITING_APPROVAL)
+                    return None
+            address, hashed = self._address(session, row, now)
+            refusal = check_send(session=session, customer_id=row.customer_id, channel=row.channel, topic=row.topic,
+                                 contact_hash=hashed if address else None,
+                                 marketing_email_requires_opt_in=self.config.marketing_email_requires_opt_in)
+            if refusal is not None:
+                return self._finish(session, row, now, SUPPRESSED, report, last_error=refusal, recipient_hash=hashed)
+            channel = self.channels.get(row.channel)
+            if channel is None:
+                return self._finish(session, row, now, FAILED, report, last_error=f"no channel {row.channel!r}")
+            limiter = self.limiters.get(row.channel)
+            wait = limiter.try_acquire() if limiter is not None else 0.0
+            if wait > 0:  # not now: give the row back, due when the bucket refills
+                outbox.transition(session=session, message_id=row.message_id, now=now, state=row.state,
+                                  next_attempt_at=now + dt.timedelta(seconds=wait))
+                session.commit()
+                return None
+            # The point of no return: committed BEFORE the provider call, so a crash cannot re-send.
+            outbox.transition(session=session, message_id=row.message_id, now=now, state=SENDING, release=False,
+                              recipient_hash=hashed, provider=getattr(channel, "provider", None),
+                              attempts=row.attempts + 1)
+            session.commit()
+            message = OutgoingMessage(
+                message_id=row.message_id, channel=row.channel, to=address, topic=row.topic, rule_id=row.rule_id,
+                body=row.body or "", subject=row.subject, html=(row.rendered or {}).get("html"),
+                unsubscribe_url=(row.rendered or {}).get("unsubscribe_url"),
+                status_callback_url=f"{self.config.public_base_url.rstrip('/')}/outreach/twilio/status",
+            )
+            try:
+                result = channel.send(message)
+            except SendError as exc:
+                return self._failed(session, row, now, exc, hashed, report)
+            return self._finish(session, row, now, SENT, report, sent_at=now, provider=result.provider,
+                                provider_message_id=result.provider_message_id, provider_status=result.status,
+                                last_error=None)
+
+    def _failed(self, session: Session, row: OutboxRecord, now: dt.datetime, exc: SendError, hashed: str | None,
+                report: SendReport) -> None:
+        attempts = row.attempts + 1
+        error = f"{exc} [{exc.code}]"
+        if exc.opted_out:
+            # The carrier knows the person replied STOP: record it, so no later send even tries.
+            change = record_consent(session=session, customer_id=row.customer_id, channel=row.channel, topic="*",
+                                    status="opted_out", source=f"{getattr(self.channels[row.channel], 'provider', '')}"
+                                    f":{exc.code}", changed_at=now, evidence={"message_id": row.message_id},
+                                    contact_hash=hashed)
+            if hashed:
+                suppress(session=session, contact_hash=hashed, channel=row.channel, reason="carrier_opt_out",
+                         source=f"provider:{exc.code}", now=now)
+            report.consent_changes.append(change)
+            return self._finish(session, row, now, SUPPRESSED, report, last_error=error)
+        if exc.uncertain:
+            return self._finish(session, row, now, HELD_FOR_REVIEW, report, last_error=f"uncertain: {error}")
+        if exc.retryable and attempts < self.config.max_attempts:
+            delay = retry_delay(attempts, retry_after=exc.retry_after, base=self.config.backoff_base_seconds,
+                                cap=self.config.backoff_cap_seconds, rng=self.rng)
+            outbox.transition(session=session, message_id=row.message_id, now=now, state=DRAFTED,
+                              next_attempt_at=now + dt.timedelta(seconds=delay), last_error=error)
+            session.commit()
+            report.add("retry")
+            return None
+        return self._finish(session, row, now, FAILED, report, last_error=error)

@@ -1,0 +1,1 @@
+"""Inbound HTTP: Twilio SMS replies and status callbacks, SendGrid events, unsubscribe, preferences."""

@@ -1,0 +1,116 @@
+"""The SendGrid event webhook: ECDSA-signed batches of delivery and engagement events.
+
+The signature covers timestamp + raw body (``X-Twilio-Email-Event-Webhook-Signature`` and
+``-Timestamp``); an unsigned, badly signed or stale request (older than
+``webhook_max_age_seconds``: a replay) gets a 4xx and changes nothing. Each event is recorded once
+by ``sg_event_id``; bounces and spam reports suppress the address for all e-mail, unsubscribes
+change consent, and complaints and opt-outs feed the reputation guard of the message's rule.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from sendgrid.helpers.eventwebhook import EventWebhook
+
+from outreach.consent.contact_points import InvalidContactPoint, contact_hash
+from outreach.consent.service import customers_with_contact, record_consent, suppress
+from outreach.outbox.delivery_events import record_event, set_provider_status
+from outreach.outbox.service import get_message
+from outreach.reputation import check_after_reaction
+from outreach.webhooks.requests import now_of, publish_changes, session_of
+from outreach.webhooks.sendgrid_events import EmailEvent, InvalidProviderEvent, translate
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/outreach/sendgrid", tags=["webhooks"])
+
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+MAX_BODY_BYTES = 5_000_000
+
+
+async def verified_events(request: Request) -> list[dict]:
+    """The JSON events when signature and timestamp are valid; 4xx otherwise."""
+    settings = request.app.state.settings
+    signature, timestamp = request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER)
+    if not settings.sendgrid_webhook_public_key or not signature or not timestamp:
+        raise HTTPException(status_code=403, detail=f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER}")
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise HTTPException(status_code=413, detail="event batch too large")
+    try:
+        signed_at = int(timestamp)
+        payload = body.decode("utf-8")
+        valid = EventWebhook(settings.sendgrid_webhook_public_key).verify_signature(payload, signature, timestamp)
+    except (ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise HTTPException(status_code=403, detail="invalid event webhook signature")
+    age = now_of(request).timestamp() - signed_at
+    if abs(age) > settings.webhook_max_age_seconds:
+        raise HTTPException(status_code=403, detail="signed timestamp too old or in the future (replay refused)")
+    try:
+        events = json.loads(payload)
+    except json.JSONDecodeError:
+        raise HTTPException(status_code=400, detail="body is not JSON") from None
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise HTTPException(status_code=400, detail="body must be a JSON array of event objects")
+    return events
+
+
+def _apply(session, settings, event: EmailEvent, now) -> list:
+    message = get_message(session=session, message_id=event.message_id) if event.message_id else None
+    if not record_event(session=session, event_key=event.event_key, provider="sendgrid", kind=event.kind,
+                        occurred_at=event.occurred_at, message_id=message.message_id if message else None,
+                        rule_id=message.rule_id if message else None,
+                        customer_id=message.customer_id if message else None):
+        return []  # seen before
+    if message is not None:
+        set_provider_status(session=session, message_id=message.message_id, status=event.kind, now=now)
+    hashed = None
+    if event.email:
+        try:
+            hashed = contact_hash(settings.contact_hash_key.get_secret_value().encode(), "email", event.email)
+        except InvalidContactPoint:
+            hashed = None
+    hashed = hashed or (message.recipient_hash if message else None)
+    if event.suppression and hashed:
+        suppress(session=session, contact_hash=hashed, channel="email", reason=event.suppression,
+                 source=f"sendgrid:{event.kind}", now=now)
+    changes = []
+    if event.consent_status:
+        customers = set(customers_with_contact(session=session, contact_hash=hashed, channel="email")) if hashed else set()
+        if message is not None:
+            customers.add(message.customer_id)
+        for customer_id in sorted(customers):
+            changes.append(record_consent(
+                session=session, customer_id=customer_id, channel="email", topic=event.consent_topic,
+                status=event.consent_status, source=f"sendgrid:{event.kind}", changed_at=event.occurred_at,
+                evidence={"sg_event_id": event.event_key, "message_id": event.message_id}, contact_hash=hashed,
+            ))
+    if event.kind in ("spamreport", "unsubscribe", "group_unsubscribe") and message is not None:
+        check_after_reaction(session=session, settings=settings, rule_id=message.rule_id, now=now)
+    return changes
+
+
+@router.post("/events")
+async def sendgrid_events(request: Request) -> Response:
+    """A batch of SendGrid events."""
+    raw_events = await verified_events(request)
+    settings = request.app.state.settings
+    try:
+        events = [translate(raw, marketing_group_id=settings.sendgrid_marketing_asm_group_id) for raw in raw_events]
+    except InvalidProviderEvent as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    now = now_of(request)
+    changes = []
+    with session_of(request) as session:
+        for event in events:
+            if event is not None:
+                changes.extend(_apply(session, settings, event, now))
+        session.commit()
+    await publish_changes(request, changes)
+    return Response(status_code=204)

@@ -1,0 +1,145 @@
+"""Twilio webhooks: inbound SMS replies and message status callbacks, signature verified.
+
+Inbound: opt-out keywords (and plain-language stops) opt the number out of SMS at once, for every
+customer holding it, and get exactly one confirmation; START/UNSTOP/YES opt back in; HELP/INFO get
+the help text; anything else goes to support and gets an acknowledgement. Replies are TwiML, so
+no extra API call is needed. A repeated webhook (same MessageSid, or same sid and status) changes
+nothing and sends no second confirmation.
+"""
+
+from __future__ import annotations
+
+import logging
+from xml.sax.saxutils import escape
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from twilio.request_validator import RequestValidator
+
+from outreach.channels.twilio import OPTED_OUT_CODE
+from outreach.consent.contact_points import InvalidContactPoint, contact_hash
+from outreach.consent.service import customers_with_contact, lift_suppression, record_consent, suppress
+from outreach.outbox.delivery_events import last_sent_to, record_event, set_provider_status
+from outreach.outbox.service import by_provider_id
+from outreach.reputation import check_after_reaction
+from outreach.webhooks.requests import form_of, now_of, public_url, publish_changes, session_of
+from outreach.webhooks.sms_keywords import ReplyKind, classify_reply
+from outreach.webhooks.support_handoff import HttpSupportHandoff, context_packet, log_only_handoff
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/outreach/twilio", tags=["webhooks"])
+
+OPT_OUT_TEXT = "{sender}: you are unsubscribed and will receive no more texts. Reply START to opt back in."
+OPT_IN_TEXT = "{sender}: you are subscribed to texts again. Reply STOP to opt out."
+HELP_TEXT = "{sender}: customer care. Reply STOP to opt out. Msg&data rates may apply."
+ACK_TEXT = "{sender}: thanks, a member of our team will get back to you shortly."
+
+
+def twiml(text: str | None) -> Response:
+    """A TwiML answer with one reply message, or none."""
+    body = f"<Message>{escape(text)}</Message>" if text else ""
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>',
+                    media_type="application/xml")
+
+
+async def verified_form(request: Request) -> dict[str, str]:
+    """The form fields when ``X-Twilio-Signature`` is valid for them; 403 otherwise."""
+    settings = request.app.state.settings
+    form = await form_of(request)
+    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
+    signature = request.headers.get("X-Twilio-Signature")
+    if not token or not signature or not RequestValidator(token).validate(public_url(request), form, signature):
+        raise HTTPException(status_code=403, detail="invalid or missing X-Twilio-Signature")
+    return form
+
+
+async def _handoff(request: Request, packet: dict) -> None:
+    handoff = getattr(request.app.state, "support_handoff", None)
+    if handoff is None:
+        url = request.app.state.settings.support_webhook_url
+        handoff = HttpSupportHandoff(url) if url else log_only_handoff
+    try:
+        await handoff(packet)
+    except Exception:
+        log.exception("support hand-off failed for customer %s", packet.get("customer_id"))
+
+
+@router.post("/inbound")
+async def inbound_sms(request: Request) -> Response:
+    """An SMS reply from a customer."""
+    form = await verified_form(request)
+    sid, sender, text = form.get("MessageSid"), form.get("From"), form.get("Body", "")
+    if not sid or not sender:
+        raise HTTPException(status_code=400, detail="MessageSid and From are required")
+    settings = request.app.state.settings
+    now = now_of(request)
+    try:
+        hashed = contact_hash(settings.contact_hash_key.get_secret_value().encode(), "sms", sender)
+    except InvalidContactPoint:
+        raise HTTPException(status_code=400, detail="From is not a phone number") from None
+    kind = classify_reply(text)
+    changes, packet = [], None
+    with session_of(request) as session:
+        customers = customers_with_contact(session=session, contact_hash=hashed, channel="sms")
+        last = last_sent_to(session=session, customer_ids=customers, channel="sms")
+        event_kind = {ReplyKind.OPT_OUT: "sms_opt_out", ReplyKind.OPT_IN: "sms_opt_in"}.get(kind, "sms_reply")
+        if not record_event(session=session, event_key=f"twilio:inbound:{sid}", provider="twilio", kind=event_kind,
+                            occurred_at=now, message_id=last.message_id if last else None,
+                            rule_id=last.rule_id if last else None, customer_id=customers[0] if customers else None):
+            return twiml(None)  # a repeated webhook: it was answered the first time
+        evidence = {"message_sid": sid, "reply_kind": kind.value}
+        if kind in (ReplyKind.OPT_OUT, ReplyKind.OPT_IN):
+            status = "opted_out" if kind == ReplyKind.OPT_OUT else "opted_in"
+            for customer_id in customers:
+                changes.append(record_consent(session=session, customer_id=customer_id, channel="sms", topic="*",
+                                              status=status, source="sms_keyword", changed_at=now,
+                                              evidence=evidence, contact_hash=hashed))
+            if kind == ReplyKind.OPT_OUT:  # the number itself, whoever it belongs to (or nobody yet)
+                suppress(session=session, contact_hash=hashed, channel="sms", reason="sms_stop",
+                         source="sms_keyword", now=now)
+                check_after_reaction(session=session, settings=settings, rule_id=last.rule_id if last else None,
+                                     now=now)
+            else:
+                lift_suppression(session=session, contact_hash=hashed, channel="sms")
+        elif kind == ReplyKind.OTHER:
+            packet = context_packet(session=session, customer_id=customers[0] if customers else None,
+                                    reply_text=text, channel="sms", last_message=last, now=now)
+        session.commit()
+    await publish_changes(request, changes)
+    if packet is not None:
+        await _handoff(request, packet)
+    sender_name = settings.sender_name
+    template = {ReplyKind.OPT_OUT: OPT_OUT_TEXT, ReplyKind.OPT_IN: OPT_IN_TEXT, ReplyKind.HELP: HELP_TEXT,
+                ReplyKind.OTHER: ACK_TEXT}[kind]
+    return twiml(template.format(sender=sender_name))
+
+
+@router.post("/status")
+async def status_callback(request: Request) -> Response:
+    """A message status change (queued, sent, delivered, undelivered, failed)."""
+    form = await verified_form(request)
+    sid, status = form.get("MessageSid"), form.get("MessageStatus")
+    if not sid or not status:
+        raise HTTPException(status_code=400, detail="MessageSid and MessageStatus are required")
+    now = now_of(request)
+    changes = []
+    with session_of(request) as session:
+        message = by_provider_id(session=session, provider_message_id=sid)
+        if not record_event(session=session, event_key=f"twilio:status:{sid}:{status}", provider="twilio",
+                            kind=status, occurred_at=now, message_id=message.message_id if message else None,
+                            rule_id=message.rule_id if message else None,
+                            customer_id=message.customer_id if message else None):
+            return Response(status_code=204)
+        if message is not None:
+            set_provider_status(session=session, message_id=message.message_id, status=status, now=now)
+            if form.get("ErrorCode") == str(OPTED_OUT_CODE):
+                changes.append(record_consent(session=session, customer_id=message.customer_id, channel="sms",
+                                              topic="*", status="opted_out", source=f"twilio:{OPTED_OUT_CODE}",
+                                              changed_at=now, evidence={"message_sid": sid},
+                                              contact_hash=message.recipient_hash))
+                if message.recipient_hash:
+                    suppress(session=session, contact_hash=message.recipient_hash, channel="sms",
+                             reason="carrier_opt_out", source=f"twilio:{OPTED_OUT_CODE}", now=now)
+        session.commit()
+    await publish_changes(request, changes)
+    return Response(status_code=204)

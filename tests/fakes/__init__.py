@@ -1,0 +1,1 @@
+"""Local HTTP servers that speak the provider APIs retain calls (SendGrid v3, Twilio Messages)."""

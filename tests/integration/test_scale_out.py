@@ -1,0 +1,146 @@
+"""Two worker processes on one broker split the partitions; on SIGTERM the survivor takes over.
+
+The proof that state moved (not just partitions): after the failover every customer's first
+event is re-sent with the same event_id. A survivor that recovered the customer's state from the
+changelog ignores it (dedup by event_id, checkout already signalled); one that did not would
+re-open the checkout and emit its signal a second time. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+import uuid
+from collections import Counter
+from typing import Any, Callable
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from retain.broker import EmbeddedBroker, ensure_topics
+from retain.settings import Settings
+from retain.stream_app import topic_partitions
+from retain.worker import WorkerProcess
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CUSTOMERS = 24
+FAST_GROUP = {
+    # Short group timeouts keep the test quick; the defaults (10 s) work the same, only slower.
+    "RETAIN_STREAM_SESSION_TIMEOUT_SECONDS": "6",
+    "RETAIN_STREAM_REBALANCE_TIMEOUT_SECONDS": "6",
+}
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    with EmbeddedBroker(tmp_path_factory.mktemp("scale-broker")) as running:
+        yield running
+
+
+async def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``condition`` until truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        await asyncio.sleep(0.2)  # polling interval of a bounded wait, not a timing assumption
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+class SignalCollector:
+    """Reads the signals topic from the beginning (no group: nothing to rebalance)."""
+
+    def __init__(self, bootstrap: str, partitions: int) -> None:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+        self.partitions = [TopicPartition("signals", p) for p in range(partitions)]
+        self.signals: list[dict] = []
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> "SignalCollector":
+        await self.consumer.start()
+        self.consumer.assign(self.partitions)
+        await self.consumer.seek_to_beginning(*self.partitions)
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                self.signals += [json.loads(r.value) for r in records]
+
+    async def __aexit__(self, *exc: Any) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        await self.consumer.stop()
+
+    def episodes(self, prefix: str) -> Counter:
+        return Counter(s["episode_key"] for s in self.signals if s["customer_id"].startswith(prefix))
+
+
+def started(customer: str, event_id: str, checkout_id: str, at: dt.datetime) -> bytes:
+    return json.dumps({"event_id": event_id, "customer_id": customer, "type": "checkout.started",
+                       "occurred_at": at.isoformat(), "properties": {"checkout_id": checkout_id}}).encode()
+
+
+async def test_survivor_takes_over_state_without_losing_or_duplicating_signals(broker, tmp_path):
+    settings = Settings()
+    await ensure_topics(broker.bootstrap, topic_partitions(settings))
+    run = uuid.uuid4().hex[:8]
+    env = {**FAST_GROUP, "RETAIN_APP_ID": f"retain-scale-{run}"}
+    a = WorkerProcess(broker_url=broker.url, data_dir=tmp_path, name="a", env=env).start()
+    b = WorkerProcess(broker_url=broker.url, data_dir=tmp_path, name="b", env=env).start()
+    all_partitions = list(range(settings.topic_partitions))
+    try:
+        def split() -> bool:
+            pa, pb = (a.stats() or {}).get("partitions"), (b.stats() or {}).get("partitions")
+            return bool(pa) and bool(pb) and sorted(pa + pb) == all_partitions
+
+        await wait_for(split, 90, "both workers to own a share of the partitions")
+
+        customers = [f"{run}-c{i}" for i in range(CUSTOMERS)]
+        long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)  # idle deadline already passed
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+        await producer.start()
+        async with SignalCollector(broker.bootstrap, settings.topic_partitions) as collector:
+            try:
+                for c in customers:
+                    await producer.send("events", started(c, f"{c}-e1", "k1", long_ago), key=c.encode())
+                await producer.flush()
+                first = {f"checkout_idle:{c}:k1" for c in customers}
+                await wait_for(lambda: set(collector.episodes(run)) >= first, 60, "phase-1 signals")
+                share_a = (a.stats() or {}).get("events", 0)
+                share_b = (b.stats() or {}).get("events", 0)
+                assert share_a > 0 and share_b > 0  # both workers really worked
+
+                assert b.terminate() == 0  # graceful: commits, flushes, leaves the group
+
+                for c in customers:
+                    # the same event again (same id), then a new checkout
+                    await producer.send("events", started(c, f"{c}-e1", "k1", long_ago), key=c.encode())
+                    await producer.send("events", started(c, f"{c}-e2", "k2", long_ago), key=c.encode())
+                await producer.flush()
+
+                await wait_for(lambda: (a.stats() or {}).get("partitions") == all_partitions, 90,
+                               "the survivor to own every partition")
+                second = {f"checkout_idle:{c}:k2" for c in customers}
+                await wait_for(lambda: set(collector.episodes(run)) >= second, 60, "phase-2 signals")
+                # Everything sent has been folded and a tick has run since: no late signal can follow.
+                await wait_for(lambda: (a.stats() or {}).get("events", 0) >= share_a + 2 * CUSTOMERS, 30,
+                               "the survivor to fold every phase-2 event")
+                ticks = (a.stats() or {}).get("ticks", 0)
+                await wait_for(lambda: (a.stats() or {}).get("ticks", 0) >= ticks + 2, 30, "two more ticks")
+            finally:
+                await producer.stop()
+
+        episodes = collector.episodes(run)
+        assert set(episodes) == first | second  # nothing lost
+        assert [k for k, n in episodes.items() if n > 1] == []  # nothing duplicated
+    finally:
+        a.terminate()
+        b.terminate()

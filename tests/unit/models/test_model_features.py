@@ -1,0 +1,126 @@
+"""The feature fold: values, purity, bounded JSON-able state, and online == offline parity."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import math
+import random
+
+import pytest
+
+from model_event_factory import START, customer_history, event, order, population
+from models import features
+from models.dataset import LabelSpec, build_dataset, observation_dates
+
+D = dt.timedelta(days=1)
+
+
+def fold(events):
+    state = features.initial_state()
+    for e in events:
+        state = features.on_event(state, e)
+    return state
+
+
+def value(events, name, now):
+    return features.vector(fold(events), now)[features.FEATURE_NAMES.index(name)]
+
+
+@pytest.mark.parametrize(
+    ("events", "name", "expected"),
+    [
+        # two orders 10 days apart, asked 5 days after the second
+        ([order("c", START, "o1", 10.0), order("c", START + 10 * D, "o2", 30.0)], "orders_total", 2.0),
+        ([order("c", START, "o1", 10.0), order("c", START + 10 * D, "o2", 30.0)], "avg_order_value", 20.0),
+        ([order("c", START, "o1"), order("c", START + 10 * D, "o2")], "days_since_last_order", 5.0),
+        ([order("c", START, "o1"), order("c", START + 10 * D, "o2")], "order_gap_ratio", 0.5),
+        # delivered 2 days after the promise (due_days=3 -> delivered on day 5)
+        ([order("c", START, "o1", due_days=3), event("c", "order.delivered", START + 5 * D, order_id="o1")],
+         "max_delivery_delay_days", 2.0),
+        ([order("c", START, "o1", due_days=3), event("c", "order.delivered", START + 2 * D, order_id="o1")],
+         "late_delivery_rate", 0.0),
+        # placed, never delivered, promise passed -> overdue
+        ([order("c", START, "o1", due_days=3)], "overdue_open_orders", 1.0),
+        # never shipped and the ship-by promise (1 day) has passed
+        ([order("c", START, "o1")], "late_shipments_pending", 1.0),
+        # shipped a day late: a shipping issue, recent
+        ([order("c", START, "o1"), event("c", "order.shipped", START + 2 * D, order_id="o1")], "shipping_issues_30d", 1.0),
+        # one abandoned of two started
+        ([event("c", "checkout.started", START, checkout_id="k1"), event("c", "checkout.abandoned", START + D, checkout_id="k1"),
+          event("c", "checkout.started", START + D, checkout_id="k2"), event("c", "checkout.completed", START + D, checkout_id="k2")],
+         "checkout_abandon_rate", 0.5),
+        # a checkout left open (idle) counts as an abandon
+        ([event("c", "checkout.started", START + 10 * D, checkout_id="k1")], "abandons_30d", 1.0),
+        # downgrade: 40 -> 10 a month
+        ([event("c", "subscription.changed", START, subscription_id="s", plan="pro", monthly_amount=40.0),
+          event("c", "subscription.changed", START + D, subscription_id="s", plan="basic", monthly_amount=10.0)],
+         "plan_downgrades", 1.0),
+        ([event("c", "message.sent", START, message_id="m", rule_id="r", channel="sms"),
+          event("c", "message.response", START + D, message_id="m", response="opted_out")], "message_opted_out", 1.0),
+        # profile sign-up 100 days before START, asked 15 days after START
+        ([event("c", "customer.profile", START, signed_up_at=(START - 100 * D).isoformat())], "tenure_days", 115.0),
+    ],
+)
+def test_feature_values(events, name, expected):
+    assert value(events, name, START + 15 * D) == pytest.approx(expected)
+
+
+def test_usage_trend_compares_the_last_week_with_the_customers_own_baseline():
+    # 4 weeks of 4 sessions a day, then a week of 1 a day: the trend falls well below 1
+    days = [event("c", "product.usage", START + i * D + dt.timedelta(hours=12), sessions=4 if i < 28 else 1) for i in range(35)]
+    vec = dict(zip(features.FEATURE_NAMES, features.vector(fold(days), START + 35 * D)))
+    assert vec["usage_sessions_7d"] == 7.0
+    assert vec["usage_weekly_baseline"] == 28.0
+    assert vec["usage_trend"] == pytest.approx(8 / 29)
+
+
+def test_unknown_values_are_nan_not_zero():
+    vec = dict(zip(features.FEATURE_NAMES, features.vector(features.initial_state(), START)))
+    assert math.isnan(vec["days_since_last_order"]) and math.isnan(vec["plan_code"])
+    assert len(vec) == len(features.FEATURE_NAMES)
+
+
+def test_on_event_does_not_mutate_its_input():
+    state = fold(customer_history("c", random.Random(1), 40, None))
+    before = copy.deepcopy(state)
+    for e in customer_history("c", random.Random(2), 40, 20):
+        features.on_event(state, e)
+    assert state == before
+
+
+def test_state_is_json_and_bounded():
+    state = fold(customer_history("c", random.Random(3), 400, None))
+    assert json.loads(json.dumps(state)) == state
+    assert len(state["usage_days"]) <= features.USAGE_DAYS
+    assert len(state["open_orders"]) <= features.OPEN_LIMIT and len(state["checkouts"]) <= features.OPEN_LIMIT
+    assert len(state["order_times"]) <= features.RECENT_LIMIT
+
+
+def test_plan_codes_are_stable_and_categorical():
+    assert features.plan_code("pro") == features.plan_code("pro") != features.plan_code("basic")
+    assert set(features.CATEGORICAL_FEATURES) <= set(features.FEATURE_NAMES)
+
+
+def test_online_fold_with_json_round_trips_equals_offline_dataset():
+    """The Faust path (state JSON-encoded between events) and the dataset builder agree exactly."""
+    events = population(25, 80, seed=5)
+    dates = observation_dates(START + 14 * D, START + 40 * D, 7)
+    table = build_dataset(events, dates, LabelSpec("activity", 30), progress=False)
+    assert len(table) > 50
+    by_customer = {}
+    for e in events:
+        by_customer.setdefault(e.customer_id, []).append(e)
+    checked = 0
+    for (customer, observed_at), row in table.set_index(["customer_id", "observed_at"]).iterrows():
+        stored = json.dumps(features.initial_state())
+        for e in by_customer[customer]:
+            if e.occurred_at >= observed_at:
+                break
+            stored = json.dumps(features.on_event(json.loads(stored), e))
+        online = features.vector(json.loads(stored), observed_at)
+        offline = row[list(features.FEATURE_NAMES)].to_numpy(dtype=float).tolist()
+        assert [round(v, 12) if v == v else "nan" for v in online] == [round(v, 12) if v == v else "nan" for v in offline]
+        checked += 1
+    assert checked == len(table)

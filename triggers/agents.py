@@ -1,0 +1,215 @@
+"""The Faust agent of the trigger stage: signals -> decide -> stored decisions -> ``decisions`` topic.
+
+A thin shell around ``DecisionStage`` (pure ``decide`` plus idempotent storage): it takes
+signals in small batches, parses them (a record that is not a valid Signal goes to
+``deadletter`` with the reason), runs the stage in a worker thread so database I/O never blocks
+the loop, and sends the stored engage/defer decisions keyed by customer_id. A batch whose
+transaction fails is retried signal by signal, so one poison signal is dead-lettered alone.
+A timer re-reads the rules folder (``RuleReloader``); a paused scheduler writes deferral jobs
+to the job store, where the scheduler process runs them (see ``triggers.deferred``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import faust
+from sqlalchemy import Engine
+
+from retain.database import make_engine, migrate
+from retain.scheduler import create_scheduler
+from retain.settings import Settings
+from retain.stream_app import topics_of
+from signals.deadletter import deadletter_record, describe_error
+from signals.signal import Signal
+from triggers.decision import Decision
+from triggers.decision_stage import DecisionStage
+from triggers.deferred import SchedulerDeferrals
+from triggers.policy import PolicyConfig
+from triggers.reload import RuleReloader
+from triggers.ruleset import RuleBook
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX = 200
+BATCH_WITHIN = 0.05  # seconds: a lone signal waits at most this long for company
+
+
+def utc_now() -> dt.datetime:
+    """Wall-clock now, UTC-aware: live decisions are taken at the time they are taken."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class DecisionCounters:
+    """What the decision agent did since start."""
+
+    signals: int = 0
+    decisions: Counter = field(default_factory=Counter)
+    published: int = 0
+    deadletter: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data snapshot."""
+        return {"signals": self.signals, "decisions": dict(self.decisions), "published": self.published,
+                "deadletter": self.deadletter}
+
+
+def _raw_text(value: Any) -> str | bytes | None:
+    if value is None or isinstance(value, (str, bytes)):
+        return value
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+class DecisionAgents:
+    """The signals agent and the rules reload timer, registered on one app."""
+
+    def __init__(
+        self, app: faust.App, stage: DecisionStage, *, reloader: RuleReloader | None = None,
+        reload_interval: float = 2.0, clock: Callable[[], dt.datetime] = utc_now,
+        decisions_out: Any = None, deadletter_out: Any = None, on_start: list[Callable[[], Any]] | None = None,
+        migrate_schema: bool = True,
+    ) -> None:
+        self.app = app
+        self.stage = stage
+        self.reloader = reloader
+        self.clock = clock
+        self.topics = topics_of(app)
+        self.decisions_out = decisions_out if decisions_out is not None else self.topics.decisions
+        self.deadletter_out = deadletter_out if deadletter_out is not None else self.topics.deadletter
+        self.counters = DecisionCounters()
+        self._on_start = on_start or []
+        self.migrate_schema = migrate_schema
+        self.agent = app.agent(self.topics.signals, name="triggers.agents.decide_signals")(self._decide_signals)
+        app.task(self._start)
+        if reloader is not None:
+            app.timer(reload_interval, name="triggers.agents.reload_rules")(self.reload_rules)
+
+    async def _start(self) -> None:
+        if self.migrate_schema:
+            try:
+                # Idempotent; the runtime migrated already, a lone `retain worker` may not have.
+                await asyncio.to_thread(migrate, self.stage.engine)
+            except Exception:  # noqa: BLE001 - a concurrent worker may be migrating the same database
+                log.exception("database migration at worker start failed")
+        for hook in self._on_start:
+            hook()
+
+    async def reload_rules(self) -> None:
+        """Re-read the rules folder when it changed (the timer's body)."""
+        if self.reloader is None:
+            return
+        try:
+            await asyncio.to_thread(self.reloader.check)
+        except Exception:  # noqa: BLE001 - a failed audit write must not stop the timer
+            log.exception("rules reload failed; previous rules stay live")
+
+    async def _decide_signals(self, stream: Any) -> None:
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+            parsed: list[tuple[Signal, Any]] = []
+            for event in events:
+                self.counters.signals += 1
+                try:
+                    parsed.append((Signal.from_dict(event.value), event))
+                except Exception as exc:  # noqa: BLE001 - a malformed signal goes to deadletter
+                    await self._deadletter(event, exc)
+            if parsed:
+                await self._process(parsed)
+
+    async def _process(self, parsed: list[tuple[Signal, Any]]) -> None:
+        try:
+            published = await asyncio.to_thread(self.stage.process, [s for s, _ in parsed], self.clock())
+        except Exception:  # noqa: BLE001 - isolate the poison signal: retry one by one
+            if len(parsed) == 1:
+                signal, event = parsed[0]
+                log.exception("deciding signal %s failed", signal.signal_id)
+                await self._deadletter(event, RuntimeError("decision stage failed (see worker log)"))
+                return
+            for one in parsed:
+                await self._process([one])
+            return
+        for decision in published:
+            await self.publish(decision)
+
+    async def publish(self, decision: Decision) -> None:
+        """Send one engage/defer decision to the decisions topic, keyed by customer_id."""
+        await self.decisions_out.send(key=decision.customer_id.encode(), value=decision.to_dict())
+        self.counters.decisions[decision.outcome.value] += 1
+        self.counters.published += 1
+
+    async def _deadletter(self, event: Any, exc: BaseException) -> None:
+        message = event.message
+        record = deadletter_record(
+            raw=_raw_text(event.value), reason=describe_error(exc), stage="triggers.decide", topic=message.topic,
+            partition=message.partition, offset=message.offset, key=message.key, now=self.clock(),
+        )
+        await self.deadletter_out.send(key=message.key, value=record)
+        self.counters.deadletter += 1
+        log.warning("deadletter %s[%s]@%s: %s", message.topic, message.partition, message.offset, record["reason"])
+
+
+def _serving_scorer(settings: Settings) -> Callable[[], Any]:
+    from models.registry import ServingModel  # late: LightGBM is only loaded by workers that score
+
+    root = settings.model_registry_dir or settings.data_dir / "models"
+    serving = ServingModel(Path(root), cut_points=settings.risk_cut_points, check_interval=settings.model_reload_seconds)
+
+    def scorer() -> Any:
+        try:
+            return serving.scorer
+        except Exception:  # noqa: BLE001 - a broken artifact means "no risk", never a stopped stream
+            log.exception("loading the serving model failed; deciding without risk")
+            return None
+
+    return scorer
+
+
+def register_decision_agents(
+    app: faust.App,
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    rulebook: RuleBook | None = None,
+    scorer: Callable[[], Any] | None = None,
+    deferrals: Any = None,
+    policy_config: PolicyConfig | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+    decisions_out: Any = None,
+    deadletter_out: Any = None,
+) -> DecisionAgents:
+    """Register the decision agent and the rules reload timer on ``app``; returns their handle.
+
+    Defaults come from ``settings``: the database, the rules in ``rules_dir`` (hot reloaded every
+    ``rules_reload_seconds``), the promoted model, and a paused scheduler that writes deferral
+    jobs to the job store for the scheduler process to run.
+    """
+    engine = engine if engine is not None else make_engine(settings)
+    on_start: list[Callable[[], Any]] = []
+    reloader = None
+    if rulebook is None:
+        rulebook = RuleBook()
+        reloader = RuleReloader(rulebook, settings.rules_dir, engine=engine, actor=settings.rules_actor, clock=clock)
+        reloader.prime()  # rules in force before the first signal; audited at the first timer run
+    if deferrals is None:
+        writer = create_scheduler(settings, engine)
+        deferrals = SchedulerDeferrals(writer)
+        on_start.append(lambda: writer.start(paused=True))  # a job writer: never runs jobs itself
+    stage = DecisionStage(
+        engine=engine, rulebook=rulebook, scorer=scorer or _serving_scorer(settings),
+        policy_config=policy_config or PolicyConfig(marketing_email_requires_opt_in=settings.marketing_email_requires_opt_in),
+        deferrals=deferrals,
+    )
+    return DecisionAgents(
+        app, stage, reloader=reloader, reload_interval=settings.rules_reload_seconds, clock=clock,
+        decisions_out=decisions_out, deadletter_out=deadletter_out, on_start=on_start,
+    )

@@ -1,0 +1,75 @@
+"""Database tables of the trigger stage: decisions, rule versions, and the rule audit log.
+
+``DecisionRecord`` keeps every decision once (primary key ``decision_id``, derived from signal
+and rule, so a redelivered signal cannot add a second row). ``RuleVersionRecord`` keeps the
+content of every rule version that was ever live; ``RuleAuditRecord`` one row per reload that
+changed the rules or was rejected (who, when, the diff or the errors).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from signals.records import UtcDateTime, utcnow
+
+
+class DecisionRecord(SQLModel, table=True):
+    """One decision about one (signal, rule) pair, with why."""
+
+    __tablename__ = "decisions"
+
+    decision_id: str = Field(primary_key=True, sa_type=sa.String(64))
+    signal_id: str = Field(sa_type=sa.String(64), index=True, nullable=False)
+    signal_kind: str = Field(sa_type=sa.String(32), nullable=False)
+    episode_key: str = Field(sa_type=sa.String(512), nullable=False)
+    customer_id: str = Field(sa_type=sa.String(128), index=True, nullable=False)
+    rule_id: str | None = Field(default=None, sa_type=sa.String(64))
+    rule_version: int | None = Field(default=None, sa_type=sa.Integer)
+    ruleset_fingerprint: str | None = Field(default=None, sa_type=sa.String(32))
+    topic: str | None = Field(default=None, sa_type=sa.String(16))
+    outcome: str = Field(sa_type=sa.String(16), nullable=False)
+    reason: str = Field(sa_type=sa.String(32), nullable=False)
+    detail: str = Field(default="", sa_type=sa.Text, nullable=False)
+    channel: str | None = Field(default=None, sa_type=sa.String(8))
+    defer_until: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    expires_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    idempotency_key: str | None = Field(default=None, sa_type=sa.String(64))
+    requires_approval: bool = Field(default=False, sa_type=sa.Boolean, nullable=False)
+    risk: float | None = Field(default=None, sa_type=sa.Float)
+    risk_bucket: str | None = Field(default=None, sa_type=sa.String(16))
+    drivers: list[Any] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    decided_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+    deferred_from: str | None = Field(default=None, sa_type=sa.String(64))
+    recorded_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+
+
+class RuleVersionRecord(SQLModel, table=True):
+    """The content of one rule version as it was live (keyed by rule id and content hash)."""
+
+    __tablename__ = "rule_versions"
+
+    rule_id: str = Field(primary_key=True, sa_type=sa.String(64))
+    content_hash: str = Field(primary_key=True, sa_type=sa.String(64))
+    version: int = Field(sa_type=sa.Integer, nullable=False)
+    source: str | None = Field(default=None, sa_type=sa.String(512))
+    content: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    first_seen_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+
+
+class RuleAuditRecord(SQLModel, table=True):
+    """One reload of the rules: applied (with the diff) or rejected (with file:line errors)."""
+
+    __tablename__ = "rule_audit"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.Integer)
+    changed_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+    actor: str = Field(sa_type=sa.String(128), nullable=False)
+    action: str = Field(sa_type=sa.String(16), nullable=False)  # applied | rejected
+    old_fingerprint: str | None = Field(default=None, sa_type=sa.String(32))
+    new_fingerprint: str | None = Field(default=None, sa_type=sa.String(32))
+    diff: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    errors: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
