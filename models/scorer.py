@@ -143,7 +143,9 @@ class Scorer:
         """(margin, per-feature Saabas contributions in log-odds; they sum to margin - bias)."""
         leaves: list[int] = []
         margin = self._margin_leaves(vector.tolist() if isinstance(vector, np.ndarray) else vector, leaves)
-        return margin, self._leaf_contrib[leaves].sum(axis=0)
+        hits = np.zeros(len(self._leaf_contrib))
+        hits[leaves] = 1.0  # one leaf per tree; a dot product beats summing fancy-indexed rows ~3x
+        return margin, hits @ self._leaf_contrib
 
     def score(self, vector: Sequence[float], *, drivers: bool = True, top: int = 3) -> Score:
         """Probability, bucket and (when ``drivers``) the ``top`` features by |contribution|."""

@@ -3,8 +3,11 @@
 Two upstream sources feed it, the way real shops do: the storefront posts its events to the HTTP
 ingest API (batches, retrying without the events the API refused), and a legacy order system
 writes order and shipment events straight onto the ``events`` topic, which is where the odd
-malformed record gets in and lands in ``deadletter``. Live counts are shown until Ctrl-C or
-``--duration``; ``--json`` prints one summary object at the end.
+malformed record gets in and lands in ``deadletter``. Messages the service sends go to the local
+sink, and from there to the simulated customers, who react through the real webhooks
+(``retain.demo_reactions``). Live counts are shown until Ctrl-C or ``--duration``; ``--json``
+prints one summary object at the end, with ``messages`` (by channel and status), ``opt_outs``
+(by source) and ``suppressed`` (held-back messages by reason).
 """
 
 from __future__ import annotations
@@ -20,10 +23,15 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import Engine, func, select
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from sqlmodel import Session
 
+from outreach.consent.records import ConsentChangeRecord
+from outreach.outbox.records import SUPPRESSED, OutboxRecord
+from retain.demo_reactions import SimulatedRecipients
 from retain.runtime import Runtime
 from retain.settings import Settings
 from retain.simulator.arrival_noise import ArrivalNoise
@@ -76,7 +84,8 @@ class Feeder:
             batch = [e for i, e in enumerate(batch) if i not in bad]
 
 
-def _progress_table(elapsed: float, feeder: Feeder, runtime: Runtime) -> Table:
+def _progress_table(elapsed: float, feeder: Feeder, runtime: Runtime,
+                    recipients: SimulatedRecipients | None = None) -> Table:
     summary = runtime.summary()
     worker, projected = summary["worker"], summary["projected"]
     table = Table(title=f"retain demo - {elapsed:5.0f} s", show_header=True)
@@ -90,7 +99,36 @@ def _progress_table(elapsed: float, feeder: Feeder, runtime: Runtime) -> Table:
         table.add_row(f"signals: {kind}", str(count))
     table.add_row("dead-lettered", str(worker.get("deadletter", 0)))
     table.add_row("signals stored in SQL", str(sum(projected.get("signals", {}).values())))
+    outreach = summary["outreach"]
+    table.add_row("decisions put in the outbox", str(outreach["enqueue"].get("enqueued", 0)))
+    for state, count in sorted(outreach["sender"].items()):
+        table.add_row(f"messages: {state}", str(count))
+    if recipients is not None:
+        for reaction, count in sorted(recipients.reactions.items()):
+            table.add_row(f"reactions: {reaction}", str(count))
     return table
+
+
+def suppression_reason(last_error: str | None) -> str:
+    """A countable reason of a suppressed message (a pause's text names its rates: keep the kind)."""
+    reason = last_error or "unknown"
+    return "rule_paused" if reason.startswith("rule paused") else reason
+
+
+def outreach_summary(engine: Engine) -> dict[str, Any]:
+    """Messages by channel and status, opt-outs by source, suppressed messages by reason."""
+    with Session(engine) as session:
+        by_state = session.execute(select(OutboxRecord.channel, OutboxRecord.state, func.count())
+                                   .group_by(OutboxRecord.channel, OutboxRecord.state)).all()
+        opt_outs = session.execute(select(ConsentChangeRecord.source, func.count())
+                                   .where(ConsentChangeRecord.status == "opted_out")
+                                   .group_by(ConsentChangeRecord.source)).all()
+        suppressed = session.scalars(select(OutboxRecord.last_error).where(OutboxRecord.state == SUPPRESSED)).all()
+    messages: dict[str, dict[str, int]] = {}
+    for channel, state, count in by_state:
+        messages.setdefault(channel, {})[state] = count
+    return {"messages": messages, "opt_outs": dict(opt_outs),
+            "suppressed": dict(Counter(suppression_reason(reason) for reason in suppressed))}
 
 
 async def run_demo(settings: Settings, *, duration: float | None, customers: int, seed: int,
@@ -108,6 +146,10 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
         token = settings.ingest_token.get_secret_value() if settings.ingest_token else None
         feeder = Feeder(runtime.api_url, runtime.bootstrap, token)
         await feeder.start()
+        assert runtime.sender is not None and runtime.engine is not None
+        recipients = SimulatedRecipients(
+            react=feed.deliver_message, channels=runtime.sender.channels, engine=runtime.engine,
+            api_url=runtime.api_url, public_base_url=runtime.settings.public_base_url, keys=runtime.webhook_keys)
         console.print(f"API on {runtime.api_url}  (docs: {runtime.api_url}/docs)   broker {runtime.bootstrap}")
         live_ctx = Live(console=console, refresh_per_second=2) if show_progress else contextlib.nullcontext()
         try:
@@ -115,17 +157,21 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
                 while not stop.is_set():
                     now = dt.datetime.now(dt.timezone.utc)
                     await feeder.send(feed.next_batch(now))
+                    await recipients.deliver_new(now)
                     elapsed = time.monotonic() - started
                     if live is not None:
-                        live.update(_progress_table(elapsed, feeder, runtime))
+                        live.update(_progress_table(elapsed, feeder, runtime, recipients))
                     if duration is not None and elapsed >= duration:
                         break
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=1.0)
                 await _drain(runtime, feeder)
+                await recipients.deliver_new(dt.datetime.now(dt.timezone.utc))
         finally:
             await feeder.stop()
+            await recipients.close()
         summary = runtime.summary()
+        outreach = await asyncio.to_thread(outreach_summary, runtime.engine)
     worker = summary["worker"]
     return {
         "events": worker.get("events", 0),
@@ -133,6 +179,11 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
         "signals": worker.get("signals", {}),
         "deadletter": worker.get("deadletter", 0),
         "signals_stored": sum(summary["projected"].get("signals", {}).values()),
+        "decisions": summary["outreach"]["decisions"].get("decisions", {}),
+        "outbox": summary["outreach"]["enqueue"],
+        **outreach,
+        "reactions": dict(recipients.reactions),
+        "webhooks": dict(recipients.webhooks),
         "customers": customers,
         "duration_seconds": round(time.monotonic() - started, 1),
     }

@@ -12,6 +12,7 @@ import signals.records  # noqa: F401  customers, signals
 import triggers.records  # noqa: F401  decisions, rule versions, rule audit
 import outreach.consent.records  # noqa: F401  consent history and state, contact points, suppressions
 import outreach.outbox.records  # noqa: F401  outbox, delivery events, rule pauses
+import retain.console.records  # noqa: F401  console users, API tokens, sessions, console audit
 
 # Tables owned by libraries, not by our migrations (APScheduler creates its own job table).
 EXTERNAL_TABLES: frozenset[str] = frozenset({"apscheduler_jobs"})

@@ -1,9 +1,11 @@
-"""The whole service in one process: broker (if embedded), database, worker, API, scheduler.
+"""The whole service in one process: broker (if embedded), database, worker, outreach, API, scheduler.
 
 ``Runtime`` is what ``retain up`` and ``retain demo`` run. Each part is started in dependency
 order and stopped in reverse, so Ctrl-C never leaves a broker process or a half-committed batch
 behind. With ``KAFKA_URL`` / ``DATABASE_URL`` set it uses those instead of the embedded defaults;
-the code path is otherwise the same.
+the code path is otherwise the same. Outreach runs here too: a consumer group turns ``decisions``
+into outbox rows, the scheduler runs the sender and the quiet-hours releases, and the API serves
+the provider webhooks, the unsubscribe link and the preference page.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from typing import Any
 import uvicorn
 from sqlalchemy import Engine
 
+from outreach.agents import DecisionPublisher, DecisionsToOutbox
+from outreach.consent.publisher import KafkaConsentPublisher
+from outreach.jobs import OutreachJobs, register_outreach_jobs
+from outreach.outbox.sender import Sender
+from outreach.webhooks.routers import ROUTERS as OUTREACH_ROUTERS
+from outreach.wiring import WebhookSigningKeys, build_sender, with_webhook_keys
 from retain.api.app import create_app, kafka_publisher
 from retain.broker import EmbeddedBroker, ensure_topics, free_port, wait_until_ready
 from retain.database import make_engine, migrate
@@ -25,6 +33,8 @@ from retain.scheduler import create_scheduler, shutdown
 from retain.settings import Settings
 from retain.stream_app import topic_partitions
 from retain.worker import InProcessWorker, build_worker
+from triggers.deferred import DeferralContext, install_deferral_context, register_deferral_runner
+from triggers.policy import PolicyConfig
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +64,11 @@ class Runtime:
     api_url: str = ""
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     worker: Any = None
+    scheduler: Any = None
+    outbox_consumer: DecisionsToOutbox | None = None
+    sender: Sender | None = None
+    outreach_jobs: OutreachJobs | None = None
+    webhook_keys: WebhookSigningKeys = field(default_factory=WebhookSigningKeys)
 
     @property
     def broker_url(self) -> str:
@@ -77,6 +92,9 @@ class Runtime:
     async def _start(self) -> None:
         settings, stack = self.settings, self._stack
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Development only: webhook keys generated per data dir, so the sink's demo customers can sign.
+        settings, self.webhook_keys = with_webhook_keys(settings)
+        self.settings = settings
         if settings.uses_embedded_broker:
             self.broker = await asyncio.to_thread(EmbeddedBroker(settings.data_dir).start)
             stack.callback(self.broker.stop)
@@ -98,7 +116,29 @@ class Runtime:
         await self.projection.start()
         stack.push_async_callback(self.projection.stop)
 
+        # Outreach: decisions -> outbox, and the publishers the scheduler's jobs and the webhooks use.
+        self.outbox_consumer = DecisionsToOutbox(self.engine, self.bootstrap)
+        await self.outbox_consumer.start()
+        stack.push_async_callback(self.outbox_consumer.stop)
+        decision_publisher = DecisionPublisher(self.bootstrap)
+        await decision_publisher.start()
+        stack.push_async_callback(decision_publisher.stop)
+        consent_publisher = KafkaConsentPublisher(self.bootstrap, timeout=settings.publish_timeout_seconds)
+        stack.push_async_callback(consent_publisher.stop)
+        decision_agents = getattr(self.worker.app, "retain_decision_agents", None)
+        rulebook = decision_agents.stage.rulebook if decision_agents is not None else None
+        self.sender = build_sender(settings, self.engine, rulebook=rulebook)
+        self.outreach_jobs = OutreachJobs(self.sender, engine=self.engine, settings=settings,
+                                          consent_publisher=consent_publisher)
+
         scheduler = create_scheduler(settings, self.engine)
+        # Quiet-hours releases run here and publish their engage decisions to the decisions topic.
+        register_deferral_runner(scheduler, DeferralContext(
+            engine=self.engine, publish=decision_publisher,
+            policy_config=PolicyConfig(marketing_email_requires_opt_in=settings.marketing_email_requires_opt_in)))
+        stack.callback(install_deferral_context, None)
+        register_outreach_jobs(scheduler, self.outreach_jobs, send_seconds=settings.outreach_send_interval_seconds,
+                               reputation_seconds=settings.reputation_check_seconds)
         scheduler.start()
         stack.push_async_callback(shutdown, scheduler)
         self.scheduler = scheduler
@@ -106,7 +146,8 @@ class Runtime:
         publisher = kafka_publisher(settings, self.bootstrap)
         await publisher.start()
         stack.push_async_callback(publisher.stop)
-        app = create_app(settings, publisher=publisher, engine=self.engine)
+        app = create_app(settings, publisher=publisher, engine=self.engine, routers=OUTREACH_ROUTERS)
+        app.state.consent_publisher = consent_publisher  # webhooks publish consent changes after commit
         port = self.api_port if self.api_port is not None else settings.api_port
         port = port or free_port()
         server = _EmbeddedServer(uvicorn.Config(app, host=settings.api_host, port=port,
@@ -125,7 +166,13 @@ class Runtime:
         await asyncio.gather(task, return_exceptions=True)
 
     def summary(self) -> dict[str, Any]:
-        """Counts from the worker and the projection."""
+        """Counts from the worker, the projection and outreach."""
         counters = self.worker.counters() if self.worker else {}
         projected = self.projection.summary() if self.projection else {}
-        return {"worker": counters, "projected": projected}
+        agents = getattr(self.worker.app, "retain_decision_agents", None) if self.worker else None
+        outreach = {
+            "decisions": agents.counters.as_dict() if agents is not None else {},
+            "enqueue": self.outbox_consumer.counters.as_dict() if self.outbox_consumer else {},
+            "sender": dict(self.outreach_jobs.totals) if self.outreach_jobs else {},
+        }
+        return {"worker": counters, "projected": projected, "outreach": outreach}

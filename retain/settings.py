@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     reputation_min_sends: int = 20
     reputation_max_complaint_rate: float = 0.001  # mailbox providers act at 0.3 %
     reputation_max_opt_out_rate: float = 0.02
+    outreach_send_interval_seconds: float = 1.0  # how often the sender job claims due outbox rows
+    reputation_check_seconds: float = 60.0  # how often every recently sending rule is re-evaluated
 
     @cached_property
     def sqlite_path(self) -> Path:

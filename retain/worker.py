@@ -59,15 +59,17 @@ def build_worker(
     broker_url: str,
     fold: Any = None,
     fold_spec: str = DEFAULT_FOLD,
+    decisions: bool = True,
     **app_overrides: Any,
 ) -> Worker:
-    """The Faust app with the signals agents registered; ``fold`` defaults to ``fold_spec``'s."""
+    """The Faust app with the signals agents (and, with ``decisions``, the trigger stage) registered."""
     app = create_app(settings, broker_url=broker_url, **app_overrides)
     agents = register_signal_agents(
         app, fold if fold is not None else load_fold(fold_spec, settings),
         tick_interval=settings.stream_tick_interval_seconds,
     )
-    app.retain_decision_agents = register_decision_agents(app, settings)  # signals -> decisions
+    if decisions:
+        app.retain_decision_agents = register_decision_agents(app, settings)  # signals -> decisions
     return Worker(app=app, agents=agents)
 
 
@@ -104,9 +106,11 @@ class WorkerProcess:
         data_dir: Path,
         name: str = "worker",
         fold_spec: str = DEFAULT_FOLD,
+        signals_only: bool = False,
         env: dict[str, str] | None = None,
     ) -> None:
         self.broker_url = broker_url
+        self.signals_only = signals_only
         self.data_dir = Path(data_dir)
         self.name = name
         self.fold_spec = fold_spec
@@ -120,6 +124,8 @@ class WorkerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "retain.worker", "--broker", self.broker_url,
                "--fold", self.fold_spec, "--stats-file", str(self.stats_path)]
+        if self.signals_only:
+            cmd.append("--signals-only")
         env = {**os.environ, **self.env}
         with open(self.log_path, "ab") as log_file:
             self._proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
@@ -185,10 +191,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fold", default=DEFAULT_FOLD, help="module:factory building the fold")
     parser.add_argument("--stats-file", type=Path, default=None)
     parser.add_argument("--loglevel", default="info")
+    parser.add_argument("--signals-only", action="store_true", help="run the signals stage without the trigger stage")
     args = parser.parse_args(argv)
 
     settings = Settings()
-    worker = build_worker(settings, broker_url=args.broker, fold_spec=args.fold)
+    worker = build_worker(settings, broker_url=args.broker, fold_spec=args.fold, decisions=not args.signals_only)
     if args.stats_file is not None:
         stats_file: Path = args.stats_file
 

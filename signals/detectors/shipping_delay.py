@@ -163,8 +163,12 @@ class ShippingDelayDetector:
         return order["due_at"]
 
     def _earliest_due(self, orders: dict[str, Any]) -> str | None:
-        dues = [due for due in map(self._ship_due, orders.values()) if due is not None]
-        return min(dues) if dues else None
+        earliest = None
+        for order in orders.values():
+            due = self._ship_due(order)
+            if due is not None and (earliest is None or due < earliest):
+                earliest = due
+        return earliest
 
     def on_tick(self, state: dict[str, Any], now: dt.datetime) -> tuple[dict[str, Any], list[Signal]]:
         """Emit ``not_shipped`` for every order whose ship-by deadline plus grace is past."""
@@ -184,7 +188,8 @@ class ShippingDelayDetector:
 
     def next_deadline(self, state: dict[str, Any]) -> dt.datetime | None:
         """Earliest not-shipped deadline plus grace over the open orders."""
-        earliest = self._earliest_due(state["orders"])
+        orders = state["orders"]
+        earliest = self._earliest_due(orders) if orders else None
         return None if earliest is None else from_iso(earliest) + self.config.grace
 
     def _signal(

@@ -92,9 +92,9 @@ async def test_survivor_takes_over_state_without_losing_or_duplicating_signals(b
     settings = Settings()
     await ensure_topics(broker.bootstrap, topic_partitions(settings))
     run = uuid.uuid4().hex[:8]
-    env = {**FAST_GROUP, "RETAIN_APP_ID": f"retain-scale-{run}"}
-    a = WorkerProcess(broker_url=broker.url, data_dir=tmp_path, name="a", env=env).start()
-    b = WorkerProcess(broker_url=broker.url, data_dir=tmp_path, name="b", env=env).start()
+    env = {**FAST_GROUP, "RETAIN_APP_ID": f"retain-scale-{run}", "RETAIN_DATA_DIR": str(tmp_path)}
+    a = WorkerProcess(broker_url=broker.url, data_dir=tmp_path, name="a", signals_only=True, env=env).start()
+    b = WorkerProcess(broker_url=broker.url, data_dir=tmp_path, name="b", signals_only=True, env=env).start()
     all_partitions = list(range(settings.topic_partitions))
     try:
         def split() -> bool:

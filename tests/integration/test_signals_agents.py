@@ -96,7 +96,7 @@ async def test_worker_turns_events_into_signals_and_poison_into_deadletter(broke
     settings = Settings()
     await ensure_topics(broker.bootstrap, topic_partitions(settings))
     run = uuid.uuid4().hex[:8]
-    worker = build_worker(settings, broker_url=broker.url, app_id=f"retain-agents-{run}")
+    worker = build_worker(settings, broker_url=broker.url, app_id=f"retain-agents-{run}", decisions=False)
     now = dt.datetime.now(dt.timezone.utc)
     events = scenario(run, now)
     expected = expected_episodes(events, now)

@@ -61,8 +61,9 @@ class ListSink:
     def __init__(self) -> None:
         self.records: list[tuple[bytes, Any]] = []
 
-    async def send(self, *, key: Any = None, value: Any = None, **kwargs: Any) -> None:
-        self.records.append((key, value))
+    async def send(self, *, key: Any = None, value: Any = None, value_serializer: Any = None, **kwargs: Any) -> None:
+        # Mirrors the topic: raw values are already-encoded JSON.
+        self.records.append((key, json.loads(value) if value_serializer == "raw" else value))
 
 
 def event(type_: str, customer: str, n: int, at: dt.datetime, **properties: Any) -> bytes:

@@ -1,0 +1,90 @@
+"""Scheduler jobs of outreach: the send loop and the reputation sweep.
+
+``outreach.send`` runs ``Sender.run_once`` about every second in a worker thread (it reconciles
+rows a dead sender left in ``sending`` first, then claims and sends due rows), and publishes the
+consent changes a send produced (a Twilio 21610 opt-out) to the ``consent`` topic AFTER the
+sender committed them. ``outreach.reputation`` re-evaluates every rule that sent recently, so a
+rule crosses its threshold even when no webhook happens to arrive. The scheduler's
+``max_instances=1`` keeps one pass of each job at a time per process; several processes are
+safe because rows are leased.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import Engine, distinct, select
+from sqlmodel import Session
+
+from outreach.outbox.records import SENT, OutboxRecord
+from outreach.outbox.sender import Sender, SendReport
+from outreach.reputation import evaluate_rule, thresholds_from_settings
+from retain.scheduler import add_periodic
+
+log = logging.getLogger(__name__)
+
+SEND_JOB = "outreach.send"
+REPUTATION_JOB = "outreach.reputation"
+
+
+def utc_now() -> dt.datetime:
+    """Wall-clock now, UTC-aware."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def pause_rules_over_threshold(*, session: Session, settings: Any, now: dt.datetime) -> list[str]:
+    """Evaluate every rule with sends in the reputation window; the ids of rules newly paused."""
+    thresholds, window = thresholds_from_settings(settings)
+    rule_ids = session.scalars(select(distinct(OutboxRecord.rule_id)).where(
+        OutboxRecord.state == SENT, OutboxRecord.sent_at >= now - window))
+    paused = []
+    for rule_id in list(rule_ids):
+        record = evaluate_rule(session=session, rule_id=rule_id, now=now, window=window, thresholds=thresholds)
+        if record is not None and record.paused_at == now:
+            log.warning("rule %s paused by the reputation guard: %s", rule_id, record.reason)
+            paused.append(rule_id)
+    return paused
+
+
+class OutreachJobs:
+    """The bodies of the outreach jobs, sharing one sender and one consent publisher."""
+
+    def __init__(self, sender: Sender, *, engine: Engine, settings: Any, consent_publisher: Any = None,
+                 clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self.sender = sender
+        self.engine = engine
+        self.settings = settings
+        self.consent_publisher = consent_publisher
+        self.clock = clock
+        self.totals: Counter[str] = Counter()  # final states reached by this process's passes
+
+    async def send_due(self) -> SendReport:
+        """One sender pass (in a thread), then publish its committed consent changes."""
+        report = await asyncio.to_thread(self.sender.run_once, self.clock())
+        self.totals.update(report.counts)
+        if report.consent_changes and self.consent_publisher is not None:
+            try:
+                await self.consent_publisher.publish(report.consent_changes)
+            except Exception:  # noqa: BLE001 - the database holds them; the topic is a notification
+                log.exception("publishing %d consent change(s) failed", len(report.consent_changes))
+        return report
+
+    def check_reputation(self) -> list[str]:
+        """Pause the rules over a threshold (blocking: runs in the scheduler's worker thread)."""
+        with Session(self.engine) as session:
+            paused = pause_rules_over_threshold(session=session, settings=self.settings, now=self.clock())
+            session.commit()
+        return paused
+
+
+def register_outreach_jobs(scheduler: BaseScheduler, jobs: OutreachJobs, *, send_seconds: float = 1.0,
+                           reputation_seconds: float = 60.0) -> None:
+    """Add the send loop and the reputation sweep as periodic jobs (stable ids, isolated failures)."""
+    add_periodic(scheduler, job_id=SEND_JOB, seconds=send_seconds, func=jobs.send_due)
+    add_periodic(scheduler, job_id=REPUTATION_JOB, seconds=reputation_seconds, func=jobs.check_reputation)

@@ -1,0 +1,65 @@
+"""Database tables of the console: users, API tokens, login sessions and the console audit log.
+
+Secrets are never stored: passwords as scrypt hashes, API tokens and session ids as SHA-256
+digests (they are long random strings, so a plain digest is enough to make a leaked table useless).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from signals.records import UtcDateTime
+
+
+class UserRecord(SQLModel, table=True):
+    """One console user with one role."""
+
+    __tablename__ = "console_users"
+
+    username: str = Field(primary_key=True, sa_type=sa.String(64))
+    role: str = Field(sa_type=sa.String(16), nullable=False)
+    password_hash: str = Field(sa_type=sa.String(256), nullable=False)
+    disabled: bool = Field(default=False, sa_type=sa.Boolean, nullable=False)
+    created_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+
+
+class ApiTokenRecord(SQLModel, table=True):
+    """An API token for machine access, acting as its user; only the digest is kept."""
+
+    __tablename__ = "console_api_tokens"
+
+    token_id: str = Field(primary_key=True, sa_type=sa.String(16))
+    token_hash: str = Field(sa_type=sa.String(64), unique=True, nullable=False)
+    username: str = Field(sa_type=sa.String(64), index=True, nullable=False)
+    name: str = Field(sa_type=sa.String(100), nullable=False)
+    created_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class SessionRecord(SQLModel, table=True):
+    """A logged-in browser session; the cookie holds the id, the table its digest."""
+
+    __tablename__ = "console_sessions"
+
+    session_hash: str = Field(primary_key=True, sa_type=sa.String(64))
+    username: str = Field(sa_type=sa.String(64), index=True, nullable=False)
+    csrf_token: str = Field(sa_type=sa.String(64), nullable=False)
+    created_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+    expires_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+
+
+class ConsoleAuditRecord(SQLModel, table=True):
+    """One write made through the console or its API: who, when, what, on which object."""
+
+    __tablename__ = "console_audit"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.Integer)
+    at: dt.datetime = Field(sa_type=UtcDateTime, index=True, nullable=False)
+    actor: str = Field(sa_type=sa.String(64), nullable=False)
+    action: str = Field(sa_type=sa.String(32), nullable=False)
+    target: str = Field(sa_type=sa.String(200), nullable=False)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
