@@ -58,6 +58,7 @@ class Runtime:
 
     settings: Settings
     api_port: int | None = None
+    fold: Any = None  # the stream fold; None -> the worker's default (tests inject one)
     broker: EmbeddedBroker | None = None
     engine: Engine | None = None
     projection: Projection | None = None
@@ -107,7 +108,7 @@ class Runtime:
         await asyncio.to_thread(migrate, self.engine)
         stack.callback(self.engine.dispose)
 
-        self.worker = build_worker(settings, broker_url=self.broker_url)
+        self.worker = build_worker(settings, broker_url=self.broker_url, fold=self.fold)
         in_process = InProcessWorker(self.worker)
         await in_process.start()
         stack.push_async_callback(in_process.stop)

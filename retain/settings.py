@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     ingest_max_batch: int = 500  # events per POST; more -> 413
     ingest_max_body_bytes: int = 5_000_000  # request body cap; more -> 413
     publish_timeout_seconds: float = 5.0  # broker must ack a batch within this, else 503
+    # Operator console (retain/console/): sessions, cookies, and the event history console backtests read
+    console_session_hours: float = 12.0
+    console_cookie_secure: bool = True  # browsers accept Secure cookies on http://127.0.0.1 and localhost too
+    backtest_events_path: Path | None = None  # .jsonl or .parquet of past events; unset -> backtests disabled
 
     # Detectors (defaults documented in signals/detectors/*)
     checkout_idle_seconds: float = 90.0

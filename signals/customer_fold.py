@@ -7,7 +7,13 @@ One customer's whole stream state is one JSON-able dict (a Faust table value)::
      "seen": [{"evt-1": 1, ...}, {...}],                 # recent event ids in chunks, oldest first
      "late_events": 0,                                   # events beyond allowed_lateness (folded anyway)
      "detectors": {"shipping_delay": {...}, "usage_drop": {...}, "checkout_idle": {...}},
-     "features": {...}}                                  # models.features state
+     "features": {...},                                  # models.features state
+     "profile": {...}}                                   # latest customer.profile facts (for context)
+
+Context: every emitted signal carries ``context = {"customer": profile facts, "features":
+{name: value}}`` as of its ``detected_at``, so the trigger stage scores and applies policy (time
+zone, phone area code, consent flags) from the signal alone, with no lookup that could race the
+stream.
 
 Duplicates: an ``event_id`` among the customer's last ``dedup_window`` ids (at least; up to a
 quarter more) changes nothing at all (no detector, no feature). The ids are kept in chunks of
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import math
 from typing import Any, Iterable, Iterator, Sequence
 
 from models import features as feature_fold
@@ -39,6 +46,34 @@ from signals.detectors.usage_drop import UsageDropConfig, UsageDropDetector
 from signals.signal import Signal
 
 DEFAULT_ALLOWED_LATENESS = dt.timedelta(minutes=5)
+
+# Profile facts the later stages need: quiet hours (time zone, phone area code, region), drafting
+# (first name, locale), consent as upstream knows it. The e-mail address itself is not kept.
+PROFILE_FIELDS = ("first_name", "time_zone", "locale", "country", "region", "phone", "plan")
+
+
+def fold_profile(profile: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:
+    """The customer's facts after a ``customer.profile`` event (newest event time wins)."""
+    if event.type != "customer.profile":
+        return profile
+    at = iso(event.occurred_at)
+    if profile is not None and profile.get("as_of", "") > at:
+        return profile
+    props = event.properties
+    new = dict(profile or {})
+    for name in PROFILE_FIELDS:
+        value = getattr(props, name, None)
+        if value is not None:
+            new[name] = value
+    if props.email is not None:
+        new["email_present"] = True
+    new.setdefault("email_present", False)
+    new["phone_present"] = bool(new.get("phone"))
+    consent = dict(new.get("consent") or {})
+    consent.update({k: v for k, v in props.consent.model_dump().items() if v is not None})
+    new["consent"] = consent
+    new["as_of"] = at
+    return new
 
 
 def default_detectors() -> list[Detector]:
@@ -80,6 +115,7 @@ class CustomerFold:
             "late_events": 0,
             "detectors": {d.kind: d.initial_state() for d in self.detectors},
             "features": None if self.features is None else self.features.initial_state(),
+            "profile": None,
         }
 
     def on_event(self, state: dict[str, Any] | None, event: Any) -> tuple[dict[str, Any], list[Signal]]:
@@ -123,14 +159,34 @@ class CustomerFold:
                 signals.extend(emitted)
 
         features = state["features"] if self.features is None else self.features.on_event(state["features"], event)
-        return {
+        new_state = {
             "customer_id": state["customer_id"] or event.customer_id,
             "watermark": watermark,
             "seen": seen,
             "late_events": late_events,
             "detectors": new_states,
             "features": features,
-        }, signals
+            "profile": fold_profile(state.get("profile"), event),
+        }
+        return new_state, self._with_context(new_state, signals)
+
+    def _with_context(self, state: dict[str, Any], signals: list[Signal]) -> list[Signal]:
+        """Attach the customer facts and feature values at each signal's detection time."""
+        if not signals:
+            return signals
+        customer = dict(state.get("profile") or {})
+        customer.pop("as_of", None)
+        out = []
+        for signal in signals:
+            context: dict[str, Any] = {"customer": customer}
+            if self.features is not None and hasattr(self.features, "vector"):
+                values = self.features.vector(state["features"], signal.detected_at)
+                context["features"] = {
+                    name: (None if isinstance(v, float) and math.isnan(v) else v)
+                    for name, v in zip(self.features.FEATURE_NAMES, values)
+                }
+            out.append(signal.model_copy(update={"context": context}))
+        return out
 
     def _route(self, event_type: str) -> tuple[Detector, ...]:
         """The detectors that react to ``event_type`` (all of them if one does not say)."""
@@ -160,8 +216,9 @@ class CustomerFold:
             if emitted:
                 signals.extend(emitted)
         if new_states is old_states:
-            return state, signals
-        return {**state, "detectors": new_states}, signals
+            return state, self._with_context(state, signals)
+        new_state = {**state, "detectors": new_states}
+        return new_state, self._with_context(new_state, signals)
 
     def next_deadline(self, state: dict[str, Any]) -> dt.datetime | None:
         """The earliest ``now`` at which ``on_tick`` could emit for this customer."""
