@@ -22,6 +22,7 @@ demo: install
 	$(BIN)/retain demo $(ARGS)
 
 test: install-dev
+	@scripts/install-chromium.sh
 	$(BIN)/pytest -q $(ARGS)
 
 test-fast: install-dev

@@ -40,7 +40,7 @@ from retain.worker import InProcessWorker, build_worker  # noqa: E402
 
 
 def make_events(count: int, customers: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
-    """A realistic mix: checkouts (some idle), orders, usage; keyed by customer."""
+    """A mix: usage (70%), checkouts (some idle), orders; keyed by customer."""
     rng = random.Random(seed)
     base = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=count * 0.01)  # ends about now
     out = []
@@ -48,12 +48,14 @@ def make_events(count: int, customers: int, seed: int = 7) -> list[tuple[bytes, 
         c = f"cust-{rng.randrange(customers)}"
         at = (base + dt.timedelta(seconds=i * 0.01)).isoformat()
         kind = rng.random()
-        if kind < 0.3:
+        if kind < 0.1:
             props = {"checkout_id": f"k{i % 50}", "cart_value": 20.0}
             type_ = "checkout.started"
-        elif kind < 0.5:
+        elif kind < 0.2:
             props, type_ = {"checkout_id": f"k{i % 50}"}, "checkout.activity"
-        elif kind < 0.6:
+        elif kind < 0.28:
+            props, type_ = {"checkout_id": f"k{i % 50}"}, "checkout.completed"
+        elif kind < 0.3:
             ship_by = (base + dt.timedelta(hours=1)).isoformat()
             props = {"order_id": f"o{i}", "amount": 30.0, "promised_ship_by": ship_by,
                      "promised_delivery_by": (base + dt.timedelta(days=3)).isoformat()}

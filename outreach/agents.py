@@ -8,12 +8,14 @@ decision published twice) creates nothing new. Only ``engage`` decisions are enq
 ``defer`` becomes an ``engage`` of its own when its quiet-hours job releases it (and is
 re-checked for expiry, consent and caps then), so enqueueing the defer would skip that check.
 A record that is not a valid decision, or whose insert fails on its own, goes to ``deadletter``
-with the reason and the stream goes on.
+with the reason and the stream goes on; a database that is down or locked (``TRANSIENT``) is no
+fault of the record: the batch is read again after a pause and its offsets stay uncommitted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -23,7 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import IllegalStateError
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from outreach.outbox.service import enqueue
 from retain.database import session_scope
@@ -34,6 +38,8 @@ from triggers.decision import Decision
 log = logging.getLogger(__name__)
 
 STAGE = "outreach.enqueue"
+# Errors of the database, not of the record: retried, never dead-lettered.
+TRANSIENT = (OperationalError, InterfaceError)
 
 
 def utc_now() -> dt.datetime:
@@ -126,11 +132,15 @@ class DecisionsToOutbox:
                     await self._deadletter(item)
             except Exception:  # noqa: BLE001 - e.g. the database is down: retry the batch, commit nothing
                 log.exception("enqueueing %d decision record(s) failed; they will be read again", len(records))
-                for tp in batches:
-                    self._consumer.seek(tp, batches[tp][0].offset)
+                for tp, batch in batches.items():
+                    with contextlib.suppress(IllegalStateError):  # revoked meanwhile: its new owner reads it
+                        self._consumer.seek(tp, batch[0].offset)
                 await asyncio.sleep(1.0)  # back off before re-reading; not a timing assumption
                 continue
-            await self._consumer.commit()
+            try:
+                await self._consumer.commit()
+            except Exception:  # noqa: BLE001 - e.g. a rebalance: the records come again and dedup
+                log.exception("committing decision offsets failed; the batch may be read again")
 
     def store(self, records: list[Any]) -> list[Poison]:
         """Enqueue a batch in one transaction (one by one when that fails); returns the poison records."""
@@ -153,13 +163,15 @@ class DecisionsToOutbox:
             return poison
         try:
             self._enqueue([d for _, d in parsed], now)
+        except TRANSIENT:
+            raise  # the database is down or locked: the whole batch is read again, nothing is lost
         except Exception:  # noqa: BLE001 - isolate the bad one
-            if len(parsed) == 1:
-                raise
             for record, decision in parsed:
                 try:
                     self._enqueue([decision], now)
-                except Exception as exc:  # noqa: BLE001
+                except TRANSIENT:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - this decision itself is bad: deadletter it
                     log.exception("enqueueing decision %s failed", decision.decision_id)
                     poison.append(Poison(record, describe_error(exc)))
         return poison

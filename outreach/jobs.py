@@ -19,12 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
-from sqlalchemy import Engine, distinct, select
+from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from outreach.outbox.records import SENT, OutboxRecord
 from outreach.outbox.sender import Sender, SendReport
-from outreach.reputation import evaluate_rule, thresholds_from_settings
+from outreach.reputation import evaluate_rule, pause_of, thresholds_from_settings
 from retain.scheduler import add_periodic
 
 log = logging.getLogger(__name__)
@@ -41,13 +41,14 @@ def utc_now() -> dt.datetime:
 def pause_rules_over_threshold(*, session: Session, settings: Any, now: dt.datetime) -> list[str]:
     """Evaluate every rule with sends in the reputation window; the ids of rules newly paused."""
     thresholds, window = thresholds_from_settings(settings)
-    rule_ids = session.scalars(select(distinct(OutboxRecord.rule_id)).where(
+    rule_ids = session.scalars(select(OutboxRecord.rule_id).distinct().where(
         OutboxRecord.state == SENT, OutboxRecord.sent_at >= now - window))
     paused = []
     for rule_id in list(rule_ids):
-        record = evaluate_rule(session=session, rule_id=rule_id, now=now, window=window, thresholds=thresholds)
-        if record is not None and record.paused_at == now:
-            log.warning("rule %s paused by the reputation guard: %s", rule_id, record.reason)
+        if pause_of(session=session, rule_id=rule_id) is not None:
+            continue  # paused already: ops resume it, the sweep does not re-announce it
+        if evaluate_rule(session=session, rule_id=rule_id, now=now, window=window, thresholds=thresholds):
+            log.warning("rule %s paused by the reputation guard", rule_id)
             paused.append(rule_id)
     return paused
 

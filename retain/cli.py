@@ -12,20 +12,24 @@ import typer
 from rich.console import Console
 
 from retain.settings import Settings
+from retain.explain_cli import explain
 from retain.simulator.cli import simulate
 
 app = typer.Typer(help="retain: proactive outreach and churn prevention on event streams.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 app.command("simulate", help="Write a simulated event history (and churn labels) to a file.")(simulate)
+app.command("explain", help="Why did (or didn't) a customer get a message? Their timeline.")(explain)
 
 
 def _mount_optional_groups() -> None:
     # Sub-apps own their dependencies (LightGBM for `model`); mounted here so `retain --help` lists them.
     from models.cli import app as model_app
+    from retain.console.cli import users_app
     from triggers.cli import app as rules_app
 
     app.add_typer(model_app, name="model", help="Build datasets, train, evaluate and promote the risk model.")
-    app.add_typer(rules_app, name="rules", help="Validate and inspect trigger rules.")
+    app.add_typer(rules_app, name="rules", help="Validate, backtest and inspect trigger rules.")
+    app.add_typer(users_app, name="users", help="Console users and API tokens.")
 
 
 _mount_optional_groups()

@@ -19,6 +19,7 @@ import json
 import signal
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +31,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from outreach.consent.records import ConsentChangeRecord
-from outreach.outbox.records import SUPPRESSED, OutboxRecord
+from outreach.outbox.records import DRAFTED, PENDING, SENDING, SUPPRESSED, OutboxRecord, RulePauseRecord
 from retain.demo_reactions import SimulatedRecipients
 from retain.runtime import Runtime
 from retain.settings import Settings
@@ -40,6 +41,16 @@ from retain.stream_app import EVENTS
 
 # Order and shipment events come from the "order system", which writes to Kafka directly.
 DIRECT_PREFIXES = ("order.", "shipment.")
+# The example rules of the source tree: what the demo runs when started where there are none.
+EXAMPLE_RULES = Path(__file__).resolve().parents[1] / "rules"
+
+
+def with_example_rules(settings: Settings, console: Console) -> Settings:
+    """The settings, with the example rules when the configured rules folder does not exist."""
+    if settings.rules_dir.exists() or not EXAMPLE_RULES.is_dir():
+        return settings
+    console.print(f"no rules folder at {settings.rules_dir}: using the example rules in {EXAMPLE_RULES}")
+    return settings.model_copy(update={"rules_dir": EXAMPLE_RULES})
 
 
 class Feeder:
@@ -116,7 +127,7 @@ def suppression_reason(last_error: str | None) -> str:
 
 
 def outreach_summary(engine: Engine) -> dict[str, Any]:
-    """Messages by channel and status, opt-outs by source, suppressed messages by reason."""
+    """Messages by channel and status, opt-outs by source, suppressed messages by reason, paused rules."""
     with Session(engine) as session:
         by_state = session.execute(select(OutboxRecord.channel, OutboxRecord.state, func.count())
                                    .group_by(OutboxRecord.channel, OutboxRecord.state)).all()
@@ -124,11 +135,12 @@ def outreach_summary(engine: Engine) -> dict[str, Any]:
                                    .where(ConsentChangeRecord.status == "opted_out")
                                    .group_by(ConsentChangeRecord.source)).all()
         suppressed = session.scalars(select(OutboxRecord.last_error).where(OutboxRecord.state == SUPPRESSED)).all()
+        paused = {pause.rule_id: pause.reason for pause in session.scalars(select(RulePauseRecord))}
     messages: dict[str, dict[str, int]] = {}
     for channel, state, count in by_state:
         messages.setdefault(channel, {})[state] = count
     return {"messages": messages, "opt_outs": dict(opt_outs),
-            "suppressed": dict(Counter(suppression_reason(reason) for reason in suppressed))}
+            "suppressed": dict(Counter(suppression_reason(reason) for reason in suppressed)), "paused_rules": paused}
 
 
 async def run_demo(settings: Settings, *, duration: float | None, customers: int, seed: int,
@@ -140,6 +152,7 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
         loop.add_signal_handler(signum, stop.set)
     feed = LiveFeed(population_size=customers, seed=seed, speedup=speedup,
                     noise=ArrivalNoise(duplicate_share=0.002, late_share=0.002, malformed_share=0.001))
+    settings = with_example_rules(settings, console)
     console.print("[bold]retain demo[/]: starting broker, database, worker, API and scheduler ...")
     started = time.monotonic()
     async with Runtime(settings) as runtime:
@@ -190,11 +203,33 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
 
 
 async def _drain(runtime: Runtime, feeder: Feeder, *, timeout: float = 15.0) -> None:
-    """Give the worker a bounded moment to process what was already sent."""
+    """Give the worker, then outreach, a bounded moment to process what was already sent."""
     sent = feeder.sent["api"] + feeder.sent["direct"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    async def worker_done() -> bool:
         worker = runtime.summary()["worker"]
-        if worker.get("events", 0) + worker.get("deadletter", 0) >= sent:
-            return
-        await asyncio.sleep(0.2)
+        return worker.get("events", 0) + worker.get("deadletter", 0) >= sent
+
+    async def decisions_done() -> bool:
+        summary = runtime.summary()
+        return summary["outreach"]["decisions"].get("signals", 0) >= sum(summary["worker"].get("signals", {}).values())
+
+    async def outbox_done() -> bool:
+        # Every published decision read by the outbox consumer, and no message due but unsent.
+        outreach = runtime.summary()["outreach"]
+        if outreach["enqueue"].get("received", 0) < outreach["decisions"].get("published", 0):
+            return False
+        return runtime.engine is None or await asyncio.to_thread(_due_messages, runtime.engine) == 0
+
+    for done in (worker_done, decisions_done, outbox_done):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not await done():
+            await asyncio.sleep(0.2)  # polling interval of a bounded wait
+
+
+def _due_messages(engine: Engine) -> int:
+    """Outbox rows that are due now and not yet sent, suppressed or failed."""
+    now = dt.datetime.now(dt.timezone.utc)
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(OutboxRecord).where(
+            OutboxRecord.state.in_((PENDING, DRAFTED, SENDING)), OutboxRecord.next_attempt_at <= now)) or 0

@@ -25,7 +25,9 @@ from outreach.jobs import OutreachJobs, register_outreach_jobs
 from outreach.outbox.sender import Sender
 from outreach.webhooks.routers import ROUTERS as OUTREACH_ROUTERS
 from outreach.wiring import WebhookSigningKeys, build_sender, with_webhook_keys
+from retain.api import metrics
 from retain.api.app import create_app, kafka_publisher
+from retain.console.mount import install_console
 from retain.broker import EmbeddedBroker, ensure_topics, free_port, wait_until_ready
 from retain.database import make_engine, migrate
 from retain.projection import Projection
@@ -147,7 +149,11 @@ class Runtime:
         publisher = kafka_publisher(settings, self.bootstrap)
         await publisher.start()
         stack.push_async_callback(publisher.stop)
-        app = create_app(settings, publisher=publisher, engine=self.engine, routers=OUTREACH_ROUTERS)
+        app = install_console(create_app(settings, publisher=publisher, engine=self.engine,
+                                         routers=[*OUTREACH_ROUTERS, metrics.router]))
+        app.state.counters = lambda: self.worker.counters() if self.worker else {}  # /metrics, console overview
+        app.state.consumer_lag = lambda: metrics.kafka_consumer_lag(self.bootstrap, settings.app_id,
+                                                                    topic_partitions(settings))
         app.state.consent_publisher = consent_publisher  # webhooks publish consent changes after commit
         port = self.api_port if self.api_port is not None else settings.api_port
         port = port or free_port()

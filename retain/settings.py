@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     console_session_hours: float = 12.0
     console_cookie_secure: bool = True  # browsers accept Secure cookies on http://127.0.0.1 and localhost too
     backtest_events_path: Path | None = None  # .jsonl or .parquet of past events; unset -> backtests disabled
+    metrics_token: SecretStr | None = None  # when set, /metrics wants it as a bearer token
 
     # Detectors (defaults documented in signals/detectors/*)
     checkout_idle_seconds: float = 90.0

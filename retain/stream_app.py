@@ -78,6 +78,9 @@ def create_app(
         stream_wait_empty=True,
         producer_acks=-1,
         producer_linger=0.005,
+        # State records are ~2 KB: the 16 KB default batch means a produce request per 8 writes.
+        producer_max_batch_size=512 * 1024,
+        producer_max_request_size=4 * 1024 * 1024,
         consumer_auto_offset_reset="earliest",
         worker_redirect_stdouts=False,
         key_serializer="raw",

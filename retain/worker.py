@@ -9,7 +9,6 @@ a child (scale-out, failover tests) and stops it with SIGTERM, the way an orches
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
 import logging

@@ -184,6 +184,7 @@ class SignalAgents:
         # No await until every state is stored: a tick cannot interleave with this
         # read-modify-write and have its update overwritten by a stale state.
         dirty: dict[bytes, tuple[int, dict]] = {}
+        stored: dict[bytes, Any] = {}  # state as read from the table, to skip no-op writes
         outgoing: list[tuple[bytes, Signal]] = []
         failed: list[tuple[Any, BaseException, Any]] = []
         table_get = self.table.get
@@ -192,13 +193,19 @@ class SignalAgents:
             try:
                 customer_key = _customer_key(event.key, raw)
                 pending = dirty.get(customer_key)
-                state, signals = self.fold_one(raw, event.key, pending[1] if pending else table_get(customer_key))
+                if pending is None:
+                    current = stored[customer_key] = table_get(customer_key)
+                else:
+                    current = pending[1]
+                state, signals = self.fold_one(raw, event.key, current)
             except Exception as exc:  # noqa: BLE001 - any failure of one record must not stop the stream
                 failed.append((raw, exc, event.message))
                 continue
             dirty[customer_key] = (event.message.partition, state)
             outgoing.extend((customer_key, signal) for signal in signals)
         for customer_key, (partition, state) in dirty.items():
+            if state is stored.get(customer_key):
+                continue  # unchanged (e.g. only duplicates): no changelog record needed
             self.table.put(customer_key, state, partition=partition)  # changelog partition = events'
             self.key_partition[customer_key] = partition
             self.due.set(partition, customer_key, self.fold.next_deadline(state))
@@ -214,12 +221,14 @@ class SignalAgents:
             return
         now = self.clock()
         for partition, customer_key in self.due.pop_due(now):
+            current = self.table.get(customer_key)
             try:
-                state, signals = self.fold.on_tick(self.table.get(customer_key), now)
+                state, signals = self.fold.on_tick(current, now)
             except Exception:  # noqa: BLE001 - one customer's bug must not stop ticks for the rest
                 log.exception("on_tick failed for one customer (partition %s)", partition)
                 continue
-            self.table.put(customer_key, state, partition=partition)
+            if state is not current:  # the fold returns the same object when nothing changed
+                self.table.put(customer_key, state, partition=partition)
             self.due.set(partition, customer_key, self.fold.next_deadline(state))
             for signal in signals:
                 await self._send_signal(customer_key, signal)

@@ -90,12 +90,19 @@ class DecisionAgents:
         self.counters = DecisionCounters()
         self._on_start = on_start or []
         self.migrate_schema = migrate_schema
+        self._ready = asyncio.Event()
         self.agent = app.agent(self.topics.signals, name="triggers.agents.decide_signals")(self._decide_signals)
         app.task(self._start)
         if reloader is not None:
             app.timer(reload_interval, name="triggers.agents.reload_rules")(self.reload_rules)
 
     async def _start(self) -> None:
+        try:
+            await self._prepare()
+        finally:
+            self._ready.set()  # even after a failed hook: a failing batch is dead-lettered, not stuck
+
+    async def _prepare(self) -> None:
         if self.migrate_schema:
             try:
                 # Idempotent; the runtime migrated already, a lone `retain worker` may not have.
@@ -115,6 +122,7 @@ class DecisionAgents:
             log.exception("rules reload failed; previous rules stay live")
 
     async def _decide_signals(self, stream: Any) -> None:
+        await self._ready.wait()  # the schema must exist before the first decision is stored
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
             parsed: list[tuple[Signal, Any]] = []
             for event in events:

@@ -1,7 +1,7 @@
 """Backtest rules on history: the real detectors, scorer and policy, in event time, no I/O.
 
 ``run_backtest`` replays events through ``signals.customer_fold.replay`` (the same fold the
-worker runs), attaches the customer facts and risk features the live fold attaches, scores with
+worker runs, which attaches the customer facts and risk features to every signal), scores with
 the given scorer, and calls the same ``decide`` with ``now = signal.detected_at`` and a contact
 history built from the backtest's own earlier decisions (``history_from_decisions``, exactly as
 the worker derives it from stored decisions). A ``defer`` is counted as a message on the day it
@@ -16,7 +16,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
-from models import features as feature_fold
 from signals.customer_fold import CustomerFold, default_fold, replay
 from signals.events import parse_event
 from signals.signal import Signal
@@ -29,64 +28,6 @@ from triggers.signal_context import ScorerLike, UpstreamConsent, customer_facts,
 
 # Earlier decisions older than this no longer matter to caps or cooldowns (see service.HISTORY_LOOKBACK).
 HISTORY_LOOKBACK = dt.timedelta(days=90)
-_PROFILE_FIELDS = ("time_zone", "locale", "country", "region", "phone", "first_name")
-
-
-class ContextFold:
-    """A ``CustomerFold`` that attaches ``{"customer", "features"}`` context to the signals it emits.
-
-    The live fold attaches the same context; signals that already carry one are left alone.
-    """
-
-    def __init__(self, inner: CustomerFold, *, with_features: bool = True) -> None:
-        self.inner = inner
-        self.with_features = with_features and inner.features is not None
-        self.customers: dict[str, dict[str, Any]] = {}
-
-    def on_event(self, state: dict | None, event: Any) -> tuple[dict, list[Signal]]:
-        """Fold one event; profile events update the customer facts used as context."""
-        if event.type == "customer.profile":
-            self._profile(event)
-        state, signals = self.inner.on_event(state, event)
-        return state, self._attach(state, signals)
-
-    def on_tick(self, state: dict | None, now: dt.datetime) -> tuple[dict, list[Signal]]:
-        """Tick the inner fold and attach context to what it emits."""
-        state, signals = self.inner.on_tick(state, now)
-        return state, self._attach(state, signals)
-
-    def next_deadline(self, state: dict) -> dt.datetime | None:
-        """The inner fold's next deadline."""
-        return self.inner.next_deadline(state)
-
-    def _profile(self, event: Any) -> None:
-        props = event.properties
-        facts = self.customers.setdefault(event.customer_id, {})
-        for name in _PROFILE_FIELDS:
-            value = getattr(props, name, None)
-            if value is not None:
-                facts[name] = value
-        if getattr(props, "email", None):
-            facts["email_present"] = True
-        consent = facts.setdefault("consent", {})
-        for name, value in props.consent.model_dump().items():
-            if value is not None:
-                consent[name] = value
-
-    def _attach(self, state: dict, signals: list[Signal]) -> list[Signal]:
-        if not signals:
-            return signals
-        out = []
-        for signal in signals:
-            if signal.context:
-                out.append(signal)
-                continue
-            context: dict[str, Any] = {"customer": dict(self.customers.get(signal.customer_id, {}))}
-            if self.with_features and state.get("features") is not None:
-                values = feature_fold.vector(state["features"], signal.detected_at)
-                context["features"] = dict(zip(feature_fold.FEATURE_NAMES, values))
-            out.append(signal.model_copy(update={"context": context}))
-        return out
 
 
 @dataclass
@@ -181,9 +122,8 @@ def run_backtest(
         # Without a scorer nothing reads the features: fold the detectors alone (2-3x faster).
         inner = CustomerFold(inner.detectors, allowed_lateness=inner.allowed_lateness,
                              dedup_window=inner.dedup_window, features=None)
-    context_fold = ContextFold(inner, with_features=scorer is not None)
     sends: dict[str, list[Decision]] = defaultdict(list)
-    for signal in replay(parsed_events(raw_events, report), context_fold):
+    for signal in replay(parsed_events(raw_events, report), inner):
         decisions = decide_offline(signal, rules, scorer, sends, config)
         report.add(signal, decisions)
     return report

@@ -3,7 +3,7 @@
 ``DecisionStage.process`` runs in a worker thread (the Faust agent hands it a batch): per signal
 it reads customer facts and features from the signal's context, scores them, loads the contact
 history, calls the pure ``decide``, stores the decisions idempotently and, after the commit,
-schedules a deferral job for every new ``defer``. It returns the stored engage/defer decisions
+schedules the deferral job of every ``defer`` not yet released. It returns the stored engage/defer decisions
 of the batch, the first stored version of each, so a redelivered signal republishes the same
 decision (the outbox dedups on its idempotency key) and never creates a second one.
 """
@@ -21,6 +21,7 @@ from sqlmodel import Session
 from retain.database import session_scope
 from signals.signal import Signal
 from triggers.decision import Decision, decide
+from triggers.deferred import release_id_for
 from triggers.policy import ConsentView, ContactHistory, PolicyConfig
 from triggers.policy.reasons import Outcome
 from triggers.rule import Rule
@@ -83,19 +84,25 @@ class DecisionStage:
         """Decide and store a batch in one transaction; returns the stored engage/defer decisions."""
         ruleset = self.rulebook.current
         all_ids: list[str] = []
-        new_defers: list[tuple[Decision, Signal]] = []
+        signal_of: dict[str, Signal] = {}
         with session_scope(self.engine) as session:
             for signal in signals:
                 decisions = self.decide_one(session, signal, now)
                 # Stored one signal at a time, so the next signal of the same customer sees them.
-                new_ids = record_decisions(session=session, decisions=decisions)
+                record_decisions(session=session, decisions=decisions)
                 all_ids += [d.decision_id for d in decisions]
-                new_defers += [(d, signal) for d in decisions if d.decision_id in new_ids and d.outcome == Outcome.DEFER]
+                signal_of[signal.signal_id] = signal
             stored = get_decisions(session=session, decision_ids=all_ids)
+            defers = [d for d in stored if d.outcome == Outcome.DEFER]
+            released = {d.deferred_from for d in get_decisions(
+                session=session, decision_ids=[release_id_for(d.decision_id) for d in defers])}
             session.commit()
         if self.deferrals is not None:
-            for decision, signal in new_defers:
+            # Every stored, unreleased defer of the batch, not only new ones: a crash between the
+            # commit and the scheduling is healed by the redelivery (same job id replaces).
+            for decision in defers:
                 rule = ruleset.get(decision.rule_id or "")
-                if rule is not None:
-                    self.deferrals.schedule(decision, rule=rule, customer=customer_facts(signal_context(signal)))
+                if rule is not None and decision.decision_id not in released:
+                    facts = customer_facts(signal_context(signal_of[decision.signal_id]))
+                    self.deferrals.schedule(decision, rule=rule, customer=facts)
         return [d for d in stored if d.outcome in PUBLISHED_OUTCOMES]

@@ -72,3 +72,9 @@ def reject(*, session: Session, message_id: str, now: dt.datetime, reviewer: str
     rendered = {**(row.rendered or {}), "rejected_by": reviewer, "rejection_reason": reason}
     return _set(session, message_id, now, state=SUPPRESSED, rendered=rendered,
                 last_error=f"rejected by reviewer: {reason}"[:500])
+
+
+def queue_row(*, session: Session, message_id: str) -> OutboxRecord | None:
+    """The outbox row when it is awaiting approval, else None."""
+    row = session.get(OutboxRecord, message_id)
+    return row if row is not None and row.state == AWAITING_APPROVAL else None

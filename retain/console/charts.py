@@ -30,7 +30,8 @@ def line_chart(days: Sequence[str], series: Mapping[str, Sequence[int]], *, widt
         points = " ".join(f"{pad_left + i * step:.1f},{pad_top + plot_h - v / top * plot_h:.1f}" for i, v in enumerate(values))
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}">'
                      f'<title>{escape(name)}</title></polyline>')
-        parts.append(f'<text x="{width - 12}" y="{pad_top + 12 * (n + 1)}" text-anchor="end" fill="{colour}" '
+        # Legend in one row above the plot, so it never covers a line.
+        parts.append(f'<text x="{pad_left + 220 + n * 140}" y="12" fill="{colour}" '
                      f'class="legend">{escape(name)} ({sum(values)})</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -24,6 +24,7 @@ from triggers.loader import check_rules
 from triggers.records import RuleVersionRecord
 from triggers.rule import Rule
 from triggers.ruleset import RuleSet
+from triggers.service import record_rule_versions
 
 
 class RulesUnavailable(Exception):
@@ -84,6 +85,10 @@ def save(*, session: Session, settings: Settings, actor: str, rule_id: str, text
     change = text_diff(rule_yaml(old) if old else "", rule_yaml(new), old_name=f"v{old.version}" if old else "new",
                        new_name=f"v{new.version}")
     path = save_rule(settings.rules_dir, ruleset, new)
+    # Store the version now so its history (and who saved it) shows at once; the worker's reloader
+    # stores the same content hash again later, which is a no-op.
+    saved = RuleSet.of([r for r in ruleset if r.id != rule_id] + [new], sources={**ruleset.sources, rule_id: str(path)})
+    record_rule_versions(session=session, ruleset=saved, now=now)
     audit(session=session, actor=actor, action="rule.save", target=f"rule:{rule_id}", now=now,
           detail={"version": new.version, "old_version": old.version if old else None, "file": str(path),
                   "diff": change})

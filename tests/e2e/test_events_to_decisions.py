@@ -1,7 +1,7 @@
 """End to end on the real embedded broker: events -> signals -> decisions, stored and published.
 
-One worker (signals and decision agents in one Faust app) folds checkout events into
-``checkout_idle`` signals, decides them against a rules folder, stores every decision in SQLite
+One worker (signals and decision agents in one Faust app) folds profile and checkout events into
+``checkout_idle`` signals carrying the customer's facts, decides them against a rules folder, stores every decision in SQLite
 and publishes the engage ones to ``decisions``. The same events sent twice leave one decision
 per episode; a malformed signal lands in ``deadletter``. Every wait is bounded.
 """
@@ -24,7 +24,6 @@ from retain.database import make_engine, session_scope
 from retain.settings import Settings
 from retain.stream_app import topic_partitions
 from retain.worker import InProcessWorker, build_worker
-from signals.customer_fold import default_fold
 from triggers.records import DecisionRecord
 
 pytestmark = pytest.mark.integration
@@ -40,28 +39,6 @@ rules:
     relevance: 1d
     action: {channels: [email], brief: Ask whether they need help.}
 """
-
-
-class ContextFold:
-    """The default fold, plus the customer context the fold will attach itself (lead's change)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.inner = default_fold(settings)
-
-    def _with_context(self, signals: list) -> list:
-        customer = {"time_zone": "UTC", "country": "DE", "email_present": True}
-        return [s if s.context else s.model_copy(update={"context": {"customer": customer}}) for s in signals]
-
-    def on_event(self, state, event):
-        state, signals = self.inner.on_event(state, event)
-        return state, self._with_context(signals)
-
-    def on_tick(self, state, now):
-        state, signals = self.inner.on_tick(state, now)
-        return state, self._with_context(signals)
-
-    def next_deadline(self, state):
-        return self.inner.next_deadline(state)
 
 
 class TopicCollector:
@@ -93,14 +70,20 @@ class TopicCollector:
         await self.consumer.stop()
 
 
-async def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+async def wait_for(condition: Callable[[], Any], timeout: float, what: str | Callable[[], str]) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         await asyncio.sleep(0.1)  # polling interval of a bounded wait, not a timing assumption
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+    pytest.fail(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
+
+
+def profile(customer: str, at: dt.datetime) -> bytes:
+    return json.dumps({"event_id": f"{customer}-p", "customer_id": customer, "type": "customer.profile",
+                       "occurred_at": at.isoformat(),
+                       "properties": {"email": f"{customer}@example.org", "time_zone": "Europe/Berlin"}}).encode()
 
 
 def started(customer: str, at: dt.datetime) -> bytes:
@@ -121,7 +104,7 @@ async def test_events_become_stored_and_published_decisions(broker, tmp_path):
                         app_id=f"retain-e2e-{uuid.uuid4().hex[:8]}", stream_tick_interval_seconds=0.2,
                         topic_partitions=2)
     await ensure_topics(broker.bootstrap, topic_partitions(settings))
-    worker = build_worker(settings, broker_url=broker.url, fold=ContextFold(settings))
+    worker = build_worker(settings, broker_url=broker.url)
     decision_agents = worker.app.retain_decision_agents
     engine = make_engine(settings)
     run = uuid.uuid4().hex[:6]
@@ -142,9 +125,12 @@ async def test_events_become_stored_and_published_decisions(broker, tmp_path):
                 TopicCollector(broker.bootstrap, "decisions", 2) as decisions, \
                 TopicCollector(broker.bootstrap, "deadletter", 2) as deadletter:
             for c in customers:
+                await producer.send("events", profile(c, long_ago), key=c.encode())
                 await producer.send("events", started(c, long_ago), key=c.encode())
             await producer.flush()
-            await wait_for(lambda: len(decisions.records) >= CUSTOMERS, 60, "one decision per customer")
+            await wait_for(lambda: len(decisions.records) >= CUSTOMERS, 60,
+                           lambda: f"one decision per customer; worker {worker.counters()}, "
+                                   f"decisions {decision_agents.counters.as_dict()}, stored {stored()}")
 
             # Everything again (same event ids and a re-sent signal): nothing new may be stored.
             for c in customers:
@@ -154,7 +140,7 @@ async def test_events_become_stored_and_published_decisions(broker, tmp_path):
             await wait_for(lambda: any(v.get("stage") == "triggers.decide" for _, v in deadletter.records), 30,
                            "the bad signal in deadletter")
             assert decision_agents.counters.deadletter == 1
-            await wait_for(lambda: worker.agents.counters.events >= 2 * CUSTOMERS, 30, "every event folded")
+            await wait_for(lambda: worker.agents.counters.events >= 3 * CUSTOMERS, 30, "every event folded")
     finally:
         await producer.stop()
 

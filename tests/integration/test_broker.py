@@ -128,3 +128,29 @@ def test_health_check_times_out_on_a_silent_port():
         with pytest.raises(TimeoutError):
             asyncio.run(wait_until_ready(f"127.0.0.1:{port}", timeout=1.5))
         assert time.monotonic() - started < 15
+
+
+async def test_true_end_offsets_corrects_the_last_batch_quirk(broker):
+    # Tansu 0.6 reports the last batch's base offset + 1 as the end offset; Faust's table
+    # recovery depends on the true end, which true_end_offsets recovers (docs/streaming.md).
+    from retain.stream_app import true_end_offsets
+
+    await ensure_topics(broker.bootstrap, {"bt-end": 2})
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=50)
+    await producer.start()
+    try:
+        futures = [await producer.send("bt-end", b"x", partition=0) for _ in range(10)]  # one batch
+        await producer.flush()
+        offsets = [(await f).offset for f in futures]
+    finally:
+        await producer.stop()
+    assert offsets == list(range(10))
+    tp0, tp1 = TopicPartition("bt-end", 0), TopicPartition("bt-end", 1)
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap)
+    await consumer.start()
+    try:
+        reported = await consumer.end_offsets([tp0, tp1])
+    finally:
+        await consumer.stop()
+    corrected = await true_end_offsets(broker.bootstrap, reported)
+    assert corrected == {tp0: 10, tp1: 0}  # an empty partition stays 0

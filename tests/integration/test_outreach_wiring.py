@@ -10,6 +10,7 @@ import random
 import stat
 import time
 import uuid
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import pytest
@@ -17,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
@@ -41,6 +43,7 @@ from retain.settings import Settings
 from signals.service import record_signal
 from signals.signal import Signal
 from tests.fakes.outreach_world import CONFIG, T0, add_customer, decision, sqlite_engine
+from triggers.policy.reasons import Outcome, ReasonCode
 
 pytestmark = pytest.mark.integration
 
@@ -103,14 +106,18 @@ async def test_each_engaging_decision_becomes_one_outbox_row_and_poison_is_deadl
     engine = sqlite_engine(tmp_path)
     engage = decision("c1", channel="sms")
     released = engage.model_copy(update={"decision_id": "released-" + run, "deferred_from": "d0"})
-    defer = decision("c2", episode="e2").model_copy(update={"outcome": "defer", "defer_until": T0})
-    holdout = decision("c3", episode="e3").model_copy(update={"outcome": "holdout", "reason": "holdout"})
+    defer = decision("c2", episode="e2").model_copy(update={"outcome": Outcome.DEFER, "defer_until": T0,
+                                                           "reason": ReasonCode.QUIET_HOURS})
+    holdout = decision("c3", episode="e3").model_copy(update={"outcome": Outcome.HOLDOUT,
+                                                             "reason": ReasonCode.HOLDOUT})
     records = [
         json.dumps(engage.to_dict()).encode(),
         json.dumps(engage.to_dict()).encode(),  # redelivered: the same decision again
         json.dumps(released.to_dict()).encode(),  # another decision for the same (customer, rule, episode)
         json.dumps(defer.to_dict()).encode(),  # its release job publishes an engage later
         json.dumps(holdout.to_dict()).encode(),  # recorded, never messaged
+        json.dumps(decision("c5", episode="e5").model_copy(update={"idempotency_key": None}).to_dict()).encode(),
+        # ^ poison: an engage without idempotency key (its batch-mates are still enqueued)
         b"{not json",  # poison: not even JSON
         json.dumps({"decision_id": "x", "outcome": "engage"}).encode(),  # poison: not a decision
     ]
@@ -123,18 +130,19 @@ async def test_each_engaging_decision_becomes_one_outbox_row_and_poison_is_deadl
             await producer.send_and_wait(decisions, value, key=b"c1")
         await consumer.start()
         await wait_for(lambda: consumer.counters.received == len(records), 30, "every record read")
-        await wait_for(lambda: consumer.counters.deadletter == 2, 10, "both poison records dead-lettered")
+        await wait_for(lambda: consumer.counters.deadletter == 3, 10, "the poison records dead-lettered")
     finally:
         await consumer.stop()
     counters = consumer.counters.as_dict()
-    assert counters == {"received": 7, "enqueued": 1, "duplicates": 2, "skipped": {"defer": 1, "holdout": 1},
-                        "deadletter": 2}
+    assert counters == {"received": 8, "enqueued": 1, "duplicates": 2, "skipped": {"defer": 1, "holdout": 1},
+                        "deadletter": 3}
     rows = outbox_rows(engine)
     assert [(r.customer_id, r.channel, r.state, r.idempotency_key) for r in rows] == [
         ("c1", "sms", "pending", engage.idempotency_key)]
-    dead = await read_topic(broker.bootstrap, deadletter, 2, want=2)
+    dead = await read_topic(broker.bootstrap, deadletter, 2, want=3)
     assert {d["stage"] for d in dead} == {"outreach.enqueue"}
     assert any("JSONDecodeError" in d["reason"] for d in dead)
+    assert any("lacks an idempotency key" in d["reason"] for d in dead)
     assert any("customer_id" in d["reason"] for d in dead)  # names the missing field
 
     # The group committed its offsets: a new consumer reads only what was published after.
@@ -150,6 +158,31 @@ async def test_each_engaging_decision_becomes_one_outbox_row_and_poison_is_deadl
         await producer.stop()
     assert again.counters.received == 1
     assert len(outbox_rows(engine)) == 2
+    engine.dispose()
+
+
+class FlakyDatabase(DecisionsToOutbox):
+    """Its first insert meets a locked database."""
+
+    failed = False
+
+    def _enqueue(self, decisions, now):
+        if not self.failed:
+            self.failed = True
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return super()._enqueue(decisions, now)
+
+
+def test_a_database_error_is_retried_not_deadlettered(tmp_path):
+    engine = sqlite_engine(tmp_path)
+    consumer = FlakyDatabase(engine, "127.0.0.1:1", clock=lambda: T0)  # store() needs no broker
+    record = SimpleNamespace(value=json.dumps(decision("c1").to_dict()).encode(), topic="decisions", partition=0,
+                             offset=0, key=b"c1")
+    with pytest.raises(OperationalError):
+        consumer.store([record])  # the caller seeks back and reads the batch again
+    assert outbox_rows(engine) == [] and consumer.counters.deadletter == 0
+    assert consumer.store([record]) == []  # read again: enqueued
+    assert [r.customer_id for r in outbox_rows(engine)] == ["c1"]
     engine.dispose()
 
 

@@ -142,3 +142,17 @@ async def test_a_running_scheduler_picks_up_jobs_a_worker_writes(settings, engin
         await shutdown(writer)
         await shutdown(runner)
     assert released.outcome.value == "engage"
+
+
+async def test_redelivery_schedules_a_job_lost_in_a_crash(settings, engine):
+    book = RuleBook(RuleSet.of([NOTICE]))
+    # Crash between the commit and the scheduling: the defer is stored, no job exists.
+    (defer,) = DecisionStage(engine=engine, rulebook=book).process([late_parcel()], NIGHT)
+    writer = create_scheduler(settings, engine)
+    writer.start(paused=True)
+    try:
+        stage = DecisionStage(engine=engine, rulebook=book, deferrals=SchedulerDeferrals(writer))
+        assert stage.process([late_parcel()], NIGHT) == [defer]  # the redelivered signal: same decision
+        assert [job.id for job in writer.get_jobs()] == [defer.decision_id]  # and now its job
+    finally:
+        await shutdown(writer)

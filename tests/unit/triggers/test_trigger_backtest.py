@@ -13,7 +13,7 @@ from retain.simulator import Simulator
 from retain.simulator.writer import write_events
 from signals.customer_fold import default_fold, replay
 from signals.events import parse_event
-from triggers.backtest import ContextFold, run_backtest
+from triggers.backtest import run_backtest
 from triggers.cli import app
 from triggers.decision import decide
 from triggers.decision_history import history_from_decisions
@@ -34,7 +34,7 @@ def direct_loop(events: list[dict], rules) -> Counter:
     """The reference: replay, then decide each signal with history from earlier engage/defer decisions."""
     outcomes: Counter = Counter()
     past: dict[str, list] = {}
-    for signal in replay((parse_event(e) for e in events), ContextFold(default_fold(), with_features=False)):
+    for signal in replay((parse_event(e) for e in events), default_fold()):
         facts = customer_facts(signal.context)
         mine = past.setdefault(signal.customer_id, [])
         decisions = decide(signal, rules, facts, None, history_from_decisions(mine),

@@ -1,0 +1,192 @@
+"""``/metrics`` in the Prometheus text format (version 0.0.4), every name prefixed ``retain_``.
+
+Written by hand (the format is a few lines of text; no client library needed). Stored totals
+(signals, decisions by outcome, sends by channel and status, provider events) are counted from the
+database at scrape time; process counters (events, dead-letters) and consumer lag come from
+callables the runtime puts on ``app.state`` (``counters``, ``consumer_lag``); provider call
+latency is a histogram that the channel adapters feed through ``observe_provider_latency``.
+When ``RETAIN_METRICS_TOKEN`` is set, scrapes must send it as a bearer token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import inspect
+import logging
+import math
+import threading
+from collections import defaultdict
+from typing import Any, Iterable, Mapping
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import Engine, func, select
+
+router = APIRouter(tags=["observability"])
+log = logging.getLogger(__name__)
+SOURCE_TIMEOUT_SECONDS = 5.0  # a scrape waits at most this long for the broker's offsets
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, math.inf)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Histogram:
+    """A thread-safe cumulative histogram per label set (Prometheus semantics)."""
+
+    def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS) -> None:
+        self.buckets = buckets
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[tuple[str, str], ...], list[float]] = defaultdict(lambda: [0.0] * (len(buckets) + 2))
+
+    def observe(self, value: float, **labels: str) -> None:
+        """Count one observation under ``labels``."""
+        key = tuple(sorted(labels.items()))
+        with self._lock:
+            cells = self._counts[key]
+            for index, bound in enumerate(self.buckets):
+                if value <= bound:
+                    cells[index] += 1
+            cells[-2] += value  # sum
+            cells[-1] += 1  # count
+
+    def samples(self, name: str) -> list[str]:
+        """Exposition lines: cumulative buckets, sum and count per label set."""
+        lines = []
+        with self._lock:
+            for key, cells in sorted(self._counts.items()):
+                for index, bound in enumerate(self.buckets):
+                    le = "+Inf" if math.isinf(bound) else repr(bound)
+                    lines.append(f"{name}_bucket{_labels(dict(key) | {'le': le})} {cells[index]:g}")
+                lines.append(f"{name}_sum{_labels(dict(key))} {cells[-2]:g}")
+                lines.append(f"{name}_count{_labels(dict(key))} {cells[-1]:g}")
+        return lines
+
+
+PROVIDER_LATENCY = Histogram()
+
+
+def observe_provider_latency(provider: str, seconds: float, *, outcome: str = "ok") -> None:
+    """Record one provider API call's duration (SendGrid, Twilio, the LLM)."""
+    PROVIDER_LATENCY.observe(seconds, provider=provider, outcome=outcome)
+
+
+def _escape(value: Any) -> str:
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(labels: Mapping[str, Any]) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+
+
+def family(name: str, kind: str, help_text: str, samples: Iterable[tuple[Mapping[str, Any], float]]) -> list[str]:
+    """One metric family: HELP, TYPE and a line per labelled sample."""
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    lines += [f"{name}{_labels(labels)} {value:g}" for labels, value in samples]
+    return lines
+
+
+def _grouped(engine: Engine, *columns: Any) -> list[tuple[dict[str, Any], float]]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(*columns, func.count()).group_by(*columns)).all()
+    return [({c.key: v for c, v in zip(columns, row[:-1])}, row[-1]) for row in rows]
+
+
+def database_families(engine: Engine) -> list[str]:
+    """Totals counted from the stored rows (blocking: call in a thread)."""
+    from outreach.outbox.records import DeliveryEventRecord, OutboxRecord
+    from signals.records import SignalRecord
+    from triggers.records import DecisionRecord
+
+    lines = family("retain_signals_total", "counter", "Signals stored, by kind.", _grouped(engine, SignalRecord.kind))
+    lines += family("retain_decisions_total", "counter", "Decisions stored, by outcome.",
+                    _grouped(engine, DecisionRecord.outcome))
+    sends = [({"channel": labels["channel"], "status": labels["state"]}, value)
+             for labels, value in _grouped(engine, OutboxRecord.channel, OutboxRecord.state)]
+    lines += family("retain_sends_total", "counter", "Outbox messages by channel and status.", sends)
+    lines += family("retain_delivery_events_total", "counter", "Provider delivery events by provider and kind.",
+                    _grouped(engine, DeliveryEventRecord.provider, DeliveryEventRecord.kind))
+    return lines
+
+
+def render_metrics(*, counters: Mapping[str, Any] | None, lag: Mapping[tuple[str, int], int] | None,
+                   database: list[str]) -> str:
+    """The whole exposition text."""
+    counters = counters or {}
+    lines = [*database]
+    lines += family("retain_events_total", "counter", "Events consumed by this process since start.",
+                    [({}, counters.get("events", 0))])
+    lines += family("retain_deadletter_total", "counter", "Records sent to the deadletter topic since start.",
+                    [({}, counters.get("deadletter", 0))])
+    lines += family("retain_consumer_lag", "gauge", "Records behind the end of each partition.",
+                    [({"topic": t, "partition": p}, n) for (t, p), n in sorted((lag or {}).items())])
+    lines += [f"# HELP retain_provider_latency_seconds Provider API call duration.",
+              "# TYPE retain_provider_latency_seconds histogram", *PROVIDER_LATENCY.samples("retain_provider_latency_seconds")]
+    return "\n".join(lines) + "\n"
+
+
+def lag_of(committed: Mapping[Any, int | None], ends: Mapping[Any, int | None]) -> dict[tuple[str, int], int]:
+    """Records behind per (topic, partition): end offset minus committed offset, never below 0."""
+    lag = {}
+    for tp, end in ends.items():
+        position = committed.get(tp)
+        lag[(tp.topic, tp.partition)] = max((end or 0) - (position if position is not None and position >= 0 else 0), 0)
+    return lag
+
+
+async def kafka_consumer_lag(bootstrap: str, group_id: str, topics: Mapping[str, int]) -> dict[tuple[str, int], int]:
+    """The consumer group's lag on every partition of ``topics`` ({name: partitions}) it committed offsets for.
+
+    Committed offsets are read with a consumer that names the group but never joins it (OffsetFetch
+    only), so the scrape cannot trigger a rebalance; the embedded broker does not answer the admin
+    client's OffsetFetch, which is why this does not use it.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from retain.stream_app import true_end_offsets
+
+    partitions = [TopicPartition(topic, p) for topic, count in topics.items() for p in range(count)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        committed = {tp: await consumer.committed(tp) for tp in partitions}
+        committed = {tp: offset for tp, offset in committed.items() if offset is not None}
+        reported = await consumer.end_offsets(list(committed)) if committed else {}
+    finally:
+        await consumer.stop()
+    if not committed:
+        return {}
+    # The embedded broker reports the last batch's base offset + 1 as the end; correct it first.
+    return lag_of(committed, await true_end_offsets(bootstrap, reported))
+
+
+async def _call(state: Any, name: str) -> Any:
+    source = getattr(state, name, None)
+    if not callable(source):
+        return None
+    value = source()
+    if inspect.isawaitable(value):
+        try:
+            return await asyncio.wait_for(value, SOURCE_TIMEOUT_SECONDS)
+        except Exception as exc:  # noqa: BLE001 - a slow or absent broker must not break the scrape
+            log.warning("metrics source %s failed: %s", name, type(exc).__name__)
+            return None
+    return value
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(request: Request) -> PlainTextResponse:
+    """Prometheus metrics (text format 0.0.4)."""
+    settings = request.app.state.settings
+    token = getattr(settings, "metrics_token", None)
+    if token is not None:
+        sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(sent, token.get_secret_value()):
+            raise HTTPException(401, "send the metrics token as a bearer token", headers={"WWW-Authenticate": "Bearer"})
+    engine = request.app.state.engine
+    database = await asyncio.to_thread(database_families, engine) if engine is not None else []
+    text = render_metrics(counters=await _call(request.app.state, "counters"),
+                          lag=await _call(request.app.state, "consumer_lag"), database=database)
+    return PlainTextResponse(text, media_type=CONTENT_TYPE)

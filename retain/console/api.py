@@ -1,0 +1,282 @@
+"""The console's JSON API under ``/api/``: every console action, documented in the OpenAPI schema.
+
+Authentication: a session cookie (browsers, with the ``X-CSRF-Token`` header on writes) or
+``Authorization: Bearer rtn_...`` (machines). Every write is recorded in the console audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from retain.console import approvals, rule_actions
+from retain.console.auth import Principal, db, now_utc, require
+from retain.console.credentials import ROLES
+from retain.console.customer import customer_timeline
+from retain.console.messages import list_messages, message_entry
+from retain.console.outcomes import results
+from retain.console.overview import overview
+from retain.console.users import audit, create_token, create_user, list_audit, list_users, revoke_token
+
+router = APIRouter(prefix="/api", tags=["console"])
+
+
+class RuleText(BaseModel):
+    """A rule as the YAML mapping the editor holds."""
+
+    yaml: str = Field(description="one rule as YAML (id, version, signals, ... action)")
+
+
+class BacktestRequest(RuleText):
+    """An edited rule and the past window to replay it over."""
+
+    start: dt.datetime = Field(description="window start (ISO 8601, UTC if no offset)")
+    end: dt.datetime = Field(description="window end, exclusive")
+
+
+class Enabled(BaseModel):
+    """Switch a rule on or off."""
+
+    enabled: bool
+
+
+class Approval(BaseModel):
+    """Approve a draft, optionally with edited text."""
+
+    subject: str | None = None
+    body: str | None = Field(default=None, min_length=1)
+
+
+class Rejection(BaseModel):
+    """Reject a draft, saying why."""
+
+    reason: str = Field(min_length=1, max_length=400)
+
+
+class NewUser(BaseModel):
+    """A console user to create."""
+
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: Literal["viewer", "editor", "approver", "admin"]
+    password: str = Field(min_length=10, max_length=200)
+
+
+class NewToken(BaseModel):
+    """An API token to issue to a user."""
+
+    username: str
+    name: str = Field(min_length=1, max_length=100)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+@router.get("/me")
+def me(principal: Principal = Depends(require("read"))) -> dict[str, Any]:
+    """Who is logged in, their role, and (for browser sessions) the CSRF token for writes."""
+    return {"username": principal.username, "role": principal.role, "via": principal.via,
+            "csrf_token": principal.csrf_token or None}
+
+
+@router.get("/overview")
+def get_overview(request: Request, days: int = Query(14, ge=1, le=366), session: Session = Depends(db),
+                 _: Principal = Depends(require("read"))) -> dict[str, Any]:
+    """Signals, decisions and messages per day; suppressions by reason; opt-out and complaint rates; dead-letters."""
+    counters = getattr(request.app.state, "counters", None)
+    return overview(session=session, now=now_utc(), days=days, counters=counters() if callable(counters) else None)
+
+
+def _settings(request: Request):
+    return request.app.state.settings
+
+
+def _rules_or_503(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except rule_actions.RulesUnavailable as exc:
+        raise HTTPException(503, f"the rule files do not load: {exc}") from None
+
+
+@router.get("/rules")
+def get_rules(request: Request, session: Session = Depends(db), _: Principal = Depends(require("read"))) -> list[dict[str, Any]]:
+    """Every rule with its state (enabled, paused by the reputation guard)."""
+    return _rules_or_503(rule_actions.list_rules, session=session, settings=_settings(request))
+
+
+@router.get("/rules/{rule_id}")
+def get_rule(rule_id: str, request: Request, _: Principal = Depends(require("read"))) -> dict[str, Any]:
+    """One rule's content and its YAML text."""
+    rule = _rules_or_503(rule_actions.load, _settings(request)).get(rule_id)
+    if rule is None:
+        raise HTTPException(404, f"no rule {rule_id!r}")
+    return {"rule": rule.canonical(), "yaml": rule_actions.rule_yaml(rule)}
+
+
+@router.get("/rules/{rule_id}/history")
+def get_rule_history(rule_id: str, session: Session = Depends(db),
+                     _: Principal = Depends(require("read"))) -> list[dict[str, Any]]:
+    """Every stored version, newest first, with the diff from the previous one and who saved it."""
+    return rule_actions.history(session=session, rule_id=rule_id)
+
+
+@router.post("/rules/validate")
+def validate_rule(body: RuleText, _: Principal = Depends(require("read"))) -> dict[str, Any]:
+    """Check a rule's YAML against the rule schema: ``{"valid", "errors": [{line, field, message}]}``."""
+    rule, errors = rule_actions.validate_rule_text(body.yaml)
+    return {"valid": rule is not None, "errors": errors}
+
+
+@router.put("/rules/{rule_id}")
+def put_rule(rule_id: str, body: RuleText, request: Request, session: Session = Depends(db),
+             principal: Principal = Depends(require("rules"))) -> dict[str, Any]:
+    """Save an edited rule (the version is raised if needed); 422 with line-numbered errors when invalid."""
+    result = _rules_or_503(rule_actions.save, session=session, settings=_settings(request), actor=principal.username,
+                           rule_id=rule_id, text=body.yaml, now=now_utc())
+    if result["errors"]:
+        raise HTTPException(422, result["errors"])
+    session.commit()
+    return result
+
+
+@router.post("/rules/{rule_id}/enabled")
+def post_rule_enabled(rule_id: str, body: Enabled, request: Request, session: Session = Depends(db),
+                      principal: Principal = Depends(require("rules"))) -> dict[str, Any]:
+    """Switch a rule on or off (saved as a new version)."""
+    try:
+        result = _rules_or_503(rule_actions.set_enabled, session=session, settings=_settings(request),
+                               actor=principal.username, rule_id=rule_id, enabled=body.enabled, now=now_utc())
+    except KeyError:
+        raise HTTPException(404, f"no rule {rule_id!r}") from None
+    session.commit()
+    return result
+
+
+@router.post("/rules/{rule_id}/backtest")
+def post_rule_backtest(rule_id: str, body: BacktestRequest, request: Request,
+                       _: Principal = Depends(require("rules"))) -> dict[str, Any]:
+    """What the edited rule (not saved) would have sent over a past window; 422 when the rule is invalid."""
+    result = _rules_or_503(rule_actions.backtest, settings=_settings(request), rule_id=rule_id, text=body.yaml,
+                           start=_aware(body.start), end=_aware(body.end))
+    if result["errors"]:
+        raise HTTPException(422, result["errors"])
+    return result
+
+
+@router.get("/approvals")
+def get_approvals(session: Session = Depends(db), _: Principal = Depends(require("read"))) -> list[dict[str, Any]]:
+    """Drafts awaiting approval, oldest first, with signal, risk drivers and guardrail results."""
+    return [approvals.draft_view(row) for row in approvals.queue(session=session)]
+
+
+@router.post("/approvals/{message_id}/approve")
+def post_approve(message_id: str, body: Approval, session: Session = Depends(db),
+                 principal: Principal = Depends(require("approve"))) -> dict[str, Any]:
+    """Approve a draft (with edited subject/body for edit-and-approve); 409 when it is no longer waiting."""
+    now = now_utc()
+    if not approvals.approve(session=session, message_id=message_id, now=now, reviewer=principal.username,
+                             subject=body.subject, body=body.body):
+        raise HTTPException(409, f"message {message_id} is not awaiting approval")
+    edited = body.subject is not None or body.body is not None
+    audit(session=session, actor=principal.username, action="draft.approve_edited" if edited else "draft.approve",
+          target=f"message:{message_id}", now=now)
+    session.commit()
+    return {"message_id": message_id, "state": "drafted"}
+
+
+@router.post("/approvals/{message_id}/reject")
+def post_reject(message_id: str, body: Rejection, session: Session = Depends(db),
+                principal: Principal = Depends(require("approve"))) -> dict[str, Any]:
+    """Reject a draft: it is never sent; 409 when it is no longer waiting."""
+    now = now_utc()
+    if not approvals.reject(session=session, message_id=message_id, now=now, reviewer=principal.username,
+                            reason=body.reason):
+        raise HTTPException(409, f"message {message_id} is not awaiting approval")
+    audit(session=session, actor=principal.username, action="draft.reject", target=f"message:{message_id}", now=now,
+          detail={"reason": body.reason})
+    session.commit()
+    return {"message_id": message_id, "state": "suppressed"}
+
+
+@router.get("/messages")
+def get_messages(rule: str | None = None, channel: str | None = None, status: str | None = None,
+                 limit: int = Query(200, ge=1, le=1000), session: Session = Depends(db),
+                 _: Principal = Depends(require("read"))) -> list[dict[str, Any]]:
+    """Outbox rows, newest first, filtered by rule, channel and status."""
+    return [message_entry(r) for r in list_messages(session=session, rule_id=rule, channel=channel, state=status,
+                                                    limit=limit)]
+
+
+@router.get("/customers/{customer_id}/timeline")
+def get_timeline(customer_id: str, days: int = Query(90, ge=1, le=3660), session: Session = Depends(db),
+                 _: Principal = Depends(require("read"))) -> dict[str, Any]:
+    """Signals, scores, decisions with reasons, messages and consent changes of one customer."""
+    return customer_timeline(session=session, customer_id=customer_id, now=now_utc(), days=days)
+
+
+@router.get("/results")
+def get_results(days: int = Query(30, ge=1, le=366), confidence: float = Query(0.95, gt=0.5, lt=1),
+                session: Session = Depends(db), _: Principal = Depends(require("read"))) -> list[dict[str, Any]]:
+    """Per rule: sent vs holdout outcome rates, their difference with Newcombe's interval, opt-out rate."""
+    return [r.to_dict() for r in results(session=session, now=now_utc(), days=days, confidence=confidence)]
+
+
+@router.get("/audit")
+def get_audit(limit: int = Query(100, ge=1, le=1000), session: Session = Depends(db),
+              _: Principal = Depends(require("read"))) -> list[dict[str, Any]]:
+    """The newest console writes: who did what to which object."""
+    return [{"at": a.at.isoformat(), "actor": a.actor, "action": a.action, "target": a.target, "detail": a.detail}
+            for a in list_audit(session=session, limit=limit)]
+
+
+@router.get("/users")
+def get_users(session: Session = Depends(db), _: Principal = Depends(require("admin"))) -> list[dict[str, Any]]:
+    """Console users and their roles."""
+    return [{"username": u.username, "role": u.role, "disabled": u.disabled, "created_at": u.created_at.isoformat()}
+            for u in list_users(session=session)]
+
+
+@router.post("/users", status_code=201)
+def post_user(body: NewUser, session: Session = Depends(db),
+              principal: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    """Create a console user; 409 when the name is taken."""
+    now = now_utc()
+    try:
+        create_user(session=session, username=body.username, role=body.role, password=body.password, now=now)
+    except ValueError as exc:
+        raise HTTPException(409, str(exc)) from None
+    audit(session=session, actor=principal.username, action="user.create", target=f"user:{body.username}", now=now,
+          detail={"role": body.role})
+    session.commit()
+    return {"username": body.username, "role": body.role, "roles": list(ROLES)}
+
+
+@router.post("/tokens", status_code=201)
+def post_token(body: NewToken, session: Session = Depends(db),
+               principal: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    """Issue an API token; the secret is in this answer only (it is stored hashed)."""
+    now = now_utc()
+    try:
+        secret, record = create_token(session=session, username=body.username, name=body.name, now=now)
+    except ValueError as exc:
+        raise HTTPException(404, str(exc)) from None
+    audit(session=session, actor=principal.username, action="token.create", target=f"user:{body.username}", now=now,
+          detail={"token_id": record.token_id, "name": body.name})
+    session.commit()
+    return {"token_id": record.token_id, "token": secret, "username": body.username}
+
+
+@router.delete("/tokens/{token_id}")
+def delete_token(token_id: str, session: Session = Depends(db),
+                 principal: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    """Revoke an API token; 404 when there is no such active token."""
+    now = now_utc()
+    if not revoke_token(session=session, token_id=token_id, now=now):
+        raise HTTPException(404, f"no active token {token_id!r}")
+    audit(session=session, actor=principal.username, action="token.revoke", target=f"token:{token_id}", now=now)
+    session.commit()
+    return {"token_id": token_id, "revoked": True}

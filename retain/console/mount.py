@@ -1,0 +1,54 @@
+"""Putting the console on the service's FastAPI app: routers, static files, login redirects, headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from retain.console import api, login, pages
+from retain.console.auth import LoginRequired
+
+# The console's pages only need their own scripts, styles and inline SVG; nothing may frame them.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                               "frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def install_console(app: FastAPI) -> FastAPI:
+    """Add the console pages, its JSON API, static files and handlers to ``app``."""
+    app.include_router(login.router)
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.mount("/console/static", StaticFiles(directory=Path(__file__).parent / "static"), name="console-static")
+
+    @app.exception_handler(LoginRequired)
+    async def _to_login(request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/console/login?next={quote(exc.next_path, safe='')}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        if request.url.path.startswith("/console/") and not request.url.path.startswith("/console/static"):
+            return pages.render(request, "error.html", None, "Error", status_code=exc.status_code,
+                                message=str(exc.detail))
+        return await http_exception_handler(request, exc)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        if request.url.path.startswith(("/console", "/api/")):
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response
+
+    return app

@@ -1,0 +1,166 @@
+"""Console actions through the JSON API on a real (SQLite) database: rules, approvals, messages, results, metrics."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from pydantic import SecretStr
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from outreach.outbox.records import OutboxRecord
+from retain.console.results import GroupCounts, compare
+from retain.database import session_scope
+from tests.fakes.console_world import PASSWORD, build_world
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def world(tmp_path):
+    return build_world(tmp_path, history=True)
+
+
+def client_for(world, username: str) -> TestClient:
+    """A client logged in as ``username`` that sends its CSRF token on every request."""
+    client = TestClient(world.app, base_url="https://testserver")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
+    client.post("/console/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
+    client.headers["X-CSRF-Token"] = client.get("/api/me").json()["csrf_token"]
+    return client
+
+
+def test_editing_a_rule_saves_its_file_bumps_the_version_and_records_who(world):
+    editor = client_for(world, "editor")
+    text = editor.get("/api/rules/checkout-idle-nudge").json()["yaml"]
+    bad = editor.put("/api/rules/checkout-idle-nudge", json={"yaml": text.replace("priority: 30", "priority: lots")})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "priority"
+
+    saved = editor.put("/api/rules/checkout-idle-nudge", json={"yaml": text.replace("priority: 30", "priority: 35")})
+    assert saved.status_code == 200 and saved.json()["rule"]["version"] == 2
+    on_disk = yaml.safe_load((world.rules_dir / "checkout_idle.yaml").read_text())["rules"][0]
+    assert (on_disk["priority"], on_disk["version"]) == (35, 2)
+    history = editor.get("/api/rules/checkout-idle-nudge/history").json()
+    assert [(h["version"], h["changed_by"]) for h in history] == [(2, "editor"), (1, "file")]
+    assert "-priority: 30\n+priority: 35" in history[0]["diff"]
+    audit = editor.get("/api/audit").json()
+    assert audit[0]["actor"] == "editor" and audit[0]["action"] == "rule.save"
+
+
+def test_disabling_a_rule(world):
+    editor = client_for(world, "editor")
+    assert editor.post("/api/rules/usage-drop-winback/enabled", json={"enabled": False}).status_code == 200
+    rules = {r["id"]: r for r in editor.get("/api/rules").json()}
+    assert rules["usage-drop-winback"]["enabled"] is False and rules["usage-drop-winback"]["version"] == 2
+    assert editor.post("/api/rules/no-such-rule/enabled", json={"enabled": False}).status_code == 404
+
+
+def test_backtest_of_an_unsaved_edit_changes_nothing_on_disk(world):
+    editor = client_for(world, "editor")
+    before = (world.rules_dir / "checkout_idle.yaml").read_text()
+    text = editor.get("/api/rules/checkout-idle-nudge").json()["yaml"]
+    window = {"start": "2026-10-01T00:00:00Z", "end": "2026-10-15T00:00:00Z"}
+    loose = editor.post("/api/rules/checkout-idle-nudge/backtest", json={"yaml": text, **window}).json()
+    strict = editor.post("/api/rules/checkout-idle-nudge/backtest",
+                         json={"yaml": text.replace("value: 20", "value: 100000"), **window}).json()
+    assert sum(loose["rule"]["messages"].values()) > 0
+    assert strict["rule"].get("messages", {}) == {}  # no cart is worth 100,000: the stricter rule sends nothing
+    assert (world.rules_dir / "checkout_idle.yaml").read_text() == before
+    empty = editor.post("/api/rules/checkout-idle-nudge/backtest",
+                        json={"yaml": text, "start": "2025-01-01T00:00:00Z", "end": "2025-02-01T00:00:00Z"}).json()
+    assert empty["report"]["events"] == 0
+    invalid = editor.post("/api/rules/checkout-idle-nudge/backtest", json={"yaml": "id: [", **window})
+    assert invalid.status_code == 422
+
+
+def test_approve_edit_and_reject_drafts(world):
+    approver = client_for(world, "approver")
+    queue = approver.get("/api/approvals").json()
+    assert [d["message_id"] for d in queue] == ["m0007", "m0008"]
+    assert queue[0]["drivers"] == [["late_orders", 0.3]] and queue[0]["guardrails"][0]["name"] == "offers"
+
+    edited = approver.post("/api/approvals/m0007/approve", json={"body": "Hi, sorry: your parcel is late. SORRY10."})
+    assert edited.status_code == 200
+    assert approver.post("/api/approvals/m0007/approve", json={}).status_code == 409  # already decided
+    assert approver.post("/api/approvals/m0008/reject", json={"reason": "tone"}).status_code == 200
+    assert approver.get("/api/approvals").json() == []
+    with session_scope(world.engine) as session:
+        approved, rejected = session.get(OutboxRecord, "m0007"), session.get(OutboxRecord, "m0008")
+        assert (approved.state, approved.body) == ("drafted", "Hi, sorry: your parcel is late. SORRY10.")
+        assert approved.rendered["edited_by"] == "approver"
+        assert approved.rendered["original"]["body"].startswith("Hi, your parcel is late")
+        assert rejected.state == "suppressed" and "tone" in rejected.last_error
+    actions = [a["action"] for a in approver.get("/api/audit").json()[:2]]
+    assert actions == ["draft.reject", "draft.approve_edited"]
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("", 6),  # everything
+    ("?rule=shipping-delay-goodwill", 2),
+    ("?status=sent", 4),
+    ("?channel=sms", 0),
+    ("?rule=checkout-idle-nudge&status=awaiting_approval", 0),
+])
+def test_messages_filter(world, query, expected):
+    assert len(client_for(world, "viewer").get("/api/messages" + query).json()) == expected
+
+
+def test_customer_timeline(world):
+    data = client_for(world, "viewer").get("/api/customers/c-1/timeline").json()
+    outcomes = sorted(d["outcome"] for entry in data["timeline"] for d in entry["decisions"])
+    assert outcomes == ["engage", "suppressed"]
+    assert [m["message_id"] for m in data["messages"]] == ["m0001"]
+    assert "ada1@example.com" not in str(data)  # contact details stay out of the console API
+
+
+def test_results_match_the_constructed_data(world):
+    # Seeded: 4 sent (c-1 and c-2 came back), 1 held out (did not), 1 opt-out among the sent.
+    [row] = client_for(world, "viewer").get("/api/results").json()
+    expected = compare(GroupCounts(4, 2), GroupCounts(1, 0))
+    assert (row["sent"], row["sent_outcomes"], row["holdout"], row["holdout_outcomes"]) == (4, 2, 1, 0)
+    assert (row["difference"], row["ci_low"], row["ci_high"]) == pytest.approx(
+        (expected.difference, expected.low, expected.high))
+    assert row["opt_out_rate"] == pytest.approx(0.25)
+
+
+def test_overview_counts(world):
+    data = client_for(world, "viewer").get("/api/overview").json()
+    assert sum(data["series"]["messages sent"]) == 4 and sum(data["series"]["signals"]) == 4
+    assert data["suppressions"] == {"cooldown": 1}
+    assert (data["opt_out_rate"], data["complaint_rate"], data["deadletter"]) == (0.25, 0.0, 2)
+
+
+def test_metrics_are_prometheus_text_with_retain_names(world):
+    response = TestClient(world.app).get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = response.text
+    assert 'retain_sends_total{channel="email",status="sent"} 4' in text
+    assert 'retain_decisions_total{outcome="holdout"} 1' in text
+    assert "retain_deadletter_total 2" in text
+    names = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")}
+    assert all(n.startswith("retain_") for n in names)
+
+
+def test_metrics_token_when_configured(world):
+    world.app.state.settings = world.settings.model_copy(update={"metrics_token": SecretStr("s3cret-token")})
+    client = TestClient(world.app)
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+
+
+def test_users_cli_creates_a_user_who_can_log_in(world, monkeypatch):
+    from retain.console.cli import users_app
+
+    monkeypatch.setenv("DATABASE_URL", world.settings.effective_database_url)
+    result = CliRunner().invoke(users_app, ["create", "ops", "--role", "editor"],
+                                env={"RETAIN_USER_PASSWORD": "a long password"})
+    assert result.exit_code == 0, result.output
+    again = CliRunner().invoke(users_app, ["create", "ops", "--role", "nobody"],
+                               env={"RETAIN_USER_PASSWORD": "a long password"})
+    assert again.exit_code != 0
+    client = TestClient(world.app, base_url="https://testserver")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
+    client.post("/console/login", data={"username": "ops", "password": "a long password", "csrf_token": token})
+    assert client.get("/api/me").json()["role"] == "editor"
