@@ -122,9 +122,18 @@ def initial_state() -> dict[str, Any]:
     }
 
 
-def _copy(state: dict[str, Any]) -> dict[str, Any]:
-    # One level of container copies: inner dicts are replaced, never mutated, so this suffices.
-    return {k: (v.copy() if isinstance(v, (dict, list)) else v) for k, v in state.items()}
+def _copy(state: dict[str, Any], mutated: str | None = None) -> dict[str, Any]:
+    # Copy-on-write: lists are only ever replaced, and of the dicts only the one this event's
+    # handler mutates is copied (copying every container on every event was the hot spot).
+    s = dict(state)
+    if mutated is not None:
+        s[mutated] = dict(s[mutated])
+    return s
+
+
+_MUTATED = {"order.placed": "open_orders", "order.shipped": "open_orders", "order.delivered": "open_orders",
+            "order.cancelled": "open_orders", "product.usage": "usage_days", "checkout.started": "checkouts",
+            "checkout.completed": "checkouts", "checkout.abandoned": "checkouts"}
 
 
 def _ts(value: Any) -> float | None:
@@ -218,8 +227,8 @@ def _on_subscription(s: dict[str, Any], kind: str, p: Any) -> None:
 
 def on_event(state: dict[str, Any], event: Any) -> dict[str, Any]:
     """Fold one ``signals.events`` event into a copy of ``state`` and return the copy."""
-    s = _copy(state)
     kind, p = event.type, event.properties
+    s = _copy(state, _MUTATED.get(kind))
     t = event.occurred_at.timestamp()
     s["first_seen"] = t if s["first_seen"] is None else min(s["first_seen"], t)
     s["last_event"] = t if s["last_event"] is None else max(s["last_event"], t)

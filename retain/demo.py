@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import secrets
 import signal
 import time
 from collections import Counter
@@ -33,6 +34,7 @@ from sqlmodel import Session
 from outreach.consent.records import ConsentChangeRecord
 from outreach.outbox.records import DRAFTED, PENDING, SENDING, SUPPRESSED, OutboxRecord, RulePauseRecord
 from retain.demo_reactions import SimulatedRecipients
+from retain.database import session_scope
 from retain.runtime import Runtime
 from retain.settings import Settings
 from retain.simulator.arrival_noise import ArrivalNoise
@@ -164,6 +166,8 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
             react=feed.deliver_message, channels=runtime.sender.channels, engine=runtime.engine,
             api_url=runtime.api_url, public_base_url=runtime.settings.public_base_url, keys=runtime.webhook_keys)
         console.print(f"API on {runtime.api_url}  (docs: {runtime.api_url}/docs)   broker {runtime.bootstrap}")
+        console.print(await asyncio.to_thread(_demo_login, runtime))
+        started = time.monotonic()  # the duration counts from a ready service, not from start-up
         live_ctx = Live(console=console, refresh_per_second=2) if show_progress else contextlib.nullcontext()
         try:
             with live_ctx as live:
@@ -200,6 +204,23 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
         "customers": customers,
         "duration_seconds": round(time.monotonic() - started, 1),
     }
+
+
+def _demo_login(runtime: Runtime) -> str:
+    """Create the console user ``demo`` (admin) on first use, so the console can be opened at once."""
+    from retain.console.users import create_user
+
+    assert runtime.engine is not None
+    password = secrets.token_urlsafe(9)
+    with session_scope(runtime.engine) as session:
+        try:
+            create_user(session=session, username="demo", role="admin", password=password,
+                        now=dt.datetime.now(dt.timezone.utc))
+        except ValueError:  # exists from an earlier demo in this data dir
+            return (f"Console: {runtime.api_url}/console (user 'demo' from an earlier run; "
+                    "`retain users create NAME --role admin` adds another)")
+        session.commit()
+    return f"Console: {runtime.api_url}/console  user [bold]demo[/]  password [bold]{password}[/]"
 
 
 async def _drain(runtime: Runtime, feeder: Feeder, *, timeout: float = 15.0) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,15 @@ class _EmbeddedServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self):  # type: ignore[override]
         yield
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def bootstrap_of(kafka_url: str) -> str:
@@ -110,6 +120,9 @@ class Runtime:
         await asyncio.to_thread(migrate, self.engine)
         stack.callback(self.engine.dispose)
 
+        if settings.model_bootstrap:
+            await asyncio.to_thread(self._ensure_model)
+
         self.worker = build_worker(settings, broker_url=self.broker_url, fold=self.fold)
         in_process = InProcessWorker(self.worker)
         await in_process.start()
@@ -156,7 +169,8 @@ class Runtime:
                                                                     topic_partitions(settings))
         app.state.consent_publisher = consent_publisher  # webhooks publish consent changes after commit
         port = self.api_port if self.api_port is not None else settings.api_port
-        port = port or free_port()
+        if not port or (self.api_port is None and not _port_is_free(settings.api_host, port)):
+            port = free_port(settings.api_host)  # a second demo next to a running one still starts
         server = _EmbeddedServer(uvicorn.Config(app, host=settings.api_host, port=port,
                                                log_level="warning", lifespan="off"))
         server_task = asyncio.create_task(server.serve(), name="retain.api")
@@ -166,6 +180,15 @@ class Runtime:
                 server_task.result()  # raises the bind error, e.g. port in use
             await asyncio.sleep(0.02)
         self.api_url = f"http://{settings.api_host}:{port}"
+
+    def _ensure_model(self) -> None:
+        from models.registry import ensure_model, promoted_version
+
+        root = self.settings.model_registry_path
+        if promoted_version(root) is None:
+            log.info("no promoted risk model: training a first one on simulated events (once)")
+        version = ensure_model(root, customers=self.settings.model_bootstrap_customers, days=150, progress=False)
+        log.info("serving risk model", extra={"model_version": version})
 
     @staticmethod
     async def _stop_server(server: uvicorn.Server, task: asyncio.Task[Any]) -> None:

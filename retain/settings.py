@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     model_registry_dir: Path | None = None
     risk_cut_points: list[float] = [0.2, 0.5]  # low < 0.2 <= medium < 0.5 <= high
     model_reload_seconds: float = 5.0
+    # With no promoted model, the service trains a first one on simulated events at start
+    # (about 15 s, once per registry) so decisions carry a risk score from the first minute.
+    model_bootstrap: bool = True
+    model_bootstrap_customers: int = 1000
+
+    @property
+    def model_registry_path(self) -> Path:
+        """Where model artifacts and the promoted pointer live."""
+        return self.model_registry_dir or self.data_dir / "models"
 
     # LLM drafting (unset -> template drafter, the demo runs offline)
     openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))

@@ -169,7 +169,7 @@ class DecisionAgents:
 def _serving_scorer(settings: Settings) -> Callable[[], Any]:
     from models.registry import ServingModel  # late: LightGBM is only loaded by workers that score
 
-    root = settings.model_registry_dir or settings.data_dir / "models"
+    root = settings.model_registry_path
     serving = ServingModel(Path(root), cut_points=settings.risk_cut_points, check_interval=settings.model_reload_seconds)
 
     def scorer() -> Any:

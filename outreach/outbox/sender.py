@@ -204,7 +204,11 @@ class Sender:
         )
         subject, body, rendered = draft_fields(self.compose(request))
         rendered["unsubscribe_url"] = request.unsubscribe_url
-        state = AWAITING_APPROVAL if row.requires_approval else DRAFTED
+        if rendered.get("passed") is False:
+            # Even the template fallback failed a guardrail: a person looks at it, nothing goes out.
+            state = HELD_FOR_REVIEW
+        else:
+            state = AWAITING_APPROVAL if row.requires_approval else DRAFTED
         outbox.transition(session=session, message_id=row.message_id, now=now, state=state,
                           release=state == AWAITING_APPROVAL, subject=subject, body=body, rendered=rendered)
         row.state, row.subject, row.body, row.rendered = state, subject, body, rendered
@@ -247,8 +251,8 @@ class Sender:
                     log.exception("drafting message %s failed", row.message_id)
                     return self._finish(session, row, now, FAILED, report, last_error=f"draft failed: {exc}"[:500])
                 session.commit()
-                if row.state == AWAITING_APPROVAL:
-                    report.add(AWAITING_APPROVAL)
+                if row.state in (AWAITING_APPROVAL, HELD_FOR_REVIEW):
+                    report.add(row.state)
                     return None
             address, hashed = self._address(session, row, now)
             refusal = check_send(session=session, customer_id=row.customer_id, channel=row.channel, topic=row.topic,

@@ -292,3 +292,18 @@ def test_a_drafter_that_raises_fails_the_row_instead_of_looping(engine, sendgrid
     assert sender.run_once(T0).counts == {"failed": 1}
     assert sender.run_once(T0 + dt.timedelta(hours=1)).counts == {}
     assert sendgrid.requests == []
+
+
+def test_a_draft_that_failed_its_guardrails_is_held_for_review_not_sent(engine, channels, sendgrid):
+    add_customer(engine, "c1", email=EMAIL)
+    _enqueue(engine, decision("c1"))
+
+    def failing(request):  # what compose returns when even the template broke a guardrail
+        return {"subject": "Your order", "body": "20% off today!", "passed": False}
+
+    sender = Sender(engine, channels=channels, compose=failing, config=CONFIG)
+    assert sender.run_once(T0).counts == {"held_for_review": 1}
+    sender.run_once(T0 + dt.timedelta(hours=1))
+    assert sendgrid.accepted == []
+    [row] = _rows(engine)
+    assert row.state == "held_for_review"
