@@ -206,7 +206,8 @@ def fit_booster(splits: Splits, label: str, feature_names: list[str], categorica
     categories = vocabularies(splits.train, feature_names)
     cats = [c for c in categorical if c in feature_names]
     dtrain = lgb.Dataset(encode(splits.train, feature_names, categories), splits.train[label].to_numpy(),
-                         feature_name=feature_names, categorical_feature=cats, free_raw_data=False)
+                         feature_name=feature_names, categorical_feature=cats, free_raw_data=False,
+                         params={"verbose": -1})  # LightGBM logs to stdout, which carries --json output
     dvalid = lgb.Dataset(encode(splits.valid, feature_names, categories), splits.valid[label].to_numpy(), reference=dtrain)
     params = {**config.params, "seed": config.seed}
     booster = lgb.train(

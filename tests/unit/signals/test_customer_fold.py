@@ -10,7 +10,7 @@ import pytest
 from detector_events import Tick, at, ev, run
 from models import features
 from retain.settings import Settings
-from signals.customer_fold import CustomerFold, default_fold
+from signals.customer_fold import CustomerFold, default_fold, event_digest
 from signals.detectors.checkout_idle import CheckoutIdleDetector
 
 FOLD = CustomerFold()
@@ -54,8 +54,10 @@ def test_dedup_window_remembers_the_window_and_stays_bounded(window):
     fold = CustomerFold(dedup_window=window)
     events = [ev("product.usage", at(n), event_id=f"u{n}") for n in range(3 * window + 5)]
     state, _ = run(fold, events)
-    remembered = [key for chunk in state["seen"] for key in chunk]
-    assert remembered == [e.event_id for e in events][-len(remembered):]  # the most recent, in order
+    # The window holds fixed-width digests of the ids, concatenated chunk by chunk.
+    text = "".join(state["seen"])
+    remembered = [text[i : i + 12] for i in range(0, len(text), 12)]
+    assert remembered == [event_digest(e.event_id) for e in events][-len(remembered):]  # most recent, in order
     assert window <= len(remembered) <= window + 2 * max(1, window // 8)
     for recent in events[-window:]:
         assert fold.on_event(state, recent)[0] is state  # still a duplicate
@@ -148,3 +150,14 @@ def test_rejects_bad_configuration():
         CustomerFold([CheckoutIdleDetector(), CheckoutIdleDetector()])
     with pytest.raises(ValueError, match="dedup_window"):
         CustomerFold(dedup_window=0)
+
+
+def test_a_state_with_the_older_id_dict_window_still_deduplicates():
+    # States written before the digest window held {event_id: 1} chunks; they keep working.
+    fold = CustomerFold(dedup_window=8)
+    events = [ev("product.usage", at(n), event_id=f"u{n}") for n in range(5)]
+    state, _ = run(fold, events)
+    old = {**state, "seen": [{e.event_id: 1 for e in events}]}
+    assert fold.on_event(old, events[2])[0] is old  # still a duplicate
+    new, _ = fold.on_event(old, ev("product.usage", at(9), event_id="u9"))
+    assert "".join(new["seen"]) == "".join(event_digest(i) for i in ["u0", "u1", "u2", "u3", "u4", "u9"])
