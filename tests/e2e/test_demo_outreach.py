@@ -10,7 +10,6 @@ database that nothing went to anyone after they opted out. Every wait is bounded
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import io
 import json
@@ -18,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
-from typing import Any, Callable
+from typing import Callable
 
 import httpx
 import pytest
@@ -34,6 +33,7 @@ from retain.demo_reactions import SimulatedRecipients
 from retain.runtime import Runtime
 from retain.settings import Settings
 from retain.stream_app import CONSENT, DECISIONS
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -68,15 +68,6 @@ def daytime_phone(now: dt.datetime) -> tuple[str, str]:
             return phone, zone
     raise AssertionError("no candidate zone in daytime")
 
-
-async def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.1)  # polling interval of a bounded wait
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 def _settings(tmp_path: Path, rules_dir: Path) -> Settings:

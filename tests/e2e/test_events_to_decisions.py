@@ -11,20 +11,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import time
 import uuid
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import func, select
 
-from retain.broker import EmbeddedBroker, ensure_topics
+from retain.broker import ensure_topics
 from retain.database import make_engine, session_scope
 from retain.settings import Settings
 from retain.stream_app import topic_partitions
 from retain.worker import InProcessWorker, build_worker
 from triggers.records import DecisionRecord
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -70,15 +70,6 @@ class TopicCollector:
         await self.consumer.stop()
 
 
-async def wait_for(condition: Callable[[], Any], timeout: float, what: str | Callable[[], str]) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.1)  # polling interval of a bounded wait, not a timing assumption
-    pytest.fail(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
-
 
 def profile(customer: str, at: dt.datetime) -> bytes:
     return json.dumps({"event_id": f"{customer}-p", "customer_id": customer, "type": "customer.profile",
@@ -90,11 +81,6 @@ def started(customer: str, at: dt.datetime) -> bytes:
     return json.dumps({"event_id": f"{customer}-e1", "customer_id": customer, "type": "checkout.started",
                        "occurred_at": at.isoformat(), "properties": {"checkout_id": "k1", "cart_value": 30}}).encode()
 
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    with EmbeddedBroker(tmp_path_factory.mktemp("e2e-broker")) as running:
-        yield running
 
 
 async def test_events_become_stored_and_published_decisions(broker, tmp_path):

@@ -16,11 +16,6 @@ from retain.broker import EmbeddedBroker, ensure_topics
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    with EmbeddedBroker(tmp_path_factory.mktemp("broker")) as running:
-        yield running
-
 
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:

@@ -115,14 +115,23 @@ def test_customer_timeline(world):
     assert "ada1@example.com" not in str(data)  # contact details stay out of the console API
 
 
-def test_results_match_the_constructed_data(world):
-    # Seeded: 4 sent (c-1 and c-2 came back), 1 held out (did not), 1 opt-out among the sent.
+def test_results_measure_each_rule_by_its_goal_on_the_constructed_data(world):
+    # Seeded: 4 sent, 1 held out. By the rule's goal (order.placed or checkout.completed within 2d)
+    # c-1 and c-4 reached it among the sent and c-5 in the holdout; by the old "any later event"
+    # outcome it would have been c-1 and c-2, and none held out. 1 opt-out among the sent.
     [row] = client_for(world, "viewer").get("/api/results").json()
-    expected = compare(GroupCounts(4, 2), GroupCounts(1, 0))
-    assert (row["sent"], row["sent_outcomes"], row["holdout"], row["holdout_outcomes"]) == (4, 2, 1, 0)
+    expected = compare(GroupCounts(4, 2), GroupCounts(1, 1))
+    assert (row["sent"], row["sent_outcomes"], row["holdout"], row["holdout_outcomes"]) == (4, 2, 1, 1)
     assert (row["difference"], row["ci_low"], row["ci_high"]) == pytest.approx(
         (expected.difference, expected.low, expected.high))
+    assert row["difference"] == pytest.approx(-0.5)
     assert row["opt_out_rate"] == pytest.approx(0.25)
+    assert row["goal"] == {"events": ["order.placed", "checkout.completed"], "within": "2d"}
+
+
+def test_results_page_shows_the_goal(world):
+    html = client_for(world, "viewer").get("/console/results").text
+    assert "order.placed or checkout.completed within 2d" in html
 
 
 def test_overview_counts(world):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -11,7 +10,6 @@ import stat
 import time
 import uuid
 from types import SimpleNamespace
-from typing import Any, Callable
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -37,13 +35,14 @@ from outreach.wiring import (
     signal_for_engine,
     with_webhook_keys,
 )
-from retain.broker import EmbeddedBroker, ensure_topics
+from retain.broker import ensure_topics
 from retain.database import session_scope
 from retain.settings import Settings
 from signals.service import record_signal
 from signals.signal import Signal
 from tests.fakes.outreach_world import CONFIG, T0, add_customer, decision, sqlite_engine
 from triggers.policy.reasons import Outcome, ReasonCode
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -61,20 +60,6 @@ rules:
 """
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    with EmbeddedBroker(tmp_path_factory.mktemp("wiring-broker")) as running:
-        yield running
-
-
-async def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.05)  # polling interval of a bounded wait
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 def outbox_rows(engine) -> list[OutboxRecord]:

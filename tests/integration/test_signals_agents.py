@@ -7,41 +7,25 @@ of the detectors' rules.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import time
 import uuid
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from retain.broker import EmbeddedBroker, ensure_topics
+from retain.broker import ensure_topics
 from retain.settings import Settings
 from retain.stream_app import topic_partitions
 from retain.worker import InProcessWorker, build_worker
 from signals.customer_fold import default_fold
 from signals.events import parse_event
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    with EmbeddedBroker(tmp_path_factory.mktemp("agents-broker")) as running:
-        yield running
-
-
-async def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``condition`` until truthy; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.1)  # polling interval of a bounded wait
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 def scenario(run: str, now: dt.datetime) -> list[dict]:

@@ -1,0 +1,21 @@
+"""Bounded waits for tests that watch a running service: poll a condition, never sleep for timing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Callable
+
+import pytest
+
+
+async def wait_for(condition: Callable[[], Any], timeout: float, what: str | Callable[[], str],
+                   *, interval: float = 0.1) -> Any:
+    """Poll ``condition`` until truthy and return its value; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        await asyncio.sleep(interval)  # polling interval of a bounded wait, not a timing assumption
+    pytest.fail(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
