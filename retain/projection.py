@@ -1,8 +1,8 @@
-"""Projects the streams into SQL: customer profiles from ``events``, signals from ``signals``.
+"""Projects the streams into SQL: customer profiles and goal events from ``events``, signals from ``signals``.
 
 A thin shell around ``signals.service``: one aiokafka consumer group, database writes in a worker
 thread (SQLAlchemy is synchronous), commits after each batch is stored. Every write is idempotent
-(profiles keep the newest by event time, signals are unique on their id), so a redelivered batch
+(profiles keep the newest by event time, signals and goal events are unique on their id), so a redelivered batch
 after a crash changes nothing. Dead-letter records are counted here too, for the console and the
 demo summary.
 """
@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from retain.database import session_scope
 from retain.stream_app import DEADLETTER, EVENTS, SIGNALS
 from signals.events import parse_event
+from signals.goal_events import record_goal_event
 from signals.service import record_signal, upsert_customer_profile
 from signals.signal import Signal
 
@@ -99,3 +100,6 @@ class Projection:
             return  # the stream worker sends it to deadletter with the reason; nothing to project
         if event.type == "customer.profile":
             upsert_customer_profile(session=session, event=event)
+        else:
+            # Kept for results per rule: did the customer reach a rule's goal after the message?
+            record_goal_event(session=session, event=event)

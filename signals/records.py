@@ -85,3 +85,19 @@ class SignalRecord(SQLModel, table=True):
     detected_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
     recorded_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+
+
+class GoalEventRecord(SQLModel, table=True):
+    """One customer event of a type a rule may name as its goal, kept so results can measure outcomes.
+
+    Only the types in ``signals.goal_events.GOAL_EVENT_TYPES`` are kept (no profile updates, checkout
+    heartbeats or our own ``message.sent``), and only their envelope: no payload, no contact data.
+    """
+
+    __tablename__ = "goal_events"
+    __table_args__ = (sa.Index("ix_goal_events_customer_type_time", "customer_id", "type", "occurred_at"),)
+
+    event_id: str = Field(primary_key=True, sa_type=sa.String(128))
+    customer_id: str = Field(sa_type=sa.String(128), nullable=False)
+    type: str = Field(sa_type=sa.String(32), nullable=False)
+    occurred_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)

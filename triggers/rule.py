@@ -18,6 +18,9 @@ regenerate with ``retain rules schema --write schemas/rule.schema.json``)::
         cooldown: 72h             # no second message from this rule to this customer within 72 h
         relevance: 48h            # the signal stays worth acting on for 48 h after detection
         holdout_pct: 5            # 5 % of customers (deterministic slice) are recorded, never messaged
+        goal:                     # what counts as success when results compare sent vs holdout
+          events: [order.placed]  # any of these event types...
+          within: 30d             # ...within 30 days of the send (or of the holdout decision)
         bypass_caps: true         # service only: skip the marketing frequency caps
         action:
           channels: [email, sms]  # preference order
@@ -35,6 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from signals.goal_events import GOAL_EVENT_TYPES
 from signals.signal import SignalKind
 from triggers.conditions import Condition
 from triggers.durations import Duration
@@ -44,6 +48,9 @@ SCHEMA_ID = "urn:retain:schemas:rule:1"
 
 Channel = Literal["email", "sms"]
 Topic = Literal["service", "marketing"]
+
+# A goal may name any event type the projection keeps for measurement (see signals.goal_events).
+GoalEvent = Literal[GOAL_EVENT_TYPES]  # type: ignore[valid-type]
 
 
 class _Strict(BaseModel):
@@ -73,6 +80,29 @@ class Action(_Strict):
         return self
 
 
+class Goal(_Strict):
+    """The outcome a rule aims for: any of ``events`` within ``within`` of the send (or holdout decision)."""
+
+    events: list[GoalEvent] = Field(min_length=1, description="event types that count as reaching the goal")
+    within: Duration = Field(description="how long after the send (or the holdout decision) the goal may happen")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "Goal":
+        if len(set(self.events)) != len(self.events):
+            raise ValueError("goal events must not repeat")
+        if self.within <= dt.timedelta(0):
+            raise ValueError("goal within must be longer than 0s")
+        return self
+
+
+# A rule without a goal is measured by the next order: soon after a marketing nudge, within a
+# month after a service notice (retention, not an immediate sale, is what a notice protects).
+DEFAULT_GOALS: dict[str, Goal] = {
+    "marketing": Goal(events=["order.placed"], within="7d"),
+    "service": Goal(events=["order.placed"], within="30d"),
+}
+
+
 class Rule(_Strict):
     """One trigger rule (see the module docstring for an annotated example)."""
 
@@ -88,6 +118,7 @@ class Rule(_Strict):
     relevance: Duration = Field(default="1d", validate_default=True, description="how long the signal stays relevant")
     holdout_pct: float = Field(default=0.0, ge=0, le=100)
     bypass_caps: bool = Field(default=False, description="service rules only: skip marketing frequency caps")
+    goal: Goal | None = Field(default=None, description="what results measure; absent = the topic's default")
     action: Action
 
     @model_validator(mode="after")
@@ -97,6 +128,11 @@ class Rule(_Strict):
         if self.relevance <= dt.timedelta(0):
             raise ValueError("relevance must be longer than 0s")
         return self
+
+    @property
+    def effective_goal(self) -> Goal:
+        """The rule's goal, or the default goal of its topic when it names none."""
+        return self.goal or DEFAULT_GOALS[self.topic]
 
     def canonical(self) -> dict[str, Any]:
         """JSON-able content of the rule, stable across spellings (for fingerprints and diffs)."""

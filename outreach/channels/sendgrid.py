@@ -25,6 +25,7 @@ from outreach.channels.base import (
     retry_after_seconds,
     retryable_status,
 )
+from outreach.provider_timing import timed_provider_call
 
 # python_http_client logs whole request bodies (recipient addresses) at DEBUG.
 logging.getLogger("python_http_client.client").setLevel(logging.WARNING)
@@ -81,7 +82,8 @@ class SendGridChannel:
         payload = mail_payload(message, from_email=self.from_email, from_name=self.from_name,
                                asm_group_id=self.asm_group_id)
         try:
-            response = self.client.send(payload)
+            with timed_provider_call(self.provider):
+                response = self.client.send(payload)
         except http_errors.HTTPError as exc:
             status = exc.status_code
             headers = exc.headers or {}

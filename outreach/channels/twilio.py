@@ -26,6 +26,7 @@ from outreach.channels.base import (
     retry_after_seconds,
     retryable_status,
 )
+from outreach.provider_timing import timed_provider_call
 
 OPTED_OUT_CODE = 21610  # "Attempt to send to unsubscribed recipient"
 TOO_MANY_REQUESTS_CODE = 20429
@@ -90,7 +91,8 @@ class TwilioChannel:
         if message.status_callback_url:
             options["status_callback"] = message.status_callback_url
         try:
-            created = self.client.messages.create(**options)
+            with timed_provider_call(self.provider):
+                created = self.client.messages.create(**options)
         except TwilioRestException as exc:
             raise _send_error(exc, self.http_client.last_headers) from None
         except requests.Timeout as exc:

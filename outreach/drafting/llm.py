@@ -18,6 +18,7 @@ import openai
 from outreach.drafting.brief import DraftRequest
 from outreach.drafting.draft import Draft, DraftResult
 from outreach.drafting.prompt import build_messages, redacted_prompt, response_format
+from outreach.provider_timing import timed_provider_call
 
 NAME = "llm"
 
@@ -79,9 +80,10 @@ class LLMDrafter:
         prompt = redacted_prompt(messages, request.private)
         started = self._clock()
         try:
-            completion = self.client.chat.completions.create(
-                model=self.model, messages=messages, response_format=response_format(request.channel),
-            )
+            with timed_provider_call(NAME):  # its own clock: self._clock keeps measuring latency_ms
+                completion = self.client.chat.completions.create(
+                    model=self.model, messages=messages, response_format=response_format(request.channel),
+                )
         except openai.APITimeoutError:
             return DraftResult(self.name, model=self.model, prompt=prompt, failure="timeout",
                                detail="the LLM did not answer in time", latency_ms=(self._clock() - started) * 1000)

@@ -22,7 +22,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Iterable
+from typing import Any, Iterable
 
 
 @dataclass(frozen=True)
@@ -83,13 +83,14 @@ def compare(treated: GroupCounts, control: GroupCounts, confidence: float = 0.95
 
 @dataclass(frozen=True)
 class RuleResult:
-    """One rule's sent and holdout groups, the comparison, and the opt-out rate among sent."""
+    """One rule's sent and holdout groups, the comparison, the opt-out rate among sent, and the goal measured."""
 
     rule_id: str
     sent: GroupCounts
     holdout: GroupCounts
     comparison: Comparison
     opt_outs: int
+    goal: dict[str, Any] | None = None  # {"events": [...], "within": "7d"}: what counted as the outcome
 
     @property
     def opt_out_rate(self) -> float | None:
@@ -103,11 +104,13 @@ class RuleResult:
                 "holdout": self.holdout.n, "holdout_outcomes": self.holdout.successes,
                 "sent_rate": c.treated_rate, "holdout_rate": c.control_rate, "difference": c.difference,
                 "ci_low": c.low, "ci_high": c.high, "wald_low": c.wald_low, "wald_high": c.wald_high,
-                "confidence": c.confidence, "opt_outs": self.opt_outs, "opt_out_rate": self.opt_out_rate}
+                "confidence": c.confidence, "opt_outs": self.opt_outs, "opt_out_rate": self.opt_out_rate,
+                "goal": self.goal}
 
 
 def rule_results(
     assignments: Iterable[tuple[str, str, bool]], opt_outs: dict[str, int] | None = None, confidence: float = 0.95,
+    goals: dict[str, dict[str, Any]] | None = None,
 ) -> list[RuleResult]:
     """Aggregate ``(rule_id, group, reached_outcome)`` rows (group "sent" or "holdout") per rule."""
     counts: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"sent": [0, 0], "holdout": [0, 0]})
@@ -117,9 +120,10 @@ def rule_results(
         cell = counts[rule_id][group]
         cell[0] += 1
         cell[1] += int(bool(reached))
-    opt_outs = opt_outs or {}
+    opt_outs, goals = opt_outs or {}, goals or {}
     results = []
     for rule_id in sorted(counts.keys() | opt_outs.keys()):
         sent, holdout = GroupCounts(*counts[rule_id]["sent"]), GroupCounts(*counts[rule_id]["holdout"])
-        results.append(RuleResult(rule_id, sent, holdout, compare(sent, holdout, confidence), opt_outs.get(rule_id, 0)))
+        results.append(RuleResult(rule_id, sent, holdout, compare(sent, holdout, confidence), opt_outs.get(rule_id, 0),
+                                  goals.get(rule_id)))
     return results

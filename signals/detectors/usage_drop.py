@@ -42,6 +42,7 @@ Example (a customer with 2 sessions a day for 28 days, then nothing):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,9 +76,23 @@ def _zone(name: str | None) -> dt.tzinfo:
     return UTC if name is None else ZoneInfo(name)  # ZoneInfo caches instances per key
 
 
+# Ticks judge one day per customer per day, and customers share days and zones: the day ends and
+# ISO dates are memoised (pure functions of hashable values; bounded caches).
+@functools.lru_cache(maxsize=16384)
 def _day_end(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
     """The instant local day ``day`` ends (next local midnight), in UTC."""
     return dt.datetime.combine(day + _DAY, dt.time(0), tzinfo=zone).astimezone(UTC)
+
+
+_iso_date = functools.lru_cache(maxsize=16384)(dt.date.isoformat)
+_parse_date = functools.lru_cache(maxsize=16384)(dt.date.fromisoformat)
+_parse_due = functools.lru_cache(maxsize=16384)(from_iso)
+
+
+@functools.lru_cache(maxsize=16384)
+def _due_text(day: dt.date, zone: dt.tzinfo, grace: dt.timedelta) -> str:
+    """The stored deadline of judging ``day``: its local end plus ``grace``."""
+    return iso(_day_end(day, zone) + grace)
 
 
 class UsageDropDetector:
@@ -90,6 +105,7 @@ class UsageDropDetector:
         self.config = config or UsageDropConfig()
         self._window = self.config.recent_days + self.config.baseline_days
         self._window_span = dt.timedelta(days=self._window)
+        self._history_span = dt.timedelta(days=self.config.min_history_days - 1)
 
     def initial_state(self) -> dict[str, Any]:
         """No usage seen; ``judged`` is the last local day judged, ``due`` the next deadline."""
@@ -133,26 +149,26 @@ class UsageDropDetector:
         if state["first_day"] is None:
             return state
         cfg = self.config
-        earliest = dt.date.fromisoformat(state["first_day"]) + dt.timedelta(days=cfg.min_history_days - 1)
-        day = max(dt.date.fromisoformat(state["judged"]) + _DAY, earliest)
-        state["due"] = iso(_day_end(day, _zone(state["tz"])) + cfg.grace)
+        earliest = _parse_date(state["first_day"]) + dt.timedelta(days=cfg.min_history_days - 1)
+        day = max(_parse_date(state["judged"]) + _DAY, earliest)
+        state["due"] = _due_text(day, _zone(state["tz"]), cfg.grace)
         return state
 
     def next_deadline(self, state: dict[str, Any]) -> dt.datetime | None:
         """End of the next day to judge, plus grace."""
         due = state["due"]
-        return None if due is None else from_iso(due)
+        return None if due is None else _parse_due(due)
 
     def on_tick(self, state: dict[str, Any], now: dt.datetime) -> tuple[dict[str, Any], list[Signal]]:
         """Judge, in order, every finished day whose end plus grace is at or before ``now``."""
         due = state["due"]
-        if due is None or from_iso(due) > now:
+        if due is None or _parse_due(due) > now:
             return state, []
         cfg = self.config
         zone = _zone(state["tz"])
         limit = now - cfg.grace
-        first = dt.date.fromisoformat(state["first_day"])
-        day = max(dt.date.fromisoformat(state["judged"]) + _DAY, first + dt.timedelta(days=cfg.min_history_days - 1))
+        first = _parse_date(state["first_day"])
+        day = max(_parse_date(state["judged"]) + _DAY, first + self._history_span)
         last, next_end = day, _day_end(day + _DAY, zone)
         buckets = state["buckets"]
         stop = last
@@ -163,7 +179,7 @@ class UsageDropDetector:
             next_end = _day_end(last + _DAY, zone)
             # A window holding no usage at all changes nothing (no drop can fire, no re-arm), so
             # days from the last usage plus a full window on are skipped, not judged one by one.
-            last_usage = dt.date.fromisoformat(max(buckets, default=state["first_day"]))
+            last_usage = _parse_date(max(buckets, default=state["first_day"]))
             stop = min(last, last_usage + dt.timedelta(days=self._window - 1))
         episode = state["episode"]
         signals: list[Signal] = []
@@ -172,7 +188,9 @@ class UsageDropDetector:
             if signal is not None:
                 signals.append(signal)
             day += _DAY
-        new_state = {**state, "judged": last.isoformat(), "episode": episode, "due": iso(next_end + cfg.grace)}
+        new_state = {
+            **state, "judged": _iso_date(last), "episode": episode, "due": _due_text(last + _DAY, zone, cfg.grace),
+        }
         if len(buckets) > self._window + 7:  # prune now and then, not on every tick
             cutoff = (last - dt.timedelta(days=self._window)).isoformat()
             new_state["buckets"] = {key: value for key, value in buckets.items() if key > cutoff}
@@ -188,9 +206,9 @@ class UsageDropDetector:
         baseline_end = day - dt.timedelta(days=cfg.recent_days)
         baseline_n = (baseline_end - baseline_start).days + 1
         # ISO dates compare as strings: one pass over the (window-sized) buckets, no date parsing.
-        key = day.isoformat()
-        recent_from = (baseline_end + _DAY).isoformat()
-        base_from, base_to = baseline_start.isoformat(), baseline_end.isoformat()
+        key = _iso_date(day)
+        recent_from = _iso_date(baseline_end + _DAY)
+        base_from, base_to = _iso_date(baseline_start), _iso_date(baseline_end)
         recent = baseline = 0
         for bucket, count in buckets.items():
             if recent_from <= bucket <= key:

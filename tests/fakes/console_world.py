@@ -18,7 +18,7 @@ from retain.console.users import create_user
 from retain.database import make_engine, migrate, session_scope
 from retain.settings import Settings
 from signals.publisher import InMemoryEventPublisher
-from signals.records import CustomerRecord, SignalRecord
+from signals.records import CustomerRecord, GoalEventRecord, SignalRecord
 from signals.signal import Signal
 from triggers.loader import load_rules
 from triggers.records import DecisionRecord
@@ -89,6 +89,16 @@ def seed(engine: Engine, rules_dir: Path) -> None:
         session.add(_decision(9, "c-1", "checkout-idle-nudge", "suppressed", day, reason="cooldown"))
         session.add(CustomerRecord(customer_id="c-5", updated_at=day, last_event_at=day - dt.timedelta(days=1)))
         session.add(_decision(5, "c-5", "checkout-idle-nudge", "holdout", day, reason="holdout"))
+        # Goal events (checkout-idle-nudge: order.placed or checkout.completed within 2d). They disagree
+        # on purpose with "any event after the decision" (last_event_at): c-1 completes its checkout
+        # (both say yes); c-2 only uses the product (old yes, new no); c-3 ordered before the message
+        # (both no); c-4 and holdout c-5 order afterwards while last_event_at lags (old no, new yes).
+        for n, (customer, type_, at) in enumerate([
+            ("c-1", "checkout.completed", day + dt.timedelta(hours=5)), ("c-2", "product.usage", day + dt.timedelta(hours=5)),
+            ("c-3", "order.placed", day - dt.timedelta(hours=1)), ("c-4", "order.placed", day + dt.timedelta(days=1)),
+            ("c-5", "order.placed", day + dt.timedelta(hours=1)),
+        ]):
+            session.add(GoalEventRecord(event_id=f"goal-{n}", customer_id=customer, type=type_, occurred_at=at))
         session.add(DeliveryEventRecord(event_key="sg-1", provider="sendgrid", kind="unsubscribe", message_id="m0003",
                                         rule_id="checkout-idle-nudge", customer_id="c-3", occurred_at=day))
         session.add(_decision(7, "c-7", "shipping-delay-goodwill", "engage", day, reason="eligible", channel="email",
