@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import threading
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -38,55 +35,7 @@ from signals.signal import Signal
 
 pytestmark = pytest.mark.integration
 
-PG_HOST, PG_PORT = "127.0.0.1", 5432
 T0 = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.timezone.utc)
-
-
-def _postgres_reachable() -> bool:
-    try:
-        socket.create_connection((PG_HOST, PG_PORT), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """A fresh database on the local PostgreSQL for this module, dropped afterwards."""
-    if not _postgres_reachable():
-        pytest.skip(f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT} (user postgres, database test)")
-    admin = make_engine(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test", isolation_level="AUTOCOMMIT")
-    name = f"retain_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgres://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request, tmp_path) -> Iterator[Engine]:
-    """An empty database of each backend; left empty again afterwards."""
-    if request.param == "sqlite":
-        eng = make_engine(Settings(data_dir=tmp_path / "data", database_url=None))
-    else:
-        eng = make_engine(request.getfixturevalue("postgres_url"))
-    try:
-        yield eng
-    finally:
-        downgrade(eng, "base")
-        with eng.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        eng.dispose()
-
-
-@pytest.fixture
-def migrated(engine) -> Engine:
-    migrate(engine)
-    return engine
 
 
 def _schema_differences(engine: Engine) -> list:

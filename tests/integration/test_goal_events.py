@@ -13,7 +13,6 @@ from retain.projection import Projection
 from signals.events import parse_event
 from signals.goal_events import record_goal_event
 from signals.records import CustomerRecord, GoalEventRecord
-from tests.integration.test_database import engine, migrated, postgres_url  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 

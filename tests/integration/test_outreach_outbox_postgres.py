@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import socket
 import threading
 import uuid
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import Session
 
 from outreach.channels.sink import SinkChannel
@@ -20,35 +18,16 @@ from tests.fakes.outreach_world import CONFIG, T0, add_customer, decision, simpl
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
-PG_HOST, PG_PORT = "127.0.0.1", 5432
 LEASE = dt.timedelta(minutes=2)
 
 
-def _postgres_reachable() -> bool:
-    try:
-        socket.create_connection((PG_HOST, PG_PORT), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
-def engine():
-    if not _postgres_reachable():
-        pytest.skip(f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT} (user postgres, database test)")
-    admin = make_engine(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test", isolation_level="AUTOCOMMIT")
-    name = f"retain_outbox_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    eng = make_engine(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}")
+def engine(postgres_url):
+    """One migrated PostgreSQL database for the module (the conftest's ``postgres_url``)."""
+    eng = make_engine(postgres_url)
     migrate(eng)
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield eng
+    eng.dispose()
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import threading
-import uuid
 
 import pytest
 from sqlalchemy import func, select, text
@@ -36,28 +34,6 @@ rules:
     relevance: 3d
     action: {channels: [email], brief: Check in.}
 """
-
-
-PG_HOST, PG_PORT = "127.0.0.1", 5432
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A fresh database on the local PostgreSQL for this module, dropped afterwards."""
-    try:
-        socket.create_connection((PG_HOST, PG_PORT), timeout=1).close()
-    except OSError:
-        pytest.skip(f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT} (user postgres, database test)")
-    admin = make_engine(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test", isolation_level="AUTOCOMMIT")
-    name = f"retain_triggers_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
