@@ -122,7 +122,7 @@ def render_metrics(*, counters: Mapping[str, Any] | None, lag: Mapping[tuple[str
                     [({}, counters.get("deadletter", 0))])
     lines += family("retain_consumer_lag", "gauge", "Records behind the end of each partition.",
                     [({"topic": t, "partition": p}, n) for (t, p), n in sorted((lag or {}).items())])
-    lines += [f"# HELP retain_provider_latency_seconds Provider API call duration.",
+    lines += ["# HELP retain_provider_latency_seconds Provider API call duration.",
               "# TYPE retain_provider_latency_seconds histogram", *PROVIDER_LATENCY.samples("retain_provider_latency_seconds")]
     return "\n".join(lines) + "\n"
 
