@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from outreach.guardrails import GuardrailLimits
 from retain.console import approvals, rule_actions
 from retain.console.auth import Principal, db, now_utc, require
 from retain.console.credentials import ROLES
@@ -45,10 +46,12 @@ class Enabled(BaseModel):
 
 
 class Approval(BaseModel):
-    """Approve a draft, optionally with edited text."""
+    """Approve a draft, optionally with edited text (checked by the guardrails before it is approved)."""
 
-    subject: str | None = None
-    body: str | None = Field(default=None, min_length=1)
+    subject: str | None = Field(default=None, description="edited e-mail subject")
+    body: str | None = Field(default=None, min_length=1, description=(
+        "edited drafted text, without the system parts (sender line, opt-out line, footer): the system "
+        "keeps those as they are"))
 
 
 class Rejection(BaseModel):
@@ -173,19 +176,28 @@ def get_approvals(session: Session = Depends(db), _: Principal = Depends(require
     return [approvals.draft_view(row) for row in approvals.queue(session=session)]
 
 
-@router.post("/approvals/{message_id}/approve")
-def post_approve(message_id: str, body: Approval, session: Session = Depends(db),
+@router.post("/approvals/{message_id}/approve", responses={
+    409: {"description": "the draft is no longer awaiting approval"},
+    422: {"description": "the edit fails its guardrails or cannot be checked: "
+                         "``detail = {message, failed: [{name, passed, detail}], checks}``; nothing is approved"}})
+def post_approve(message_id: str, body: Approval, request: Request, session: Session = Depends(db),
                  principal: Principal = Depends(require("approve"))) -> dict[str, Any]:
-    """Approve a draft (with edited subject/body for edit-and-approve); 409 when it is no longer waiting."""
+    """Approve a draft (with edited subject/body for edit-and-approve, guardrail-checked); 409 when no longer waiting."""
     now = now_utc()
-    if not approvals.approve(session=session, message_id=message_id, now=now, reviewer=principal.username,
-                             subject=body.subject, body=body.body):
+    try:
+        result = approvals.approve(session=session, message_id=message_id, now=now, reviewer=principal.username,
+                                   subject=body.subject, body=body.body,
+                                   limits=GuardrailLimits.from_settings(_settings(request)))
+    except approvals.EditRefused as exc:
+        session.rollback()
+        raise HTTPException(422, exc.to_dict()) from None
+    if result is None:
         raise HTTPException(409, f"message {message_id} is not awaiting approval")
-    edited = body.subject is not None or body.body is not None
-    audit(session=session, actor=principal.username, action="draft.approve_edited" if edited else "draft.approve",
-          target=f"message:{message_id}", now=now)
+    audit(session=session, actor=principal.username,
+          action="draft.approve_edited" if result["edited"] else "draft.approve", target=f"message:{message_id}",
+          now=now, detail={"guardrails": result["guardrails"]} if result["edited"] else None)
     session.commit()
-    return {"message_id": message_id, "state": "drafted"}
+    return result
 
 
 @router.post("/approvals/{message_id}/reject")

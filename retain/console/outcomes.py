@@ -5,9 +5,12 @@ rule matched but held out (the deterministic slice, never messaged). The outcome
 (``Rule.effective_goal``): a goal event of one of the goal's types (``goal_events`` table, kept by
 the projection) after the send, or after the holdout decision, and no later than ``within``.
 A row whose window is still open counts as "not reached yet"; both groups are equally affected,
-so the difference stays fair while it fills in. The goal is the one of the rule's newest stored
-version (``rule_versions``). Opt-outs are provider opt-out events (unsubscribe, STOP) attributed
-to the rule.
+so the difference stays fair while it fills in. Each exposure is measured by the goal of the rule
+VERSION its decision was made under (``DecisionRecord.rule_version`` -> the stored
+``rule_versions`` content of that version, the one live at the decision when a version number
+holds several contents), so editing a rule's goal does not re-measure what earlier versions sent.
+Without a stored version (or a decision naming none) the topic's default goal is used. Opt-outs
+are provider opt-out events (unsubscribe, STOP) attributed to the rule.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections import defaultdict
-from typing import Iterator
+from typing import Any, Iterator
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -28,8 +31,10 @@ from signals.records import GoalEventRecord
 from triggers.records import DecisionRecord, RuleVersionRecord
 from triggers.rule import DEFAULT_GOALS, Goal, Rule
 
-# (rule_id, group, customer_id, at, topic): one sent message or one holdout decision.
-Exposure = tuple[str, str, str, dt.datetime, str | None]
+# (rule_id, group, customer_id, at, topic, rule_version, decided_at): one sent message or one holdout decision.
+Exposure = tuple[str, str, str, dt.datetime, str | None, int | None, dt.datetime | None]
+# (rule_id, version) -> [(first_seen_at, goal)], oldest first.
+VersionGoals = dict[tuple[str, int], list[tuple[dt.datetime, Goal]]]
 
 
 def reached_goal(at: dt.datetime, within: dt.timedelta, times: list[dt.datetime]) -> bool:
@@ -38,31 +43,53 @@ def reached_goal(at: dt.datetime, within: dt.timedelta, times: list[dt.datetime]
     return i < len(times) and times[i] <= at + within
 
 
-def rule_goals(*, session: Session) -> dict[str, Goal]:
-    """The goal of each rule's newest stored version (the topic's default when it names none)."""
-    goals: dict[str, Goal] = {}
+def default_goal(topic: str | None) -> Goal:
+    """The default goal of a topic (marketing's for an unknown one)."""
+    return DEFAULT_GOALS.get(topic or "", DEFAULT_GOALS["marketing"])
+
+
+def version_goals(*, session: Session) -> VersionGoals:
+    """The goal of every stored rule version (the topic's default when it names none)."""
+    goals: VersionGoals = defaultdict(list)
     rows = session.scalars(select(RuleVersionRecord)
-                           .order_by(RuleVersionRecord.first_seen_at, RuleVersionRecord.version))
-    for row in rows:  # oldest first: the newest version of each rule is written last
+                           .order_by(RuleVersionRecord.first_seen_at, RuleVersionRecord.content_hash))
+    for row in rows:
         try:
-            goals[row.rule_id] = Rule.model_validate(row.content).effective_goal
+            goal = Rule.model_validate(row.content).effective_goal
         except ValidationError:
             # A version stored under an older rule format: its topic still picks a default goal.
-            goals[row.rule_id] = DEFAULT_GOALS.get(row.content.get("topic"), DEFAULT_GOALS["marketing"])
-    return goals
+            goal = default_goal(row.content.get("topic"))
+        goals[(row.rule_id, row.version)].append((row.first_seen_at, goal))
+    return dict(goals)
+
+
+def goal_of(goals: VersionGoals, rule_id: str, version: int | None, decided_at: dt.datetime | None,
+            topic: str | None) -> Goal:
+    """The goal of ``rule_id`` version ``version`` as live at ``decided_at``; the topic default when not stored."""
+    seen = goals.get((rule_id, version)) if version is not None else None
+    if not seen:
+        return default_goal(topic)
+    # One version number may hold several contents (saved without a bump): the one live at the decision.
+    live = [goal for first_seen, goal in seen if decided_at is None or first_seen <= decided_at]
+    return live[-1] if live else seen[0][1]
 
 
 def exposures(*, session: Session, since: dt.datetime) -> Iterator[Exposure]:
-    """Every sent message and every holdout decision since ``since``."""
-    sent = (select(OutboxRecord.rule_id, OutboxRecord.customer_id, OutboxRecord.sent_at, OutboxRecord.topic)
+    """Every sent message and every holdout decision since ``since``, with the rule version decided under."""
+    sent = (select(OutboxRecord.rule_id, OutboxRecord.customer_id, OutboxRecord.sent_at, OutboxRecord.topic,
+                   DecisionRecord.rule_version, DecisionRecord.decided_at, OutboxRecord.decision)
+            .join(DecisionRecord, DecisionRecord.decision_id == OutboxRecord.decision_id, isouter=True)
             .where(OutboxRecord.state == SENT, OutboxRecord.sent_at >= since))
-    for rule_id, customer_id, at, topic in session.execute(sent):
-        yield rule_id, "sent", customer_id, at, topic
-    held = (select(DecisionRecord.rule_id, DecisionRecord.customer_id, DecisionRecord.decided_at, DecisionRecord.topic)
+    for rule_id, customer_id, at, topic, version, decided_at, decision in session.execute(sent):
+        if version is None:  # the decisions table lacks it: the decision stored with the message has it
+            version = (decision or {}).get("rule_version")
+        yield rule_id, "sent", customer_id, at, topic, version, decided_at or at
+    held = (select(DecisionRecord.rule_id, DecisionRecord.customer_id, DecisionRecord.decided_at, DecisionRecord.topic,
+                   DecisionRecord.rule_version)
             .where(DecisionRecord.outcome == "holdout", DecisionRecord.rule_id.is_not(None),
                    DecisionRecord.decided_at >= since))
-    for rule_id, customer_id, at, topic in session.execute(held):
-        yield rule_id, "holdout", customer_id, at, topic
+    for rule_id, customer_id, at, topic, version in session.execute(held):
+        yield rule_id, "holdout", customer_id, at, topic, version, at
 
 
 def _goal_times(session: Session, customers: set[str], types: set[str], since: dt.datetime,
@@ -79,29 +106,43 @@ def _goal_times(session: Session, customers: set[str], types: set[str], since: d
     return times
 
 
-def measure(*, session: Session, since: dt.datetime, goals: dict[str, Goal] | None = None,
-            ) -> tuple[list[tuple[str, str, bool]], dict[str, Goal]]:
-    """``(rule_id, group, reached_goal)`` per sent message and holdout decision since ``since``, and the goals used."""
-    goals = rule_goals(session=session) if goals is None else goals
+def measure(*, session: Session, since: dt.datetime, goals: VersionGoals | None = None,
+            ) -> tuple[list[tuple[str, str, bool]], dict[str, list[dict[str, Any]]]]:
+    """``(rule_id, group, reached_goal)`` per exposure since ``since``, and per rule the goals used.
+
+    Each exposure is measured by the goal of the rule version its decision was made under; the
+    goals used are ``{rule_id: [{"version", "events", "within", "sent", "holdout"}]}``, newest version first.
+    """
+    goals = version_goals(session=session) if goals is None else goals
     rows = list(exposures(session=session, since=since))
-    # A rule without a stored version (not seen by a worker yet) is measured by its topic's default.
-    used = {r[0]: goals.get(r[0]) or DEFAULT_GOALS.get(r[4] or "", DEFAULT_GOALS["marketing"]) for r in rows}
-    types = {t for goal in used.values() for t in goal.events}
+    used = [goal_of(goals, rule_id, version, decided_at, topic)
+            for rule_id, _, _, _, topic, version, decided_at in rows]
+    types = {t for goal in used for t in goal.events}
     times = _goal_times(session, {r[2] for r in rows}, types, since) if rows else {}
-    measured = [(rule_id, group, any(reached_goal(at, used[rule_id].within, times.get((customer_id, t), []))
-                                     for t in used[rule_id].events))
-                for rule_id, group, customer_id, at, _ in rows]
-    return measured, {**goals, **used}
+    measured = [(rule_id, group, any(reached_goal(at, goal.within, times.get((customer_id, t), []))
+                                     for t in goal.events))
+                for (rule_id, group, customer_id, at, *_), goal in zip(rows, used)]
+    described: dict[tuple[str, int | None, str], dict[str, Any]] = {}
+    for (rule_id, group, *_, version, _at), goal in zip(rows, used):
+        entry = described.setdefault((rule_id, version, goal.model_dump_json()), {
+            "version": version, **goal.model_dump(mode="json"), "sent": 0, "holdout": 0})
+        entry[group] += 1
+    per_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (rule_id, version, _), entry in sorted(described.items(), key=lambda kv: (kv[0][0], -(kv[0][1] or 0))):
+        per_rule[rule_id].append(entry)
+    return measured, dict(per_rule)
 
 
 def results(*, session: Session, now: dt.datetime, days: int = 30, confidence: float = 0.95) -> list[RuleResult]:
-    """Results per rule over the last ``days`` days, each measured by the rule's goal."""
+    """Results per rule over the last ``days`` days, each exposure measured by its rule version's goal."""
     since = now - dt.timedelta(days=days)
-    measured, goals = measure(session=session, since=since)
+    measured, used = measure(session=session, since=since)
     opt_outs = dict(session.execute(
         select(DeliveryEventRecord.rule_id, func.count())
         .where(DeliveryEventRecord.kind.in_(OPT_OUT_KINDS), DeliveryEventRecord.rule_id.is_not(None),
                DeliveryEventRecord.occurred_at >= since)
         .group_by(DeliveryEventRecord.rule_id)).all())
-    described = {rule_id: goal.model_dump(mode="json") for rule_id, goal in goals.items()}
-    return rule_results(measured, opt_outs, confidence, described)
+    # ``goal``: the newest measured version's goal; ``goals``: every version's goal with its group sizes.
+    newest = {rule_id: {"events": entries[0]["events"], "within": entries[0]["within"]}
+              for rule_id, entries in used.items()}
+    return rule_results(measured, opt_outs, confidence, newest, used)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
+from outreach.guardrails import GuardrailLimits
 from outreach.outbox.records import STATES
 from retain.console import approvals, rule_actions
 from retain.console.auth import Principal, db, now_utc, page
@@ -150,32 +151,48 @@ def rule_enabled(rule_id: str, request: Request, enabled: str = Form(...), sessi
 def approvals_page(request: Request, done: str = "", session: Session = Depends(db),
                    principal: Principal = Depends(page("read"))) -> HTMLResponse:
     """Drafts waiting for a human, with signal, risk drivers and guardrail results beside the text."""
+    return _approvals(request, session, principal, flash=done or None)
+
+
+def _approvals(request: Request, session: Session, principal: Principal, *, flash: str | None = None,
+               refused: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
     drafts = [approvals.draft_view(row) for row in approvals.queue(session=session)]
     return render(request, "approvals.html", principal, "Approval queue", "approvals", drafts=drafts,
-                  can_approve=principal.may("approve"), flash=done or None)
+                  can_approve=principal.may("approve"), flash=flash, flash_kind="error" if refused else "ok",
+                  refused=refused, status_code=status_code)
 
 
 @router.post("/approvals/{message_id}")
 def approval_submit(message_id: str, request: Request, action: str = Form(...), subject: str | None = Form(None),
                     body: str | None = Form(None), reason: str = Form(""), session: Session = Depends(db),
                     principal: Principal = Depends(page("approve"))) -> HTMLResponse:
-    """Approve (as shown or edited) or reject one draft."""
+    """Approve (as shown or edited, the edit guardrail-checked) or reject one draft."""
     now = now_utc()
+    detail: dict[str, Any] = {}
     if action == "reject":
         ok = approvals.reject(session=session, message_id=message_id, now=now, reviewer=principal.username,
                               reason=reason.strip() or "no reason given")
-        verb = "draft.reject"
+        verb, detail = "draft.reject", {"reason": reason}
     else:
-        row = approvals.queue_row(session=session, message_id=message_id)
-        edited = row is not None and ((subject is not None and subject != row.subject) or (body is not None and body != row.body))
-        ok = approvals.approve(session=session, message_id=message_id, now=now, reviewer=principal.username,
-                               subject=subject, body=body)
+        try:
+            result = approvals.approve(session=session, message_id=message_id, now=now, reviewer=principal.username,
+                                       subject=subject, body=body,
+                                       limits=GuardrailLimits.from_settings(request.app.state.settings))
+        except approvals.EditRefused as exc:
+            session.rollback()
+            # Nothing approved: the queue again, with the failed checks and the reviewer's text kept.
+            refused = {"message_id": message_id, "subject": subject, "body": body, **exc.to_dict()}
+            return _approvals(request, session, principal, refused=refused, status_code=422,
+                              flash=f"Not approved: {exc.reason}")
+        ok = result is not None
+        edited = bool(result and result["edited"])
         verb = "draft.approve_edited" if edited else "draft.approve"
+        detail = {"guardrails": result["guardrails"]} if edited and result else {}
     if not ok:
         return render(request, "error.html", principal, "Approval queue", "approvals", status_code=409,
                       message=f"Message {message_id} is no longer waiting for approval.")
     audit(session=session, actor=principal.username, action=verb, target=f"message:{message_id}", now=now,
-          detail={"reason": reason} if action == "reject" else {})
+          detail=detail)
     session.commit()
     done = "Rejected." if action == "reject" else "Approved."
     return RedirectResponse(f"/console/approvals?done={done}", status_code=303)

@@ -10,7 +10,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from outreach.drafting.brief import build_draft_request
+from outreach.drafting.compose import compose_with_settings
+from outreach.drafting.template import TemplateDrafter
 from outreach.outbox.records import DeliveryEventRecord, OutboxRecord
+from outreach.outbox.sender import draft_fields
 from retain.api import metrics
 from retain.api.app import create_app
 from retain.console.mount import install_console
@@ -20,6 +24,7 @@ from retain.settings import Settings
 from signals.publisher import InMemoryEventPublisher
 from signals.records import CustomerRecord, GoalEventRecord, SignalRecord
 from signals.signal import Signal
+from triggers.decision import Decision
 from triggers.loader import load_rules
 from triggers.records import DecisionRecord
 from triggers.service import record_rule_versions
@@ -66,8 +71,43 @@ def _outbox(i: int, customer: str, rule: str, state: str, at: dt.datetime, **ext
                         topic="marketing", state=state, next_attempt_at=at, created_at=at, updated_at=at, **extra)
 
 
-def seed(engine: Engine, rules_dir: Path) -> None:
+def drafted(settings: Settings, decision: Decision, signal: Signal, action, customer: dict) -> dict:
+    """Outbox fields of a message drafted by the real pipeline (template drafter), as the sender stores them."""
+    request = build_draft_request(decision=decision, signal=signal, action=action, customer=customer)
+    unsubscribe = f"{settings.public_base_url}/u/test-token-{decision.decision_id}"
+    subject, body, rendered = draft_fields(compose_with_settings(
+        request, settings=settings, drafter=None, fallback=TemplateDrafter(), unsubscribe_url=unsubscribe))
+    return {"subject": subject, "body": body, "rendered": {**rendered, "unsubscribe_url": unsubscribe},
+            "decision": decision.to_dict()}
+
+
+def seed_draft(session, settings: Settings, rules_dir: Path, *, n: int, customer: str, rule_id: str,
+               at: dt.datetime, attributes: dict, kind: str = "shipping_delay", reason: str = "late",
+               channel: str = "email", rule_version: int = 1, **customer_facts) -> None:
+    """A customer, signal, decision and drafted outbox row awaiting approval (message ``m{n:04d}``)."""
+    rule = load_rules(rules_dir).get(rule_id)
+    signal = Signal(kind=kind, customer_id=customer, episode_key=f"{kind}:{customer}:{n}", detected_at=at,
+                    reason=reason, attributes=attributes)
+    session.add(CustomerRecord(customer_id=customer, updated_at=at, last_event_at=at, **customer_facts))
+    session.add(SignalRecord(signal_id=signal.signal_id, kind=kind, customer_id=customer, episode_key=signal.episode_key,
+                             reason=reason, detected_at=at, attributes=attributes))
+    record = DecisionRecord(decision_id=f"d-{n}", signal_id=signal.signal_id, signal_kind=kind,
+                            episode_key=signal.episode_key, customer_id=customer, rule_id=rule_id,
+                            rule_version=rule_version, topic=rule.topic, outcome="engage", reason="eligible",
+                            channel=channel, requires_approval=True, risk=0.8, risk_bucket="high",
+                            drivers=[["late_orders", 0.3]], decided_at=at, idempotency_key=f"k-{n}")
+    session.add(record)
+    decision = Decision.model_validate(record.model_dump())
+    fields = drafted(settings, decision, signal, rule.action, customer_facts)
+    session.add(OutboxRecord(message_id=f"m{n:04d}", idempotency_key=f"k-{n}", decision_id=f"d-{n}",
+                             customer_id=customer, rule_id=rule_id, episode_key=signal.episode_key, channel=channel,
+                             topic=rule.topic, state="awaiting_approval", requires_approval=True, next_attempt_at=at,
+                             created_at=at, updated_at=at, **fields))
+
+
+def seed(engine: Engine, rules_dir: Path, settings: Settings | None = None) -> None:
     """Customers, signals, decisions, outbox rows (sent and awaiting approval), delivery events, rule versions."""
+    settings = settings or Settings()
     day = NOW - dt.timedelta(days=2)
     with session_scope(engine) as session:
         record_rule_versions(session=session, ruleset=load_rules(rules_dir), now=NOW - dt.timedelta(days=20))
@@ -101,18 +141,19 @@ def seed(engine: Engine, rules_dir: Path) -> None:
             session.add(GoalEventRecord(event_id=f"goal-{n}", customer_id=customer, type=type_, occurred_at=at))
         session.add(DeliveryEventRecord(event_key="sg-1", provider="sendgrid", kind="unsubscribe", message_id="m0003",
                                         rule_id="checkout-idle-nudge", customer_id="c-3", occurred_at=day))
-        session.add(_decision(7, "c-7", "shipping-delay-goodwill", "engage", day, reason="eligible", channel="email",
-                              requires_approval=True, risk=0.8, risk_bucket="high", drivers=[["late_orders", 0.3]]))
-        session.add(_outbox(7, "c-7", "shipping-delay-goodwill", "awaiting_approval", day, requires_approval=True,
-                            subject="Sorry about the delay", body="Hi, your parcel is late. Here is SORRY10.",
-                            decision={"signal_kind": "shipping_delay", "risk": 0.8, "risk_bucket": "high",
-                                      "drivers": [["late_orders", 0.3]], "reason": "eligible"},
-                            rendered={"guardrails": [{"name": "offers", "passed": True, "detail": ""}]}))
+        # A goodwill e-mail drafted by the real pipeline, waiting for a human (edits are guardrail-checked).
+        seed_draft(session, settings, rules_dir, n=7, customer="c-7", rule_id="shipping-delay-goodwill", at=day,
+                   attributes=LATE_PARCEL, first_name="Grace", last_name="Hopper", email="grace@example.com",
+                   locale="en", time_zone="Europe/Berlin")
         session.add(_outbox(8, "c-8", "shipping-delay-goodwill", "awaiting_approval", day, requires_approval=True,
                             subject="Sorry", body="Second draft."))
         for role in ROLES:
             create_user(session=session, username=role, role=role, password=PASSWORD, now=NOW)
         session.commit()
+
+
+LATE_PARCEL = {"order_id": "O-1007", "slip_hours": 96.0, "carrier": "DHL",
+               "promised_delivery_by": "2026-11-18T18:00:00+00:00", "estimated_delivery_at": "2026-11-22T18:00:00+00:00"}
 
 
 def build_world(tmp_path: Path, *, cookie_secure: bool = True, history: bool = False) -> ConsoleWorld:
@@ -124,7 +165,7 @@ def build_world(tmp_path: Path, *, cookie_secure: bool = True, history: bool = F
                         database_url=f"sqlite:///{tmp_path}/retain.db")
     engine = make_engine(settings)
     migrate(engine)
-    seed(engine, rules_dir)
+    seed(engine, rules_dir, settings)
     app = install_console(create_app(settings, publisher=InMemoryEventPublisher(), engine=engine,
                                      routers=[metrics.router]))
     app.state.counters = lambda: {"events": 781, "deadletter": 2}

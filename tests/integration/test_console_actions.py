@@ -79,18 +79,23 @@ def test_approve_edit_and_reject_drafts(world):
     approver = client_for(world, "approver")
     queue = approver.get("/api/approvals").json()
     assert [d["message_id"] for d in queue] == ["m0007", "m0008"]
-    assert queue[0]["drivers"] == [["late_orders", 0.3]] and queue[0]["guardrails"][0]["name"] == "offers"
+    assert queue[0]["drivers"] == [["late_orders", 0.3]]
+    assert {g["name"]: g["passed"] for g in queue[0]["guardrails"]}["offers"] is True
+    assert queue[0]["text"].startswith("Hi Grace") and "Unsubscribe" not in queue[0]["text"]  # the editable part
 
     edited = approver.post("/api/approvals/m0007/approve", json={"body": "Hi, sorry: your parcel is late. SORRY10."})
-    assert edited.status_code == 200
+    assert edited.status_code == 200 and edited.json()["edited"] is True
     assert approver.post("/api/approvals/m0007/approve", json={}).status_code == 409  # already decided
     assert approver.post("/api/approvals/m0008/reject", json={"reason": "tone"}).status_code == 200
     assert approver.get("/api/approvals").json() == []
     with session_scope(world.engine) as session:
         approved, rejected = session.get(OutboxRecord, "m0007"), session.get(OutboxRecord, "m0008")
-        assert (approved.state, approved.body) == ("drafted", "Hi, sorry: your parcel is late. SORRY10.")
+        assert approved.state == "drafted"
+        # The edited text, framed by the same system footer (sender, address, unsubscribe link).
+        assert approved.body.startswith("Hi, sorry: your parcel is late. SORRY10.\n\n--\nSent by ")
+        assert approved.body.endswith(approved.rendered["unsubscribe_url"])
         assert approved.rendered["edited_by"] == "approver"
-        assert approved.rendered["original"]["body"].startswith("Hi, your parcel is late")
+        assert approved.rendered["original"]["body"].startswith("Hi Grace")
         assert rejected.state == "suppressed" and "tone" in rejected.last_error
     actions = [a["action"] for a in approver.get("/api/audit").json()[:2]]
     assert actions == ["draft.reject", "draft.approve_edited"]
@@ -136,7 +141,8 @@ def test_results_page_shows_the_goal(world):
 
 def test_overview_counts(world):
     data = client_for(world, "viewer").get("/api/overview").json()
-    assert sum(data["series"]["messages sent"]) == 4 and sum(data["series"]["signals"]) == 4
+    # 4 idle checkouts and the late parcel whose goodwill draft awaits approval.
+    assert sum(data["series"]["messages sent"]) == 4 and sum(data["series"]["signals"]) == 5
     assert data["suppressions"] == {"cooldown": 1}
     assert (data["opt_out_rate"], data["complaint_rate"], data["deadletter"]) == (0.25, 0.0, 2)
 
