@@ -29,7 +29,9 @@ def find_links(text: str) -> list[str]:
 def check(inp: GuardrailInput) -> GuardrailResult:
     """Every link in the message is one the system inserted."""
     allowed = {link.rstrip(_TRAILING) for link in inp.allowed_links}
-    foreign = [link for link in find_links(inp.final_text) if link not in allowed]
+    # The subject and preheader are not part of the body text but reach the recipient all the same.
+    header = "\n".join(part for part in (inp.draft.subject, inp.draft.preheader) if part)
+    foreign = [link for link in find_links(f"{header}\n{inp.final_text}") if link not in allowed]
     if foreign:
         return GuardrailResult(NAME, False, f"links not inserted by the system: {', '.join(sorted(set(foreign)))}")
     return GuardrailResult(NAME, True, "only system links")

@@ -38,6 +38,21 @@ def test_links(text, passed):
 
 
 @pytest.mark.parametrize(
+    ("subject", "preheader", "passed"),
+    [
+        ("Your parcel is late", "We are on it", True),
+        ("Deals at www.deals.com", "", False),  # a link in the subject reaches the inbox too
+        ("Your parcel", "track it: bit.ly/x1", False),  # and so does one in the preheader
+    ],
+)
+def test_links_in_subject_and_preheader(subject, preheader, passed):
+    request = _input("Your parcel is late.").request
+    draft = Draft(body="Your parcel is late.", subject=subject, preheader=preheader)
+    inp = GuardrailInput(request, draft, "Your parcel is late.", allowed_links=(UNSUB,))
+    assert links.check(inp).passed is passed
+
+
+@pytest.mark.parametrize(
     ("text", "allowed", "passed"),
     [
         ("Sorry for the wait. Use SORRY10 for 10 % off your next order.", [SORRY10], True),
