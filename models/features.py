@@ -189,10 +189,21 @@ def _issue(s: dict[str, Any], t: float) -> None:
 def _on_usage(s: dict[str, Any], p: Any, t: float) -> None:
     day = (p.day.toordinal() - 719163) if p.day is not None else int(t // DAY)  # 719163 = 1970-01-01
     days = s["usage_days"]
-    days[str(day)] = days.get(str(day), 0) + int(p.sessions)
-    newest = max(int(k) for k in days)
-    for key in [k for k in days if int(k) <= newest - USAGE_DAYS]:
-        del days[key]
+    key = str(day)
+    if key in days:  # a known day: the newest day is unchanged and older days are already pruned
+        days[key] += int(p.sessions)
+    else:
+        # Only keys within USAGE_DAYS of the newest are kept; a new day either is that newest
+        # (prune relative to it), falls inside the window (nothing to prune) or is too old.
+        known = [int(k) for k in days]
+        newest = max(known, default=day)
+        days[key] = int(p.sessions)
+        if day > newest:
+            if known and min(known) <= day - USAGE_DAYS:
+                for old in [k for k in days if int(k) <= day - USAGE_DAYS]:
+                    del days[old]
+        elif day <= newest - USAGE_DAYS:
+            del days[key]
     if p.sessions > 0:
         s["last_usage"] = max(s["last_usage"] or t, t)
 

@@ -199,7 +199,7 @@ class CustomerFold:
             "features": features,
             "profile": fold_profile(state.get("profile"), event),
         }
-        return new_state, self._with_context(new_state, signals)
+        return new_state, (self._with_context(new_state, signals) if signals else signals)
 
     def _with_context(self, state: dict[str, Any], signals: list[Signal]) -> list[Signal]:
         """Attach the customer facts and feature values at each signal's detection time."""
@@ -247,9 +247,9 @@ class CustomerFold:
             if emitted:
                 signals.extend(emitted)
         if new_states is old_states:
-            return state, self._with_context(state, signals)
+            return state, (self._with_context(state, signals) if signals else signals)
         new_state = {**state, "detectors": new_states}
-        return new_state, self._with_context(new_state, signals)
+        return new_state, (self._with_context(new_state, signals) if signals else signals)
 
     def next_deadline(self, state: dict[str, Any]) -> dt.datetime | None:
         """The earliest ``now`` at which ``on_tick`` could emit for this customer."""

@@ -208,12 +208,14 @@ class UsageDropDetector:
         # ISO dates compare as strings: one pass over the (window-sized) buckets, no date parsing.
         key = _iso_date(day)
         recent_from = _iso_date(baseline_end + _DAY)
-        base_from, base_to = _iso_date(baseline_start), _iso_date(baseline_end)
+        base_from = _iso_date(baseline_start)
         recent = baseline = 0
+        # ISO dates compare as strings; a bucket before recent_from is at or before baseline_end.
         for bucket, count in buckets.items():
-            if recent_from <= bucket <= key:
-                recent += count
-            elif base_from <= bucket <= base_to:
+            if bucket >= recent_from:
+                if bucket <= key:
+                    recent += count
+            elif bucket >= base_from:
                 baseline += count
         recent_avg = recent / cfg.recent_days
         baseline_avg = baseline / baseline_n
