@@ -8,14 +8,12 @@ per episode; a malformed signal lands in ``deadletter``. Every wait is bounded.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import uuid
-from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
 from retain.broker import ensure_topics
@@ -25,6 +23,7 @@ from retain.stream_app import topic_partitions
 from retain.worker import InProcessWorker, build_worker
 from triggers.records import DecisionRecord
 from tests.waiting import wait_for
+from tests.topics import TopicCollector
 
 pytestmark = pytest.mark.integration
 
@@ -39,35 +38,6 @@ rules:
     relevance: 1d
     action: {channels: [email], brief: Ask whether they need help.}
 """
-
-
-class TopicCollector:
-    """Reads a topic from the beginning, without a consumer group."""
-
-    def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-        self.partitions = [TopicPartition(topic, p) for p in range(partitions)]
-        self.records: list[tuple[bytes, dict]] = []
-        self._task: asyncio.Task | None = None
-
-    async def __aenter__(self) -> "TopicCollector":
-        await self.consumer.start()
-        self.consumer.assign(self.partitions)
-        await self.consumer.seek_to_beginning(*self.partitions)
-        self._task = asyncio.create_task(self._run())
-        return self
-
-    async def _run(self) -> None:
-        while True:
-            batch = await self.consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                self.records += [(r.key, json.loads(r.value)) for r in records]
-
-    async def __aexit__(self, *exc: Any) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        await self.consumer.stop()
 
 
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from retain.api import create_app, kafka_publisher
 from retain.broker import EmbeddedBroker, ensure_topics, free_port
@@ -16,6 +14,7 @@ from retain.database import make_engine
 from retain.settings import Settings
 from signals.events import parse_event
 from signals.publisher import KafkaEventPublisher
+from tests.topics import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -44,20 +43,7 @@ def client_for(app) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
-async def consume(bootstrap: str, count: int, *, timeout: float = 15.0) -> list:
-    """Read ``count`` records from the start of ``events`` (bounded by ``timeout``)."""
-    consumer = AIOKafkaConsumer("events", bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    records: list = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(records) < count and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            records.extend(r for batch in batches.values() for r in batch)
-    finally:
-        await consumer.stop()
-    return records
+
 
 
 async def test_posted_events_are_on_the_topic_keyed_by_customer(broker, publisher, tmp_path):
@@ -68,7 +54,7 @@ async def test_posted_events_are_on_the_topic_keyed_by_customer(broker, publishe
     assert response.status_code == 202, response.text
     assert response.json()["accepted"] == 6
 
-    records = await consume(broker.bootstrap, 6)
+    records = await read_topic(broker.bootstrap, "events", 6)
     got = {parse_event(r.value).event_id: r for r in records}
     assert set(got) == {f"e-{i}" for i in range(6)}
     for i in range(6):

@@ -5,31 +5,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import time
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from outreach.consent.publisher import KafkaConsentPublisher
 from outreach.consent.service import ConsentChange
 from retain.broker import EmbeddedBroker, ensure_topics
+from tests.topics import read_topic
 
 pytestmark = pytest.mark.integration
 
 
-async def _read(bootstrap: str, count: int, timeout: float = 15.0) -> list:
-    consumer = AIOKafkaConsumer("consent", bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    records: list = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(records) < count and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            records.extend(r for batch in batches.values() for r in batch)
-    finally:
-        await consumer.stop()
-    return records
+
 
 
 def test_consent_changes_are_published(tmp_path):
@@ -45,7 +32,7 @@ def test_consent_changes_are_published(tmp_path):
             await publisher.publish(changes)
         finally:
             await publisher.stop()
-        return await _read(broker.bootstrap, len(changes))
+        return await read_topic(broker.bootstrap, "consent", len(changes))
 
     with EmbeddedBroker(tmp_path / "broker") as broker:
         asyncio.run(ensure_topics(broker.bootstrap, {"consent": 2}))

@@ -8,21 +8,20 @@ re-open the checkout and emit its signal a second time. Every wait is bounded.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import uuid
 from collections import Counter
-from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from retain.broker import ensure_topics
 from retain.settings import Settings
 from retain.stream_app import topic_partitions
 from retain.worker import WorkerProcess
 from tests.waiting import wait_for
+from tests.topics import TopicCollector
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -36,36 +35,10 @@ FAST_GROUP = {
 
 
 
-class SignalCollector:
-    """Reads the signals topic from the beginning (no group: nothing to rebalance)."""
+def seen_episodes(collector: TopicCollector, prefix: str) -> Counter:
+    """How often each episode's signal was seen, for the customers of one run."""
+    return Counter(s["episode_key"] for s in collector.values if s["customer_id"].startswith(prefix))
 
-    def __init__(self, bootstrap: str, partitions: int) -> None:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-        self.partitions = [TopicPartition("signals", p) for p in range(partitions)]
-        self.signals: list[dict] = []
-        self._task: asyncio.Task | None = None
-
-    async def __aenter__(self) -> "SignalCollector":
-        await self.consumer.start()
-        self.consumer.assign(self.partitions)
-        await self.consumer.seek_to_beginning(*self.partitions)
-        self._task = asyncio.create_task(self._run())
-        return self
-
-    async def _run(self) -> None:
-        while True:
-            batch = await self.consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                self.signals += [json.loads(r.value) for r in records]
-
-    async def __aexit__(self, *exc: Any) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        await self.consumer.stop()
-
-    def episodes(self, prefix: str) -> Counter:
-        return Counter(s["episode_key"] for s in self.signals if s["customer_id"].startswith(prefix))
 
 
 def started(customer: str, event_id: str, checkout_id: str, at: dt.datetime) -> bytes:
@@ -92,13 +65,13 @@ async def test_survivor_takes_over_state_without_losing_or_duplicating_signals(b
         long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)  # idle deadline already passed
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
         await producer.start()
-        async with SignalCollector(broker.bootstrap, settings.topic_partitions) as collector:
+        async with TopicCollector(broker.bootstrap, "signals", settings.topic_partitions) as collector:
             try:
                 for c in customers:
                     await producer.send("events", started(c, f"{c}-e1", "k1", long_ago), key=c.encode())
                 await producer.flush()
                 first = {f"checkout_idle:{c}:k1" for c in customers}
-                await wait_for(lambda: set(collector.episodes(run)) >= first, 60, "phase-1 signals")
+                await wait_for(lambda: set(seen_episodes(collector, run)) >= first, 60, "phase-1 signals")
                 share_a = (a.stats() or {}).get("events", 0)
                 share_b = (b.stats() or {}).get("events", 0)
                 assert share_a > 0 and share_b > 0  # both workers really worked
@@ -114,7 +87,7 @@ async def test_survivor_takes_over_state_without_losing_or_duplicating_signals(b
                 await wait_for(lambda: (a.stats() or {}).get("partitions") == all_partitions, 90,
                                "the survivor to own every partition")
                 second = {f"checkout_idle:{c}:k2" for c in customers}
-                await wait_for(lambda: set(collector.episodes(run)) >= second, 60, "phase-2 signals")
+                await wait_for(lambda: set(seen_episodes(collector, run)) >= second, 60, "phase-2 signals")
                 # Everything sent has been folded and a tick has run since: no late signal can follow.
                 await wait_for(lambda: (a.stats() or {}).get("events", 0) >= share_a + 2 * CUSTOMERS, 30,
                                "the survivor to fold every phase-2 event")
@@ -123,7 +96,7 @@ async def test_survivor_takes_over_state_without_losing_or_duplicating_signals(b
             finally:
                 await producer.stop()
 
-        episodes = collector.episodes(run)
+        episodes = seen_episodes(collector, run)
         assert set(episodes) == first | second  # nothing lost
         assert [k for k, n in episodes.items() if n > 1] == []  # nothing duplicated
     finally:
