@@ -175,19 +175,8 @@ class CustomerFold:
         elif iso(event.occurred_at + self.allowed_lateness) < watermark:
             late_events += 1
 
-        signals: list[Signal] = []
-        old_states = state["detectors"]
-        new_states = old_states
-        for detector in self._route(event.type):
-            kind = detector.kind
-            before = old_states[kind]
-            after, emitted = detector.on_event(before, event)
-            if after is not before:
-                if new_states is old_states:
-                    new_states = dict(old_states)
-                new_states[kind] = after
-            if emitted:
-                signals.extend(emitted)
+        new_states, signals = _step(self._route(event.type), state["detectors"],
+                                    lambda detector, before: detector.on_event(before, event))
 
         features = state["features"] if self.features is None else self.features.on_event(state["features"], event)
         new_state = {
@@ -233,20 +222,9 @@ class CustomerFold:
         """Let every detector emit the absences that ``now`` (event time) proves."""
         if state is None:
             return self.initial_state(), []
-        signals: list[Signal] = []
-        old_states = state["detectors"]
-        new_states = old_states
-        for detector in self.detectors:
-            kind = detector.kind
-            before = old_states[kind]
-            after, emitted = detector.on_tick(before, now)
-            if after is not before:
-                if new_states is old_states:
-                    new_states = dict(old_states)
-                new_states[kind] = after
-            if emitted:
-                signals.extend(emitted)
-        if new_states is old_states:
+        new_states, signals = _step(self.detectors, state["detectors"],
+                                    lambda detector, before: detector.on_tick(before, now))
+        if new_states is state["detectors"]:
             return state, (self._with_context(state, signals) if signals else signals)
         new_state = {**state, "detectors": new_states}
         return new_state, (self._with_context(new_state, signals) if signals else signals)
@@ -262,6 +240,24 @@ class CustomerFold:
             if deadline is not None and (earliest is None or deadline < earliest):
                 earliest = deadline
         return earliest
+
+
+def _step(detectors: Iterable[Detector], states: dict[str, Any],
+          step: Any) -> tuple[dict[str, Any], list[Signal]]:
+    """Run ``step(detector, its state)`` for each detector; the states dict is copied only on change."""
+    signals: list[Signal] = []
+    new_states = states
+    for detector in detectors:
+        kind = detector.kind
+        before = states[kind]
+        after, emitted = step(detector, before)
+        if after is not before:
+            if new_states is states:
+                new_states = dict(states)
+            new_states[kind] = after
+        if emitted:
+            signals.extend(emitted)
+    return new_states, signals
 
 
 def default_fold(settings: Any = None) -> CustomerFold:
