@@ -5,8 +5,16 @@
 One pre-filled ``events`` topic is read three times (a fresh consumer group each time):
 
 1. a plain aiokafka consumer loop that JSON-decodes each record (the ceiling),
-2. a no-op Faust agent (Faust's own per-record cost),
-3. the real worker: parse, fold (all detectors + features), table write, signals.
+2. a no-op agent on stock ``faust.App`` (Faust's own per-record cost, as shipped),
+3. a no-op agent on ``RetainApp`` (Faust with eager record delivery, retain/stream_consumer.py:
+   the Faust the worker runs on),
+4. the worker shell with a fold that does nothing (batching, table, ticks: the best any fold
+   could reach in it),
+5. the real worker: parse, fold (all detectors + features), table write, signals.
+
+Then the per-event budget: microseconds per event of Faust, of the shell, of parse + fold
+(measured offline over the same events, no broker), and the rest (state changelog writes,
+signals), against the 100 us an event may cost at 10,000 ev/s.
 
 Each rate is events/s from the first record seen to the last; start-up (group join, recovery)
 is excluded. Ratios are printed against the baselines.
@@ -31,12 +39,16 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import faust  # noqa: E402
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 
 from retain.broker import EmbeddedBroker, ensure_topics  # noqa: E402
 from retain.settings import Settings  # noqa: E402
 from retain.stream_app import create_app, topic_partitions, topics_of  # noqa: E402
+from retain.stream_consumer import RetainApp  # noqa: E402
 from retain.worker import InProcessWorker, build_worker  # noqa: E402
+from signals.customer_fold import default_fold  # noqa: E402
+from signals.events import parse_event  # noqa: E402
 
 
 def make_events(count: int, customers: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
@@ -122,8 +134,8 @@ async def bench_raw(bootstrap: str, total: int) -> float:
         await consumer.stop()
 
 
-async def bench_noop_faust(settings: Settings, url: str, total: int) -> float:
-    app = create_app(settings, broker_url=url, app_id=f"bench-noop-{uuid.uuid4().hex[:6]}")
+async def bench_noop_faust(settings: Settings, url: str, total: int, app_type: type[faust.App]) -> float:
+    app = create_app(settings, broker_url=url, app_id=f"bench-noop-{uuid.uuid4().hex[:6]}", app_type=app_type)
     seen = 0
 
     async def noop(stream: Any) -> None:
@@ -135,21 +147,48 @@ async def bench_noop_faust(settings: Settings, url: str, total: int) -> float:
     app.finalize()
     await app.start()
     try:
-        return await measure(lambda: seen, total, "no-op Faust agent")
+        return await measure(lambda: seen, total, f"no-op agent, {app_type.__name__}")
     finally:
         await app.stop()
 
 
-async def bench_worker(settings: Settings, url: str, total: int, profile: Path | None) -> tuple[float, dict]:
+class DoNothingFold:
+    """A fold that keeps one tiny state per customer and never signals: the shell's own cost."""
+
+    def on_event(self, state: dict | None, event: Any) -> tuple[dict, list]:
+        return (state if state is not None else {"n": 0}), []
+
+    def on_tick(self, state: dict | None, now: dt.datetime) -> tuple[dict, list]:
+        return state or {"n": 0}, []
+
+    def next_deadline(self, state: dict) -> None:
+        return None
+
+
+def bench_fold_offline(events: list[tuple[bytes, bytes]]) -> float:
+    """Seconds to parse and fold ``events`` with the default fold, no broker (state in a dict)."""
+    fold = default_fold()
+    states: dict[str, dict] = {}
+    started = time.perf_counter()
+    for _, raw in events:
+        event = parse_event(raw)
+        states[event.customer_id], _ = fold.on_event(states.get(event.customer_id), event)
+    return time.perf_counter() - started
+
+
+async def bench_worker(
+    settings: Settings, url: str, total: int, profile: Path | None, fold: Any = None, label: str = "retain worker",
+) -> tuple[float, dict]:
     # The signals stage alone: events -> fold -> signals (the trigger stage is measured elsewhere).
-    worker = build_worker(settings, broker_url=url, app_id=f"bench-worker-{uuid.uuid4().hex[:6]}", decisions=False)
+    worker = build_worker(settings, broker_url=url, app_id=f"bench-worker-{uuid.uuid4().hex[:6]}",
+                          decisions=False, fold=fold)
     runner = InProcessWorker(worker)
     await runner.start()
     profiler = cProfile.Profile() if profile else None
     try:
         if profiler:
             profiler.enable()
-        elapsed = await measure(lambda: worker.counters()["events"], total, "retain worker")
+        elapsed = await measure(lambda: worker.counters()["events"], total, label)
         if profiler:
             profiler.disable()
             profiler.dump_stats(str(profile))
@@ -166,14 +205,27 @@ async def main(args: argparse.Namespace) -> None:
         await prefill(broker.bootstrap, events)
         n = len(events)
         raw = n / await bench_raw(broker.bootstrap, n)
-        noop = n / await bench_noop_faust(settings, broker.url, n)
+        stock = n / await bench_noop_faust(settings, broker.url, n, faust.App)
+        eager = n / await bench_noop_faust(settings, broker.url, n, RetainApp)
+        shell = n / (await bench_worker(settings, broker.url, n, None, DoNothingFold(), "worker shell, do-nothing fold"))[0]
         elapsed, counters = await bench_worker(settings, broker.url, n, args.profile)
         real = n / elapsed
+    fold_us = 1e6 * bench_fold_offline(events) / n
     print()
     print(f"events: {n}, customers: {args.customers}, partitions: {settings.topic_partitions}")
-    print(f"  aiokafka + json     {raw:>10,.0f} ev/s")
-    print(f"  no-op Faust agent   {noop:>10,.0f} ev/s   {noop / raw:5.2f}x raw")
-    print(f"  retain worker       {real:>10,.0f} ev/s   {real / noop:5.2f}x no-op Faust   {real / raw:5.2f}x raw")
+    print(f"  aiokafka + json                {raw:>10,.0f} ev/s")
+    print(f"  no-op agent, stock faust.App   {stock:>10,.0f} ev/s   {stock / raw:5.2f}x raw")
+    print(f"  no-op agent, RetainApp         {eager:>10,.0f} ev/s   {eager / stock:5.2f}x stock no-op")
+    print(f"  retain worker (RetainApp)      {real:>10,.0f} ev/s   {real / stock:5.2f}x stock no-op   "
+          f"{real / eager:5.2f}x RetainApp no-op   {real / raw:5.2f}x raw")
+    print(f"  worker shell, do-nothing fold  {shell:>10,.0f} ev/s   {shell / eager:5.2f}x RetainApp no-op")
+    faust_us, shell_us, real_us = 1e6 / eager, 1e6 / shell, 1e6 / real
+    print("per-event budget (us; 10,000 ev/s allows 100):")
+    print(f"  Faust record delivery (RetainApp no-op agent)   {faust_us:6.1f}")
+    print(f"  + worker shell (batches, table, ticks)          {shell_us - faust_us:6.1f}")
+    print(f"  + parse + fold (offline, same events)           {fold_us:6.1f}")
+    print(f"  + the rest (state changelog writes, signals)    {real_us - shell_us - fold_us:6.1f}")
+    print(f"  = retain worker                                 {real_us:6.1f}")
     print(f"  worker counters: {counters}")
 
 

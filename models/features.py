@@ -5,12 +5,14 @@ replays an events file)::
 
     initial_state() -> dict                 plain JSON-able data, fits in a Faust table
     on_event(state, event) -> dict          pure; returns a new state, never mutates its input
+    fold_in_place(state, event) -> None     on_event without the copy, for a caller that owns state
     vector(state, now) -> list[float]       feature values in FEATURE_NAMES order, as of ``now``
 
 Times are kept as epoch seconds (floats) so the state survives JSON round trips unchanged and
 ``vector`` needs no date parsing. The state is bounded: daily usage buckets for the last
-``USAGE_DAYS`` days, the last ``RECENT_LIMIT`` order times and at most ``OPEN_LIMIT`` open orders
-and checkouts. Unknown values are ``nan`` (LightGBM treats them as missing).
+``USAGE_DAYS`` days (kept oldest first), the last ``RECENT_LIMIT`` order times and at most
+``OPEN_LIMIT`` open orders and checkouts. Unknown values are ``nan`` (LightGBM treats them as
+missing).
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ def initial_state() -> dict[str, Any]:
         "issue_times": [],
         "abandon_times": [],
         "usage_days": {},
+        "usage_days_sorted": True,  # usage_days keys in day order (states from before may not be)
         "last_usage": None,
         "checkouts": {},
         "checkouts_started": 0,
@@ -193,19 +196,31 @@ def _on_usage(s: dict[str, Any], p: Any, t: float) -> None:
     if key in days:  # a known day: the newest day is unchanged and older days are already pruned
         days[key] += int(p.sessions)
     else:
-        # Only keys within USAGE_DAYS of the newest are kept; a new day either is that newest
-        # (prune relative to it), falls inside the window (nothing to prune) or is too old.
-        known = [int(k) for k in days]
-        newest = max(known, default=day)
-        days[key] = int(p.sessions)
-        if day > newest:
-            if known and min(known) <= day - USAGE_DAYS:
-                for old in [k for k in days if int(k) <= day - USAGE_DAYS]:
-                    del days[old]
-        elif day <= newest - USAGE_DAYS:
-            del days[key]
+        if not s.get("usage_days_sorted"):  # a state from before the days were kept in order
+            _sort_days(days)
+            s["usage_days_sorted"] = True
+        # Only days within USAGE_DAYS of the newest are kept, oldest first, so the newest is the
+        # last key and pruning drops keys from the front: no pass over every key per new day.
+        newest = int(next(reversed(days))) if days else day
+        if day >= newest:
+            days[key] = int(p.sessions)
+            cutoff = day - USAGE_DAYS
+            oldest = next(iter(days))
+            while int(oldest) <= cutoff:
+                del days[oldest]
+                oldest = next(iter(days))
+        elif day > newest - USAGE_DAYS:  # a late day still inside the window
+            days[key] = int(p.sessions)
+            _sort_days(days)
     if p.sessions > 0:
         s["last_usage"] = max(s["last_usage"] or t, t)
+
+
+def _sort_days(days: dict[str, int]) -> None:
+    """Put the usage day keys (whole days since the epoch, as text) in day order, in place."""
+    ordered = sorted(days.items(), key=lambda item: int(item[0]))
+    days.clear()
+    days.update(ordered)
 
 
 def _on_checkout(s: dict[str, Any], kind: str, p: Any, t: float) -> None:
@@ -238,20 +253,35 @@ def _on_subscription(s: dict[str, Any], kind: str, p: Any) -> None:
 
 def on_event(state: dict[str, Any], event: Any) -> dict[str, Any]:
     """Fold one ``signals.events`` event into a copy of ``state`` and return the copy."""
+    s = _copy(state, _MUTATED.get(event.type))
+    fold_in_place(s, event)
+    return s
+
+
+def fold_in_place(s: dict[str, Any], event: Any) -> None:
+    """Fold one event into ``s`` itself: the same result as ``on_event``, without its copy.
+
+    Only for a caller that owns ``s`` and the containers its handlers mutate (``_MUTATED``):
+    ``on_event``'s copy, or a state that started as ``initial_state()`` and was only ever folded
+    this way (an offline replay's own table). A state anyone else holds (a Faust table value)
+    goes through ``on_event``.
+    """
     kind, p = event.type, event.properties
-    s = _copy(state, _MUTATED.get(kind))
     t = event.occurred_at.timestamp()
-    s["first_seen"] = t if s["first_seen"] is None else min(s["first_seen"], t)
-    s["last_event"] = t if s["last_event"] is None else max(s["last_event"], t)
-    if kind == "customer.profile":
+    first, last = s["first_seen"], s["last_event"]
+    if first is None or t < first:
+        s["first_seen"] = t
+    if last is None or t > last:
+        s["last_event"] = t
+    if kind == "product.usage":  # most events: first
+        _on_usage(s, p, t)
+    elif kind == "customer.profile":
         if p.signed_up_at is not None:
             s["signed_up"] = p.signed_up_at.timestamp()
         if p.plan is not None and s["plan"] is None:
             s["plan"] = p.plan
     elif kind.startswith("order.") or kind == "shipment.updated":
         _on_order(s, kind, p, t)
-    elif kind == "product.usage":
-        _on_usage(s, p, t)
     elif kind.startswith("checkout."):
         _on_checkout(s, kind, p, t)
     elif kind.startswith("subscription."):
@@ -265,7 +295,6 @@ def on_event(state: dict[str, Any], event: Any) -> dict[str, Any]:
             s["positive_responses"] += 1
         elif p.response in ("opted_out", "complained"):
             s["opted_out"] = True
-    return s
 
 
 def plan_code(plan: str | None) -> float:

@@ -20,6 +20,8 @@ import faust
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 
+from retain.stream_consumer import RetainApp
+
 if TYPE_CHECKING:
     from retain.settings import Settings
 
@@ -48,9 +50,14 @@ def create_app(
     broker_url: str,
     app_id: str | None = None,
     web_port: int | None = None,
+    app_type: type[faust.App] = RetainApp,
     **overrides: Any,
 ) -> faust.App:
-    """A Faust app for ``settings`` on ``broker_url`` (``kafka://host:port``); topics in ``app.retain_topics``."""
+    """A Faust app for ``settings`` on ``broker_url`` (``kafka://host:port``); topics in ``app.retain_topics``.
+
+    ``app_type`` is ``RetainApp`` (Faust with eager record delivery, ``retain.stream_consumer``);
+    the benchmark passes ``faust.App`` to measure stock Faust beside it.
+    """
     port = web_port if web_port is not None else settings.worker_web_port
     config: dict[str, Any] = dict(
         broker=broker_url,
@@ -88,7 +95,7 @@ def create_app(
     )
     config.setdefault("TableManager", TrueEndTableManager)
     config.update(overrides)
-    app = faust.App(app_id or settings.app_id, **config)
+    app = app_type(app_id or settings.app_id, **config)
     app.retain_topics = Topics(
         events=app.topic(EVENTS, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
         signals=app.topic(SIGNALS, key_serializer="raw", value_serializer="json"),

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
 import faust
+import orjson
+from faust.serializers.codecs import Codec
 
 from retain.stream_app import topics_of
 from signals.deadletter import deadletter_record, describe_error
@@ -237,7 +238,7 @@ class SignalAgents:
     async def _send_signal(self, customer_key: bytes, signal: Signal) -> None:
         # Serialized here (compact JSON, same wire format as the topic's json codec): skips
         # Faust's codec registry lookups per record.
-        value = json.dumps(signal.to_dict(), separators=(",", ":")).encode()
+        value = orjson.dumps(signal.to_dict(), option=orjson.OPT_NON_STR_KEYS)
         await self.signals_out.send(key=customer_key, value=value, value_serializer="raw")
         self.counters.signals[signal.kind] += 1
 
@@ -273,10 +274,30 @@ class SignalAgents:
         self.key_partition[event.key] = event.message.partition
 
 
+class StateCodec(Codec):
+    """The state table's changelog codec: the same compact JSON as Faust's ``json``, via orjson.
+
+    Encoding a customer's state is the worker's largest per-write cost (a heavy customer's state
+    is ~15 KB); orjson does it 5-10x faster than the standard library. Records stay plain JSON,
+    so the changelog remains readable by any consumer.
+    """
+
+    def _dumps(self, obj: Any) -> bytes:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+
+    def _loads(self, s: bytes) -> Any:
+        return orjson.loads(s)
+
+
 class CustomerStateTable(faust.Table):
     """A Table that can also be written outside a stream event, to an explicit partition."""
 
     _partition_override: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Before the changelog topic and the store are made (lazily): both take this codec.
+        self.value_serializer = StateCodec()
 
     def put(self, key: Any, value: Any, *, partition: int) -> None:
         """``table[key] = value`` with the changelog record going to ``partition``."""

@@ -33,7 +33,10 @@ shipping and usage in ``default_fold``).
 
 Routing: a detector with an ``event_types`` attribute only sees those event types.
 
-``replay`` is the offline runner (backtests, notebooks, golden tests) over the same fold.
+``replay`` is the offline runner (backtests, notebooks, golden tests) over the same fold. A
+backtest runs it on a fold without features and keeps them in a ``ReplayFeatures`` instead (fed
+through ``replay(..., on_fold=...)``): the same values, folded in place rather than copied per
+event, and read only when a signal is scored.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import datetime as dt
 import hashlib
 import heapq
 import math
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from models import features as feature_fold
 from signals.detectors.base import Detector, iso
@@ -200,11 +203,7 @@ class CustomerFold:
         for signal in signals:
             context: dict[str, Any] = {"customer": customer}
             if self.features is not None and hasattr(self.features, "vector"):
-                values = self.features.vector(state["features"], signal.detected_at)
-                context["features"] = {
-                    name: (None if isinstance(v, float) and math.isnan(v) else v)
-                    for name, v in zip(self.features.FEATURE_NAMES, values)
-                }
+                context["features"] = feature_values(self.features, state["features"], signal.detected_at)
             out.append(signal.model_copy(update={"context": context}))
         return out
 
@@ -240,6 +239,46 @@ class CustomerFold:
             if deadline is not None and (earliest is None or deadline < earliest):
                 earliest = deadline
         return earliest
+
+
+def feature_values(features: Any, state: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """``{name: value}`` as a signal's context carries them (JSON-able: nan becomes None)."""
+    values = features.vector(state, now)
+    return {
+        name: (None if isinstance(v, float) and math.isnan(v) else v) for name, v in zip(features.FEATURE_NAMES, values)
+    }
+
+
+class ReplayFeatures:
+    """Every customer's features for an offline ``replay`` of a fold without them (``features=None``).
+
+    Pass ``on_fold`` to ``replay``: it sees exactly the events the fold takes (duplicates
+    excluded), before their signals come out, so ``values(customer_id, signal.detected_at)``
+    equals the ``context["features"]`` the fold itself would attach. The states belong to this
+    object alone, so a features module with ``fold_in_place`` (``models.features``) updates them
+    without the copy ``on_event`` makes for every event.
+    """
+
+    def __init__(self, features: Any = feature_fold) -> None:
+        self.features = features
+        self._states: dict[str, Any] = {}
+        self._in_place = getattr(features, "fold_in_place", None)
+
+    def on_fold(self, customer_id: str, event: Any) -> None:
+        """Fold one event the customer fold took."""
+        state = self._states.get(customer_id)
+        if state is None:
+            state = self.features.initial_state()
+        if self._in_place is not None:
+            self._in_place(state, event)
+        else:
+            state = self.features.on_event(state, event)
+        self._states[customer_id] = state
+
+    def values(self, customer_id: str, now: dt.datetime) -> dict[str, Any]:
+        """The customer's feature values as of ``now`` (see ``feature_values``)."""
+        state = self._states.get(customer_id)
+        return feature_values(self.features, self.features.initial_state() if state is None else state, now)
 
 
 def _step(detectors: Iterable[Detector], states: dict[str, Any],
@@ -297,6 +336,7 @@ def replay(
     fold: CustomerFold | None = None,
     *,
     tick_every: dt.timedelta | None = None,
+    on_fold: Callable[[str, Any], None] | None = None,
 ) -> Iterator[Signal]:
     """Run the fold over a stream offline, yielding signals in the order a live worker would.
 
@@ -304,7 +344,9 @@ def replay(
     ``occurred_at`` seen; before folding an event that advances it, every customer whose
     ``next_deadline`` is at or before the new watermark is ticked, earliest first. Ticks happen at
     the exact deadline, or, with ``tick_every``, at the next multiple of it (like a periodic
-    timer). At the end, customers are ticked up to the last event time.
+    timer). At the end, customers are ticked up to the last event time. ``on_fold(customer_id,
+    event)`` is called for every event the fold takes (not for duplicates), before the signals
+    it proves are yielded.
     """
     if tick_every is not None and tick_every <= dt.timedelta(0):
         raise ValueError("tick_every must be positive")
@@ -342,11 +384,17 @@ def replay(
         occurred = event.occurred_at
         if watermark is None or occurred > watermark:
             watermark = occurred
-            yield from tick_until(watermark)
+            # Most events advance the watermark and few of them make a deadline due: peek first.
+            if queue and queue[0][0] <= watermark:
+                yield from tick_until(watermark)
         customer_id = event.customer_id
         before = states.get(customer_id)
         state, signals = fold.on_event(before, event)
+        if state is before and not signals:
+            continue  # a duplicate: CustomerFold.on_event hands the state back untouched
         states[customer_id] = state
+        if on_fold is not None and state is not before:
+            on_fold(customer_id, event)
         yield from signals
         if before is None or state["detectors"] is not before["detectors"]:  # else: same deadline
             schedule(customer_id, fold.next_deadline(state))

@@ -1,12 +1,21 @@
 """Backtest rules on history: the real detectors, scorer and policy, in event time, no I/O.
 
-``run_backtest`` replays events through ``signals.customer_fold.replay`` (the same fold the
-worker runs, which attaches the customer facts and risk features to every signal), scores with
-the given scorer, and calls the same ``decide`` with ``now = signal.detected_at`` and a contact
-history built from the backtest's own earlier decisions (``history_from_decisions``, exactly as
-the worker derives it from stored decisions). A ``defer`` is counted as a message on the day it
-would be released. ``BacktestReport`` aggregates per rule and per day: messages by channel,
-suppressions by reason, holdouts, and how often rules collide.
+``run_backtest`` replays events through ``signals.customer_fold.replay`` (the detectors and
+customer facts of the fold the worker runs), scores with the given scorer, and calls the same
+``decide`` with ``now = signal.detected_at`` and a contact history built from the backtest's own
+earlier decisions (``history_from_decisions``, exactly as the worker derives it from stored
+decisions). The risk features are the fold's too, kept aside in a ``ReplayFeatures`` (folded in
+place, read only for a signal being scored; the worker attaches the same values to every
+signal's context), so they cost nothing without a scorer.
+
+A ``defer`` is released at its ``defer_until``, where the service re-checks the relevance
+window first (``triggers.deferred.release``): one released at or after its ``expires_at``
+counts as ``expired`` / ``relevance_passed`` and stops counting as a planned send from then on;
+any other counts as a message on its release day. (``decide`` itself turns a send time at or
+after the expiry into ``expired_in_quiet_hours``, so this only guards defers it did not make
+that way.) Consent and caps are not re-checked at release. ``BacktestReport`` aggregates per
+rule and per day: messages by channel, suppressions by reason, holdouts, and how often rules
+collide.
 """
 
 from __future__ import annotations
@@ -16,13 +25,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
-from signals.customer_fold import CustomerFold, default_fold, replay
+from signals.customer_fold import CustomerFold, ReplayFeatures, default_fold, replay
 from signals.events import parse_event
 from signals.signal import Signal
 from triggers.decision import Decision, decide
 from triggers.decision_history import history_from_decisions
 from triggers.policy import PolicyConfig
-from triggers.policy.reasons import Outcome
+from triggers.policy.reasons import Outcome, ReasonCode
 from triggers.ruleset import RuleSet
 from triggers.signal_context import ScorerLike, UpstreamConsent, customer_facts, score_context, signal_context
 
@@ -54,15 +63,17 @@ class BacktestReport:
                 if d.outcome == Outcome.SUPERSEDED:
                     self.collisions[f"{winner} > {d.rule_id}"] += 1
         for d in decisions:
-            self.outcomes[d.outcome.value] += 1
+            outcome, reason = (Outcome.EXPIRED, ReasonCode.RELEVANCE_PASSED) if expires_before_release(d) else (
+                d.outcome, d.reason)
+            self.outcomes[outcome.value] += 1
             rule = self.per_rule[d.rule_id or "(no rule matched)"]
-            rule["outcomes"][d.outcome.value] += 1
-            if d.outcome in (Outcome.ENGAGE, Outcome.DEFER) and d.channel is not None:
+            rule["outcomes"][outcome.value] += 1
+            if outcome in (Outcome.ENGAGE, Outcome.DEFER) and d.channel is not None:
                 rule["messages"][d.channel] += 1
                 sent = d.defer_until or d.decided_at
                 self.per_day[sent.date().isoformat()][d.rule_id or ""][d.channel] += 1
-            elif d.outcome in (Outcome.SUPPRESSED, Outcome.EXPIRED, Outcome.SUPERSEDED):
-                rule["suppressed"][d.reason.value] += 1
+            elif outcome in (Outcome.SUPPRESSED, Outcome.EXPIRED, Outcome.SUPERSEDED):
+                rule["suppressed"][reason.value] += 1
 
     @property
     def messages(self) -> int:
@@ -89,6 +100,12 @@ class BacktestReport:
             "collisions": {"signals_matching_several_rules": self.multi_match_signals,
                            "superseded": dict(sorted(self.collisions.items()))},
         }
+
+
+def expires_before_release(decision: Decision) -> bool:
+    """A defer whose release time is at or after its expiry: the service's release expires it."""
+    return (decision.outcome == Outcome.DEFER and decision.defer_until is not None
+            and decision.expires_at is not None and decision.defer_until >= decision.expires_at)
 
 
 def parsed_events(raw_events: Iterable[Mapping[str, Any] | Any], report: BacktestReport) -> Iterator[Any]:
@@ -118,28 +135,38 @@ def run_backtest(
     for rule in rules:
         report.per_rule[rule.id]["outcomes"]  # every rule shows up, even one that never matched
     inner = fold or default_fold()
-    if scorer is None and inner.features is not None:
-        # Without a scorer nothing reads the features: fold the detectors alone (2-3x faster).
-        inner = CustomerFold(inner.detectors, allowed_lateness=inner.allowed_lateness,
-                             dedup_window=inner.dedup_window, features=None)
+    # The fold without its features: only scoring reads them, so they are folded aside (or not at all).
+    without_features = CustomerFold(inner.detectors, allowed_lateness=inner.allowed_lateness,
+                                    dedup_window=inner.dedup_window, features=None)
+    features = ReplayFeatures(inner.features) if scorer is not None and hasattr(inner.features, "vector") else None
     sends: dict[str, list[Decision]] = defaultdict(list)
-    for signal in replay(parsed_events(raw_events, report), inner):
-        decisions = decide_offline(signal, rules, scorer, sends, config)
+    for signal in replay(parsed_events(raw_events, report), without_features,
+                         on_fold=features.on_fold if features is not None else None):
+        values = features.values(signal.customer_id, signal.detected_at) if features is not None else None
+        decisions = decide_offline(signal, rules, scorer, sends, config, features=values)
         report.add(signal, decisions)
     return report
 
 
 def decide_offline(
     signal: Signal, rules: RuleSet, scorer: ScorerLike | None, sends: dict[str, list[Decision]], config: PolicyConfig,
+    *, features: Mapping[str, Any] | None = None,
 ) -> list[Decision]:
-    """``decide`` at ``signal.detected_at`` with history from ``sends`` (updated in place)."""
+    """``decide`` at ``signal.detected_at`` with history from ``sends`` (updated in place).
+
+    ``features`` (name -> value) replaces the signal context's, for a fold that attached none.
+    """
     now = signal.detected_at
     context = signal_context(signal)
+    if features is not None:
+        context["features"] = features
     facts = customer_facts(context)
     past = sends[signal.customer_id]
     if past and past[0].decided_at < now - HISTORY_LOOKBACK:
         past[:] = [d for d in past if d.decided_at >= now - HISTORY_LOOKBACK]
-    decisions = decide(signal, rules, facts, score_context(scorer, context), history_from_decisions(past),
+    # A defer that expires at its release stops being a planned send once released.
+    known = [d for d in past if not (d.defer_until is not None and d.defer_until <= now and expires_before_release(d))]
+    decisions = decide(signal, rules, facts, score_context(scorer, context), history_from_decisions(known),
                        UpstreamConsent.of(signal.customer_id, facts), now, config)
     past.extend(d for d in decisions if d.outcome in (Outcome.ENGAGE, Outcome.DEFER))
     return decisions

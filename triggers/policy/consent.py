@@ -11,10 +11,9 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Mapping, Protocol
 
-import phonenumbers
-
 from triggers.policy.config import PolicyConfig
 from triggers.policy.reasons import ReasonCode
+from triggers.policy.regions import is_valid_phone
 from triggers.rule import Channel, Rule, Topic
 
 ANY_TOPIC = "*"
@@ -69,12 +68,7 @@ def has_contact_point(customer: Mapping[str, Any], channel: Channel) -> bool:
     if channel == "email":
         return bool(customer.get("email") or customer.get("has_email"))
     phone = customer.get("phone")
-    if not isinstance(phone, str) or not phone:
-        return False
-    try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(phone, None))
-    except phonenumbers.NumberParseException:
-        return False
+    return isinstance(phone, str) and bool(phone) and is_valid_phone(phone)
 
 
 def channel_verdict(

@@ -40,6 +40,11 @@ def _parse(phone: str) -> phonenumbers.PhoneNumber | None:
     return number if phonenumbers.is_valid_number(number) else None
 
 
+def is_valid_phone(phone: str) -> bool:
+    """True when ``phone`` parses (international form) as a valid number (memoised per number)."""
+    return _parse(phone) is not None
+
+
 def valid_zone(name: Any) -> str | None:
     """The name when it is a known IANA time zone, else None."""
     if not isinstance(name, str) or not name:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 import json
 import math
 import random
@@ -124,3 +125,42 @@ def test_online_fold_with_json_round_trips_equals_offline_dataset():
         assert [round(v, 12) if v == v else "nan" for v in online] == [round(v, 12) if v == v else "nan" for v in offline]
         checked += 1
     assert checked == len(table)
+
+
+def test_fold_in_place_gives_the_state_on_event_gives():
+    history = population(6, 60, seed=9)
+    copied, owned = {}, {}
+    for e in history:
+        copied[e.customer_id] = features.on_event(copied.get(e.customer_id) or features.initial_state(), e)
+        features.fold_in_place(owned.setdefault(e.customer_id, features.initial_state()), e)
+    assert owned == copied
+
+
+def usage_on(day_number, sessions=1):
+    return event("c", "product.usage", dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + day_number * D,
+                 sessions=sessions, day=(dt.date(1970, 1, 1) + day_number * D).isoformat())
+
+
+@pytest.mark.parametrize("base", [20000, 9990, 99990, 100, 5])  # around powers of ten and near the epoch
+def test_usage_days_keep_every_day_within_the_window_of_the_newest_in_day_order(base):
+    rng = random.Random(base)
+    steps = [rng.choice([1, 1, 1, 0, 2, -1, -5, -40, 50]) for _ in range(300)]
+    days = list(itertools.accumulate(steps, initial=base))
+    sessions = [rng.randint(0, 3) for _ in days]
+    state = fold(usage_on(d, n) for d, n in zip(days, sessions))
+    newest = max(days)
+    expected = {}
+    for d, n in zip(days, sessions):  # every day seen within USAGE_DAYS of the newest, all its sessions
+        if d > newest - features.USAGE_DAYS:
+            expected[str(d)] = expected.get(str(d), 0) + n
+    assert state["usage_days"] == expected
+    assert [int(k) for k in state["usage_days"]] == sorted(int(k) for k in expected)
+
+
+def test_a_state_from_before_the_ordered_usage_days_still_folds_right():
+    older = {**features.initial_state(), "usage_days": {"20005": 1, "20001": 2, "20003": 1}}
+    del older["usage_days_sorted"]  # states stored before the days were kept in order
+    state = features.on_event(older, usage_on(20036))
+    assert list(state["usage_days"]) == ["20003", "20005", "20036"]  # 20001 left the 35-day window
+    assert state["usage_days_sorted"] is True
+    assert "usage_days_sorted" not in older  # the input is untouched

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
 
 from detector_events import at, ev
-from signals.customer_fold import CustomerFold, replay
+from signals.customer_fold import CustomerFold, ReplayFeatures, replay
 from signals.detectors.checkout_idle import CheckoutIdleDetector
+from signals.events import parse_event
+
+GOLDEN_STREAM = Path(__file__).resolve().parents[2] / "golden" / "detector_stream.jsonl"
 
 
 def start(s, customer="c1", checkout="k1"):
@@ -82,3 +87,22 @@ def test_a_detector_whose_deadline_does_not_advance_is_reported():
 
     with pytest.raises(RuntimeError, match="did not advance"):
         list(replay([start(0), usage(500, "other")], CustomerFold([Stuck()])))
+
+
+def test_on_fold_sees_every_event_the_fold_takes_and_no_duplicate():
+    events = [start(0), start(0), usage(500, "other")]
+    events[1] = events[0]
+    taken = []
+    list(replay(events, CustomerFold(features=None), on_fold=lambda customer, e: taken.append((customer, e.event_id))))
+    assert taken == [("c1", events[0].event_id), ("other", events[2].event_id)]
+
+
+def test_features_kept_aside_are_the_values_the_fold_attaches():
+    # The golden stream: four customers, every detector, a redelivered (duplicate) ETA update.
+    events = [parse_event(json.loads(line)) for line in GOLDEN_STREAM.read_text().splitlines() if line.strip()]
+    eager = [(s.episode_key, s.context["features"]) for s in replay(events, CustomerFold())]
+    aside = ReplayFeatures()
+    lean = [(s.episode_key, aside.values(s.customer_id, s.detected_at))
+            for s in replay(events, CustomerFold(features=None), on_fold=aside.on_fold)]
+    assert len(eager) == 4
+    assert lean == eager

@@ -1,24 +1,35 @@
-"""The backtest agrees with a direct ``decide`` loop over the same replayed signals."""
+"""The backtest agrees with a direct ``decide`` loop and with the worker's eager feature fold; a
+defer released after its expiry counts as expired, as the service's release decides it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections import Counter
+import math
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from models import features
 from retain.simulator import Simulator
 from retain.simulator.writer import write_events
 from signals.customer_fold import default_fold, replay
 from signals.events import parse_event
-from triggers.backtest import run_backtest
+from triggers.backtest import (
+    BacktestReport,
+    decide_offline,
+    parsed_events,
+    run_backtest,
+)
 from triggers.cli import app
 from triggers.decision import decide
 from triggers.decision_history import history_from_decisions
 from triggers.loader import load_rules
+from triggers.policy import InMemoryConsent, PolicyConfig
 from triggers.policy.reasons import Outcome
+from triggers.risk import Risk
 from triggers.signal_context import UpstreamConsent, customer_facts
 
 RULES = Path(__file__).resolve().parents[3] / "rules"
@@ -88,3 +99,83 @@ def test_cli_backtest_rejects_bad_rules(tmp_path):
     result = CliRunner().invoke(app, ["backtest", str(bad), "--events", str(events)])
     assert result.exit_code == 1
     assert f"{bad}:3:" in result.output
+
+
+def risk_of(vector) -> Risk:
+    """A risk from a few features, so that rules reading ``risk.bucket`` go both ways."""
+    named = dict(zip(features.FEATURE_NAMES, vector))
+    trend, orders = named["usage_trend"], named["orders_total"]
+    if not math.isnan(trend) and trend < 0.8:
+        return Risk(probability=0.9, bucket="high")
+    return Risk(probability=0.4, bucket="medium") if orders > 1 else Risk(probability=0.1, bucket="low")
+
+
+class RecordingScorer:
+    """A ``ScorerLike`` that keeps every vector it scores."""
+
+    feature_names = features.FEATURE_NAMES
+
+    def __init__(self) -> None:
+        self.vectors: list[list[float]] = []
+
+    def score(self, vector) -> Risk:
+        self.vectors.append(list(vector))
+        return risk_of(vector)
+
+
+def eager_backtest(events, rules, scorer) -> BacktestReport:
+    """The reference: the worker's fold (features in every signal's context), then decide each signal."""
+    report = BacktestReport()
+    for rule in rules:
+        report.per_rule[rule.id]["outcomes"]
+    sends = defaultdict(list)
+    for signal in replay(parsed_events(events, report), default_fold()):
+        report.add(signal, decide_offline(signal, rules, scorer, sends, PolicyConfig()))
+    return report
+
+
+def test_features_folded_aside_give_the_report_and_scores_of_the_eager_fold(history):
+    rules = load_rules(RULES)
+    eager_scorer, lean_scorer = RecordingScorer(), RecordingScorer()
+    expected = eager_backtest(history, rules, eager_scorer).to_dict()
+    got = run_backtest(history, rules, scorer=lean_scorer).to_dict()
+    assert len(eager_scorer.vectors) > 50
+    assert {"low", "high"} <= {risk_of(v).bucket for v in eager_scorer.vectors}
+    assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    # Every signal was scored from the same feature values (NaN compared as NaN).
+    assert json.dumps(lean_scorer.vectors) == json.dumps(eager_scorer.vectors)
+
+
+NIGHT = dt.datetime(2026, 1, 12, 8, 0, tzinfo=dt.UTC)  # 03:00 in New York: SMS waits for 08:00
+MORNING = dt.datetime(2026, 1, 12, 13, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def expiring_defer(make_rule, make_signal, make_customer):
+    """A defer released (at 08:00 New York) after its rule's expiry, as the service's release sees it."""
+    rule = make_rule(id="nudge", topic="service", relevance="12h", action={"channels": ["sms"], "brief": "Hi."})
+    signal = make_signal(detected_at=NIGHT)
+    (defer,) = decide(signal, [rule], make_customer(), None, history_from_decisions([]), InMemoryConsent(), NIGHT)
+    assert defer.outcome == Outcome.DEFER and defer.defer_until == MORNING
+    return rule, signal, defer.model_copy(update={"expires_at": MORNING - dt.timedelta(hours=1)})
+
+
+def test_a_defer_released_after_its_expiry_counts_as_expired_not_as_a_message(expiring_defer):
+    _, signal, defer = expiring_defer
+    report = BacktestReport()
+    report.add(signal, [defer])
+    data = report.to_dict()
+    assert (data["messages"], data["outcomes"], data["per_day"]) == (0, {"expired": 1}, {})
+    assert data["per_rule"]["nudge"]["suppressed"] == {"relevance_passed": 1}
+
+
+def test_a_defer_released_after_its_expiry_blocks_the_episode_only_until_its_release(expiring_defer, make_customer):
+    rule, signal, defer = expiring_defer
+    customer = {"customer": {**make_customer(), "email_present": True}}
+    sends = {"c1": [defer]}  # what the backtest keeps of earlier decisions
+    waiting = signal.model_copy(update={"detected_at": MORNING - dt.timedelta(hours=2), "context": customer})
+    released = signal.model_copy(update={"detected_at": MORNING + dt.timedelta(hours=1), "context": customer})
+    (before,) = decide_offline(waiting, [rule], None, sends, PolicyConfig())
+    (after,) = decide_offline(released, [rule], None, sends, PolicyConfig())
+    assert before.reason.value == "already_sent_for_episode"  # the defer is still pending
+    assert after.outcome == Outcome.ENGAGE  # released as expired: it never went out

@@ -1,0 +1,123 @@
+"""Eager record delivery (retain/stream_consumer.py): Faust's fetch-loop semantics, fewer tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+
+import faust
+import pytest
+from faust.transport.consumer import Consumer as FaustConsumer
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from mode import Service
+
+from retain.settings import Settings
+from retain.stream_app import create_app
+from retain.stream_consumer import EagerConsumer, EagerTransport, RetainApp, deliver
+
+# sha256 of faust-streaming 0.15.3's Consumer._drain_messages, the loop EagerConsumer ports.
+PORTED_DRAIN_LOOP = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
+
+
+class FlowConsumer(Service):
+    """What ``deliver`` needs of a consumer: ``suspend_flow`` and mode's ``wait_first``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.suspend_flow = asyncio.Event()
+
+
+async def test_a_delivery_that_does_not_suspend_runs_inline_without_tasks():
+    consumer = FlowConsumer()
+    delivered = []
+
+    async def delivery():
+        delivered.append(1)
+        return "ignored"
+
+    tasks_before = len(asyncio.all_tasks())
+    coro = delivery()
+    # Spy on task creation: the fast path must not schedule anything.
+    loop = asyncio.get_running_loop()
+    created = []
+    original_factory = loop.get_task_factory()
+    loop.set_task_factory(lambda lp, c, **kw: created.append(c) or asyncio.Task(c, loop=lp, **kw))
+    try:
+        await deliver(consumer, coro)
+    finally:
+        loop.set_task_factory(original_factory)
+    assert delivered == [1]
+    assert created == []
+    assert len(asyncio.all_tasks()) == tasks_before
+
+
+async def test_a_delivery_that_suspends_is_finished_under_the_flow_race():
+    consumer = FlowConsumer()
+    room = asyncio.Event()
+    steps = []
+
+    async def delivery():
+        steps.append("start")
+        await room.wait()  # a full stream buffer
+        steps.append("put")
+        return "done"
+
+    task = asyncio.ensure_future(deliver(consumer, delivery()))
+    await asyncio.sleep(0)
+    assert steps == ["start"] and not task.done()
+    room.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert steps == ["start", "put"]
+
+
+async def test_a_suspended_delivery_is_abandoned_when_the_flow_is_suspended():
+    consumer = FlowConsumer()
+    never = asyncio.Event()
+    steps = []
+
+    async def delivery():
+        steps.append("start")
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            steps.append("cancelled")
+            raise
+        steps.append("put")
+
+    task = asyncio.ensure_future(deliver(consumer, delivery()))
+    await asyncio.sleep(0)
+    consumer.suspend_flow.set()  # a rebalance starts: Faust gives up on the blocked delivery
+    await asyncio.wait_for(task, timeout=5)
+    assert steps == ["start", "cancelled"]
+
+
+@pytest.mark.parametrize("suspends", [False, True], ids=["inline", "after-suspending"])
+async def test_a_failing_delivery_raises_to_the_fetch_loop(suspends):
+    consumer = FlowConsumer()
+
+    async def delivery():
+        if suspends:
+            await asyncio.sleep(0)
+        raise KeyError("no callback for this partition")
+
+    with pytest.raises(KeyError):
+        await asyncio.wait_for(deliver(consumer, delivery()), timeout=5)
+
+
+def test_the_ported_fetch_loop_matches_the_installed_faust():
+    source = inspect.getsource(FaustConsumer._drain_messages)
+    assert hashlib.sha256(source.encode()).hexdigest() == PORTED_DRAIN_LOOP, (
+        "faust-streaming's Consumer._drain_messages changed: re-port it into "
+        "retain/stream_consumer.py (EagerConsumer) and update PORTED_DRAIN_LOOP"
+    )
+    assert issubclass(EagerConsumer, aiokafka_driver.Consumer)
+
+
+def test_kafka_apps_use_the_eager_transport_and_others_stay_stock():
+    app = create_app(Settings(), broker_url="kafka://127.0.0.1:9", app_id="t-eager")
+    assert isinstance(app, RetainApp)
+    assert type(app.transport) is EagerTransport
+    assert app.transport.Consumer is EagerConsumer
+    stock = create_app(Settings(), broker_url="kafka://127.0.0.1:9", app_id="t-stock", app_type=faust.App)
+    assert type(stock.transport) is aiokafka_driver.Transport
