@@ -1,7 +1,8 @@
 """The Faust agents of the signals stage: events -> per-customer fold -> signals | deadletter.
 
 Thin shells around the pure fold (``signals.customer_fold``): load the customer's state from the
-``customer_state`` table, call the fold, store the state, send each Signal keyed by customer_id.
+``customer_state`` table, call the fold, store the state, send each Signal keyed by customer_id,
+then write the changed states' changelog records in batches (``ChangelogWriter``).
 Bad input (unparseable, invalid, or a fold that raises) goes to ``deadletter`` with the reason
 and the stream goes on. A timer calls ``fold.on_tick`` for customers whose
 ``fold.next_deadline(state)`` has passed; a due index per assigned partition keeps a tick from
@@ -184,7 +185,7 @@ class SignalAgents:
             await self.fold_batch(events)
 
     async def fold_batch(self, events: list[Any]) -> None:
-        """Fold a batch of Faust events: one table write per customer, then signals, then deadletters."""
+        """Fold a batch of events: store changed states, send signals, write their changelog, dead-letter."""
         # No await until every state is stored: a tick cannot interleave with this
         # read-modify-write and have its update overwritten by a stale state.
         dirty: dict[bytes, tuple[int, dict]] = {}
