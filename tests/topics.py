@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -24,6 +25,25 @@ async def read_topic(bootstrap: str, topic: str, count: int, *, timeout: float =
     finally:
         await consumer.stop()
     return records
+
+
+async def read_json_topic(bootstrap: str, topic: str, partitions: int, until: Callable[[list[dict]], bool],
+                          *, timeout: float = 20.0) -> list[dict]:
+    """A JSON topic's decoded values from its start, once ``until(values)`` holds (or ``timeout``)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    values: list[dict] = []
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + timeout
+        while not until(values) and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            values += [json.loads(r.value) for rs in batch.values() for r in rs]
+    finally:
+        await consumer.stop()
+    return values
 
 
 class TopicCollector:

@@ -17,11 +17,10 @@ import time
 import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
-from typing import Callable
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from rich.console import Console
 from sqlmodel import Session, select
 
@@ -33,6 +32,7 @@ from retain.demo_reactions import SimulatedRecipients
 from retain.runtime import Runtime
 from retain.settings import Settings
 from retain.stream_app import CONSENT, DECISIONS
+from tests.topics import read_json_topic
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -102,24 +102,6 @@ def sink(runtime: Runtime, channel: str, to: str) -> list:
     return [m for m in runtime.sender.channels[channel].delivered if m.to == to]
 
 
-async def consent_topic(bootstrap: str, partitions: int, want: Callable[[list[dict]], bool]) -> list[dict]:
-    """The ``consent`` topic's records once ``want`` holds for them (bounded)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    records: list[dict] = []
-    try:
-        tps = [TopicPartition(CONSENT, p) for p in range(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        deadline = time.monotonic() + 20
-        while not want(records) and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            records += [json.loads(r.value) for rs in batch.values() for r in rs]
-    finally:
-        await consumer.stop()
-    return records
-
-
 async def test_stop_spam_report_and_redelivery(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # Faust keeps its app directory in the working directory
     (tmp_path / "rules").mkdir()
@@ -171,7 +153,7 @@ async def test_stop_spam_report_and_redelivery(tmp_path, monkeypatch):
             assert len(sink(runtime, "email", f"{MAIL_CUSTOMER}@example.com")) == 1
             # Both changes were published to the consent topic after their commit, without contact details.
             expected = {(SMS_CUSTOMER, "sms", "sms_keyword"), (MAIL_CUSTOMER, "email", "sendgrid:spamreport")}
-            changes = await consent_topic(runtime.bootstrap, settings.topic_partitions, lambda rs: expected <= {
+            changes = await read_json_topic(runtime.bootstrap, CONSENT, settings.topic_partitions, lambda rs: expected <= {
                 (r["customer_id"], r["channel"], r["source"]) for r in rs})
             assert expected <= {(r["customer_id"], r["channel"], r["source"]) for r in changes}
             assert not [r for r in changes if phone in json.dumps(r) or "@example.com" in json.dumps(r)]

@@ -7,12 +7,11 @@ import json
 import os
 import random
 import stat
-import time
 import uuid
 from types import SimpleNamespace
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy import select
@@ -42,6 +41,7 @@ from signals.service import record_signal
 from signals.signal import Signal
 from tests.fakes.outreach_world import CONFIG, T0, add_customer, decision, sqlite_engine
 from triggers.policy.reasons import Outcome, ReasonCode
+from tests.topics import read_json_topic
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -65,23 +65,6 @@ rules:
 def outbox_rows(engine) -> list[OutboxRecord]:
     with Session(engine) as session:
         return list(session.scalars(select(OutboxRecord)))
-
-
-async def read_topic(bootstrap: str, topic: str, partitions: int, want: int, timeout: float = 20.0) -> list[dict]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    records: list[dict] = []
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        deadline = time.monotonic() + timeout
-        while len(records) < want and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            records += [json.loads(r.value) for rs in batch.values() for r in rs]
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def test_each_engaging_decision_becomes_one_outbox_row_and_poison_is_deadlettered(broker, tmp_path):
@@ -124,7 +107,7 @@ async def test_each_engaging_decision_becomes_one_outbox_row_and_poison_is_deadl
     rows = outbox_rows(engine)
     assert [(r.customer_id, r.channel, r.state, r.idempotency_key) for r in rows] == [
         ("c1", "sms", "pending", engage.idempotency_key)]
-    dead = await read_topic(broker.bootstrap, deadletter, 2, want=3)
+    dead = await read_json_topic(broker.bootstrap, deadletter, 2, lambda rs: len(rs) >= 3)
     assert {d["stage"] for d in dead} == {"outreach.enqueue"}
     assert any("JSONDecodeError" in d["reason"] for d in dead)
     assert any("lacks an idempotency key" in d["reason"] for d in dead)
