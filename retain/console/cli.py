@@ -6,7 +6,9 @@ A Typer app; the CLI mounts it with ``app.add_typer(users_app, name="users")``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
 import typer
 
@@ -15,13 +17,22 @@ from retain.console.credentials import ROLES
 users_app = typer.Typer(help="Console users, roles and API tokens.", no_args_is_help=True)
 
 
-def _engine():
-    from retain.database import make_engine, migrate
+@contextmanager
+def _session() -> Iterator[Any]:
+    """A session on the migrated database; a ``ValueError`` becomes ``error: ...`` and exit code 2."""
+    from retain.database import make_engine, migrate, session_scope
     from retain.settings import Settings
 
     engine = make_engine(Settings())
-    migrate(engine)  # creating the first user must not depend on having run `retain migrate`
-    return engine
+    try:
+        migrate(engine)  # creating the first user must not depend on having run `retain migrate`
+        with session_scope(engine) as session:
+            yield session
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    finally:
+        engine.dispose()
 
 
 @users_app.command("create")
@@ -34,23 +45,15 @@ def create(
 ) -> None:
     """Create a console user with a role (viewer, editor, approver, admin)."""
     from retain.console.users import audit, create_user
-    from retain.database import session_scope
 
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
-    engine = _engine()
     now = dt.datetime.now(dt.timezone.utc)
-    try:
-        with session_scope(engine) as session:
-            create_user(session=session, username=name, role=role, password=password, now=now)
-            audit(session=session, actor="cli", action="user.create", target=f"user:{name}", now=now,
-                  detail={"role": role})
-            session.commit()
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
-    finally:
-        engine.dispose()
+    with _session() as session:
+        create_user(session=session, username=name, role=role, password=password, now=now)
+        audit(session=session, actor="cli", action="user.create", target=f"user:{name}", now=now,
+              detail={"role": role})
+        session.commit()
     typer.echo(f"created {role} {name}")
 
 
@@ -58,16 +61,11 @@ def create(
 def list_() -> None:
     """List console users and their roles."""
     from retain.console.users import list_users
-    from retain.database import session_scope
 
-    engine = _engine()
-    try:
-        with session_scope(engine) as session:
-            for user in list_users(session=session):
-                state = "disabled" if user.disabled else "active"
-                typer.echo(f"{user.username}\t{user.role}\t{state}")
-    finally:
-        engine.dispose()
+    with _session() as session:
+        for user in list_users(session=session):
+            state = "disabled" if user.disabled else "active"
+            typer.echo(f"{user.username}\t{user.role}\t{state}")
 
 
 @users_app.command("token")
@@ -77,19 +75,11 @@ def token(
 ) -> None:
     """Issue an API token for a user; it is printed once and stored hashed."""
     from retain.console.users import audit, create_token
-    from retain.database import session_scope
 
-    engine = _engine()
     now = dt.datetime.now(dt.timezone.utc)
-    try:
-        with session_scope(engine) as session:
-            secret, record = create_token(session=session, username=name, name=label, now=now)
-            audit(session=session, actor="cli", action="token.create", target=f"user:{name}", now=now,
-                  detail={"token_id": record.token_id, "name": label})
-            session.commit()
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
-    finally:
-        engine.dispose()
+    with _session() as session:
+        secret, record = create_token(session=session, username=name, name=label, now=now)
+        audit(session=session, actor="cli", action="token.create", target=f"user:{name}", now=now,
+              detail={"token_id": record.token_id, "name": label})
+        session.commit()
     typer.echo(secret)

@@ -175,6 +175,13 @@ def test_users_cli_creates_a_user_who_can_log_in(world, monkeypatch):
     again = CliRunner().invoke(users_app, ["create", "ops", "--role", "nobody"],
                                env={"RETAIN_USER_PASSWORD": "a long password"})
     assert again.exit_code != 0
+    taken = CliRunner().invoke(users_app, ["create", "ops", "--role", "viewer"],
+                               env={"RETAIN_USER_PASSWORD": "a long password"})
+    assert taken.exit_code == 2 and "exists" in taken.output
+    listed = CliRunner().invoke(users_app, ["list"])
+    assert listed.exit_code == 0 and "ops\teditor\tactive" in listed.output
+    missing = CliRunner().invoke(users_app, ["token", "nobody"])
+    assert missing.exit_code == 2 and "no user" in missing.output
     client = TestClient(world.app, base_url="https://testserver")
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
     client.post("/console/login", data={"username": "ops", "password": "a long password", "csrf_token": token})
