@@ -1,6 +1,6 @@
 """Throughput of ``retain rules backtest`` against the fold the worker runs, same events, same run.
 
-Simulates a history with ``retain.simulator`` (not timed), then, on one core:
+Simulates a history with ``simulator`` (not timed), then, on one core:
 
 (a) baseline: parse every event and replay it through the worker's fold
     (``signals.customer_fold.replay`` with the default detectors and features, which attaches
@@ -26,7 +26,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from retain.simulator import Simulator
+from simulator import Simulator
 from signals.customer_fold import default_fold, replay
 from signals.events import parse_event
 from triggers.backtest import run_backtest

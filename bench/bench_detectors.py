@@ -7,7 +7,7 @@ state in a dict like a Faust table would:
 (a) baseline: dedup by event_id plus the watermark, no detectors, no features;
 (e)  the fold with the three detectors, on_event only (no ticks, no features);
 (b') the same through ``replay`` (ticks included): the detectors' whole cost;
-(b) the full fold: ``signals.customer_fold.default_fold`` (three detectors + models.features),
+(b) the full fold: ``signals.customer_fold.default_fold`` (three detectors + signals.features),
     through ``replay`` (ticks at each customer's deadline).
 
 Prints events/s of each (CPU time of this process, so other load on a shared machine distorts
@@ -28,7 +28,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from retain.settings import Settings
+from infra.settings import Settings
 from signals.customer_fold import CustomerFold, default_fold, replay
 from signals.events import parse_event
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from retain.simulator import Simulator
-from retain.simulator.writer import write_events
+from simulator import Simulator
+from simulator.writer import write_events
 
 
 def _baseline(n: int) -> float:

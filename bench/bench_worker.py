@@ -6,7 +6,7 @@ One pre-filled ``events`` topic is read three times (a fresh consumer group each
 
 1. a plain aiokafka consumer loop that JSON-decodes each record (the ceiling),
 2. a no-op agent on stock ``faust.App`` (Faust's own per-record cost, as shipped),
-3. a no-op agent on ``RetainApp`` (Faust with eager record delivery, retain/stream_consumer.py:
+3. a no-op agent on ``RetainApp`` (Faust with eager record delivery, infra/stream_consumer.py:
    the Faust the worker runs on),
 4. the worker shell with a fold that does nothing (batching, table, ticks: the best any fold
    could reach in it),
@@ -42,10 +42,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import faust  # noqa: E402
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 
-from retain.broker import EmbeddedBroker, ensure_topics  # noqa: E402
-from retain.settings import Settings  # noqa: E402
-from retain.stream_app import create_app, topic_partitions, topics_of  # noqa: E402
-from retain.stream_consumer import RetainApp  # noqa: E402
+from infra.broker import EmbeddedBroker, ensure_topics  # noqa: E402
+from infra.settings import Settings  # noqa: E402
+from infra.stream_app import create_app, topic_partitions, topics_of  # noqa: E402
+from infra.stream_consumer import RetainApp  # noqa: E402
 from retain.worker import InProcessWorker, build_worker  # noqa: E402
 from signals.customer_fold import default_fold  # noqa: E402
 from signals.events import parse_event  # noqa: E402

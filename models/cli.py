@@ -23,7 +23,7 @@ console = Console(stderr=True)
 def _registry_dir(path: Optional[Path]) -> Path:
     if path is not None:
         return path
-    from retain.settings import get_settings
+    from infra.settings import get_settings
 
     settings = get_settings()
     return settings.model_registry_dir or settings.data_dir / "models"

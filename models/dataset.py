@@ -1,6 +1,6 @@
 """Events file -> training table: features as of each observation date, label from the horizon after.
 
-Only events strictly before an observation date feed its features (the same ``models.features``
+Only events strictly before an observation date feed its features (the same ``signals.features``
 fold the service runs online); the label looks only at ``[observed_at, observed_at + horizon)``.
 Two label kinds:
 
@@ -25,7 +25,7 @@ import pandas as pd
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from models import features
+from signals import features
 from signals.events import parse_event
 
 ACTIVITY_TYPES: tuple[str, ...] = ("order.placed", "product.usage", "checkout.started", "checkout.completed")

@@ -32,7 +32,7 @@ import sklearn
 
 from models import evaluate
 from models.calibration import Calibrator
-from models.features import FEATURE_NAMES
+from signals.features import FEATURE_NAMES
 from models.scorer import DEFAULT_BUCKETS, DEFAULT_CUT_POINTS, Scorer
 from models.train import TrainedModel
 
@@ -229,7 +229,7 @@ class ServingModel:
     """Holds the promoted scorer and swaps it when the pointer file changes (no restart).
 
     Only models taking ``expect_features`` (default: the online feature vector of
-    ``models.features``) are served. The pointer is stat-ed at most every ``check_interval`` seconds; a changed mtime or size
+    ``signals.features``) are served. The pointer is stat-ed at most every ``check_interval`` seconds; a changed mtime or size
     triggers a reload (the pointer is always replaced by rename). Until a model is promoted, ``scorer`` is None.
     """
 

@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from models import features, telco
+from models import telco
+from signals import features
 from models.dataset import fingerprint
 from models.train import FitResult, TrainConfig, fit
 

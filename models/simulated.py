@@ -1,4 +1,4 @@
-"""Training data from the project's simulator (``retain.simulator``), with its ground truth.
+"""Training data from the project's simulator (``simulator``), with its ground truth.
 
 The simulator knows each customer's true churn probability at every observation date, so a
 model's AUC can be set beside the oracle's AUC on the very same rows.
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from models.dataset import LabelSpec, build_dataset
-from models.features import USAGE_DAYS
+from signals.features import USAGE_DAYS
 from signals.events import parse_event
 
 
@@ -31,7 +31,7 @@ class SimulatedData:
 
 def simulate_events(customers: int, days: int, seed: int = 0, *, progress: bool = True) -> tuple[Any, list[Any], int]:
     """(simulator, valid parsed events, number rejected) for a seeded run."""
-    from retain.simulator.engine import Simulator  # imported late: only this path needs it
+    from simulator.engine import Simulator  # imported late: only this path needs it
 
     sim = Simulator(customers, days, seed=seed)
     events, rejected = [], 0

@@ -41,13 +41,14 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from models import evaluate, features, registry
+from models import evaluate, registry
+from signals import features
 from models.dataset import LabelSpec, build_dataset, fingerprint, load_events, observation_dates
 from models.runs import Run
 from models.train import baseline_predict, fit
 
 if REGISTRY is None:
-    from retain.settings import get_settings
+    from infra.settings import get_settings
 
     _settings = get_settings()
     REGISTRY = _settings.model_registry_dir or _settings.data_dir / "models"

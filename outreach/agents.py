@@ -30,9 +30,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from outreach.outbox.service import enqueue
-from retain.database import session_scope
-from retain.stream_app import DEADLETTER, DECISIONS
-from signals.deadletter import deadletter_record, describe_error
+from infra.database import session_scope
+from infra.stream_app import DEADLETTER, DECISIONS
+from infra.deadletter import deadletter_record, describe_error
 from triggers.decision import Decision
 
 log = logging.getLogger(__name__)

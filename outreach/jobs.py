@@ -25,7 +25,7 @@ from sqlmodel import Session
 from outreach.outbox.records import SENT, OutboxRecord
 from outreach.outbox.sender import Sender, SendReport
 from outreach.reputation import evaluate_rule, pause_of, thresholds_from_settings
-from retain.scheduler import add_periodic
+from infra.scheduler import add_periodic
 
 log = logging.getLogger(__name__)
 

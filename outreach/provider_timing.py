@@ -11,7 +11,7 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from retain.api.metrics import observe_provider_latency
+from infra.metrics import observe_provider_latency
 
 
 @contextmanager

@@ -11,9 +11,9 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from retain.settings import Settings
+from infra.settings import Settings
 from retain.explain_cli import explain
-from retain.simulator.cli import simulate
+from simulator.cli import simulate
 
 app = typer.Typer(help="retain: proactive outreach and churn prevention on event streams.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -45,7 +45,7 @@ def demo(
 ) -> None:
     """Start broker, worker, API and scheduler on embedded defaults, with a simulated shop feeding them."""
     from retain.demo import run_demo
-    from retain.logs import configure_logging
+    from infra.logs import configure_logging
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -64,7 +64,7 @@ def up(
     port: Annotated[Optional[int], typer.Option(help="HTTP port (default: settings api_port)")] = None,
 ) -> None:
     """Run the service (worker, API, scheduler; embedded broker and SQLite unless configured) until Ctrl-C."""
-    from retain.logs import configure_logging
+    from infra.logs import configure_logging
     from retain.runtime import Runtime
 
     configure_logging()
@@ -103,7 +103,7 @@ def broker() -> None:
     import signal
     import threading
 
-    from retain.broker import EmbeddedBroker
+    from infra.broker import EmbeddedBroker
 
     settings = Settings()
     done = threading.Event()
@@ -117,8 +117,9 @@ def broker() -> None:
 @app.command()
 def migrate() -> None:
     """Apply database migrations (SQLite file or DATABASE_URL) up to the latest revision."""
-    from retain.database import current_revision, make_engine
-    from retain.database import migrate as run_migrations
+    from infra.database import make_engine
+    from retain.migrations import current_revision
+    from retain.migrations import migrate as run_migrations
 
     engine = make_engine(Settings())
     run_migrations(engine)

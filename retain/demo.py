@@ -34,12 +34,12 @@ from sqlmodel import Session
 from outreach.consent.records import ConsentChangeRecord
 from outreach.outbox.records import DRAFTED, PENDING, SENDING, SUPPRESSED, OutboxRecord, RulePauseRecord
 from retain.demo_reactions import SimulatedRecipients
-from retain.database import session_scope
+from infra.database import session_scope
 from retain.runtime import Runtime
-from retain.settings import Settings
-from retain.simulator.arrival_noise import ArrivalNoise
-from retain.simulator.live import LiveFeed
-from retain.stream_app import EVENTS
+from infra.settings import Settings
+from simulator.arrival_noise import ArrivalNoise
+from simulator.live import LiveFeed
+from infra.stream_app import EVENTS
 
 # Order and shipment events come from the "order system", which writes to Kafka directly.
 DIRECT_PREFIXES = ("order.", "shipment.")

@@ -20,8 +20,8 @@ def explain(
     json_out: Annotated[bool, typer.Option("--json", help="print the timeline as JSON")] = False,
 ) -> None:
     """Why did (or didn't) this customer hear from us: signals, risk, decisions and reasons."""
-    from retain.database import make_engine, session_scope
-    from retain.settings import Settings
+    from infra.database import make_engine, session_scope
+    from infra.settings import Settings
     from signals.records import SignalRecord
     from signals.service import signal_from_record
     from sqlalchemy import select

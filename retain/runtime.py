@@ -29,12 +29,13 @@ from outreach.wiring import WebhookSigningKeys, build_sender, with_webhook_keys
 from retain.api import metrics
 from retain.api.app import create_app, kafka_publisher
 from retain.console.mount import install_console
-from retain.broker import EmbeddedBroker, ensure_topics, free_port, wait_until_ready
-from retain.database import make_engine, migrate
-from retain.projection import Projection
-from retain.scheduler import create_scheduler, shutdown
-from retain.settings import Settings
-from retain.stream_app import topic_partitions
+from infra.broker import EmbeddedBroker, ensure_topics, free_port, wait_until_ready
+from infra.database import make_engine
+from retain.migrations import migrate
+from signals.projection import Projection
+from infra.scheduler import create_scheduler, shutdown
+from infra.settings import Settings
+from infra.stream_app import topic_partitions
 from retain.worker import InProcessWorker, build_worker
 from triggers.deferred import DeferralContext, install_deferral_context, register_deferral_runner
 from triggers.policy import PolicyConfig

@@ -23,8 +23,8 @@ from typing import Any, Callable
 
 import faust
 
-from retain.settings import Settings
-from retain.stream_app import create_app
+from infra.settings import Settings
+from infra.stream_app import create_app
 from signals.agents import SignalAgents, register_signal_agents
 from triggers.agents import register_decision_agents
 
@@ -194,6 +194,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = Settings()
+    if not args.signals_only:
+        # The trigger stage stores decisions: the schema must exist (idempotent; a concurrent
+        # worker migrating the same database makes this one fail, which is harmless).
+        from infra.database import make_engine
+        from retain.migrations import migrate
+
+        engine = make_engine(settings)
+        try:
+            migrate(engine)
+        except Exception:  # noqa: BLE001 - see above
+            logging.getLogger(__name__).exception("database migration at worker start failed")
+        finally:
+            engine.dispose()
     worker = build_worker(settings, broker_url=args.broker, fold_spec=args.fold, decisions=not args.signals_only)
     if args.stats_file is not None:
         stats_file: Path = args.stats_file

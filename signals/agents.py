@@ -24,8 +24,8 @@ import orjson
 from faust.exceptions import NotReady
 from faust.serializers.codecs import Codec
 
-from retain.stream_app import topics_of
-from signals.deadletter import deadletter_record, describe_error
+from infra.stream_app import topics_of
+from infra.deadletter import deadletter_record, describe_error
 from signals.events import parse_event
 from signals.signal import Signal
 

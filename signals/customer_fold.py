@@ -7,7 +7,7 @@ One customer's whole stream state is one JSON-able dict (a Faust table value)::
      "seen": ["Qx3f...", ...],                          # recent event id digests in chunks, oldest first
      "late_events": 0,                                   # events beyond allowed_lateness (folded anyway)
      "detectors": {"shipping_delay": {...}, "usage_drop": {...}, "checkout_idle": {...}},
-     "features": {...},                                  # models.features state
+     "features": {...},                                  # signals.features state
      "profile": {...}}                                   # latest customer.profile facts (for context)
 
 Context: every emitted signal carries ``context = {"customer": profile facts, "features":
@@ -48,7 +48,7 @@ import heapq
 import math
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from models import features as feature_fold
+from signals import features as feature_fold
 from signals.detectors.base import Detector, iso
 from signals.detectors.checkout_idle import CheckoutIdleConfig, CheckoutIdleDetector
 from signals.detectors.shipping_delay import ShippingDelayConfig, ShippingDelayDetector
@@ -255,7 +255,7 @@ class ReplayFeatures:
     Pass ``on_fold`` to ``replay``: it sees exactly the events the fold takes (duplicates
     excluded), before their signals come out, so ``values(customer_id, signal.detected_at)``
     equals the ``context["features"]`` the fold itself would attach. The states belong to this
-    object alone, so a features module with ``fold_in_place`` (``models.features``) updates them
+    object alone, so a features module with ``fold_in_place`` (``signals.features``) updates them
     without the copy ``on_event`` makes for every event.
     """
 
@@ -300,9 +300,9 @@ def _step(detectors: Iterable[Detector], states: dict[str, Any],
 
 
 def default_fold(settings: Any = None) -> CustomerFold:
-    """The fold configured from ``retain.settings.Settings`` (environment when ``None``)."""
+    """The fold configured from ``infra.settings.Settings`` (environment when ``None``)."""
     if settings is None:
-        from retain.settings import get_settings
+        from infra.settings import get_settings
 
         settings = get_settings()
     lateness = dt.timedelta(seconds=settings.allowed_lateness_seconds)

@@ -194,6 +194,11 @@ PAYLOADS: dict[str, type[_Payload]] = {
     "message.response": MessageResponse,
 }
 EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
+# Event types a rule may name as its goal ("did the customer do X after the message?"). Left out,
+# so the goal-event table stays bounded: profile updates (projected into ``customers``), checkout
+# heartbeats (many per session) and retain's own ``message.sent``.
+NOT_GOAL_TYPES: frozenset[str] = frozenset({"customer.profile", "checkout.activity", "message.sent"})
+GOAL_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t not in NOT_GOAL_TYPES)
 
 
 class _Envelope(BaseModel):

@@ -2,10 +2,10 @@
 
 Results per rule ask "did the customer do X within D of the message (or of the holdout
 decision)?", so the projection stores the envelope (id, customer, type, time) of every event whose
-type a rule may name as its goal. The set is fixed and documented here so the table stays bounded:
+type a rule may name as its goal. The set is fixed (``signals.events.GOAL_EVENT_TYPES``) so the table stays bounded:
 profile updates (projected into ``customers``), checkout heartbeats (``checkout.activity``, many
 per session) and retain's own ``message.sent`` are left out. A rule cannot name a type that is
-not kept (``triggers.rule.Goal`` only accepts these).
+not kept (``triggers.rule.Goal`` only accepts ``signals.events.GOAL_EVENT_TYPES``).
 """
 
 from __future__ import annotations
@@ -14,12 +14,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from signals.events import EVENT_TYPES
+from infra.database import dialect_insert
+from signals.events import GOAL_EVENT_TYPES
 from signals.records import GoalEventRecord
-from signals.service import _insert
-
-NOT_GOAL_TYPES: frozenset[str] = frozenset({"customer.profile", "checkout.activity", "message.sent"})
-GOAL_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t not in NOT_GOAL_TYPES)
 
 
 def record_goal_event(*, session: Session, event: Any) -> bool:
@@ -27,7 +24,7 @@ def record_goal_event(*, session: Session, event: Any) -> bool:
     if event.type not in GOAL_EVENT_TYPES:
         return False
     table = GoalEventRecord.__table__
-    stmt = (_insert(session, table)
+    stmt = (dialect_insert(session, table)
             .values(event_id=event.event_id, customer_id=event.customer_id, type=event.type,
                     occurred_at=event.occurred_at)
             .on_conflict_do_nothing()

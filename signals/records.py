@@ -2,8 +2,7 @@
 
 ``CustomerRecord`` is the projection of ``customer.profile`` events (who the customer is, how to
 reach them, consent as known upstream); ``SignalRecord`` keeps every signal once, keyed by the
-id derived from its episode. ``UtcDateTime`` stores UTC and always reads back timezone-aware
-(SQLite keeps no zone), so every table can compare its timestamps with event times.
+id derived from its episode.
 """
 
 from __future__ import annotations
@@ -12,36 +11,9 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-
-class UtcDateTime(TypeDecorator):
-    """A timestamp stored in UTC and returned timezone-aware on every database."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UtcDateTime column; pass an aware datetime")
-        value = value.astimezone(dt.timezone.utc)
-        # SQLite stores text: drop the offset so string comparison orders timestamps correctly.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
-
-
-def utcnow() -> dt.datetime:
-    """Wall-clock now in UTC (record bookkeeping only; domain code takes ``now`` as a parameter)."""
-    return dt.datetime.now(dt.timezone.utc)
+from infra.database import UtcDateTime, utcnow
 
 
 class CustomerRecord(SQLModel, table=True):
@@ -90,7 +62,7 @@ class SignalRecord(SQLModel, table=True):
 class GoalEventRecord(SQLModel, table=True):
     """One customer event of a type a rule may name as its goal, kept so results can measure outcomes.
 
-    Only the types in ``signals.goal_events.GOAL_EVENT_TYPES`` are kept (no profile updates, checkout
+    Only the types in ``signals.events.GOAL_EVENT_TYPES`` are kept (no profile updates, checkout
     heartbeats or our own ``message.sent``), and only their envelope: no payload, no contact data.
     """
 

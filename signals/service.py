@@ -11,9 +11,9 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from infra.database import dialect_insert
 from signals.records import CustomerRecord, SignalRecord, utcnow
 from signals.signal import Signal
 
@@ -38,15 +38,6 @@ _CONSENT_COLUMNS: dict[str, str] = {
 }
 
 
-def _insert(session: Session, table: Any):
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"no upsert for database dialect {dialect!r}")
-
-
 def profile_values(event: Any) -> dict[str, Any]:
     """The customer columns a ``customer.profile`` event sets (fields it leaves out are absent)."""
     props = event.properties
@@ -66,7 +57,7 @@ def upsert_customer_profile(*, session: Session, event: Any) -> bool:
     occurred_at = event.occurred_at.astimezone(dt.timezone.utc)
     values = profile_values(event)
     table = CustomerRecord.__table__
-    stmt = _insert(session, table).values(
+    stmt = dialect_insert(session, table).values(
         customer_id=event.customer_id, updated_at=occurred_at, last_event_at=occurred_at, **values
     )
     excluded = stmt.excluded
@@ -97,7 +88,7 @@ def note_customer_activity(*, session: Session, customer_id: str, occurred_at: d
 def record_signal(*, session: Session, signal: Signal) -> bool:
     """Store a signal once; True when it is new, False when its episode was already recorded."""
     stmt = (
-        _insert(session, SignalRecord.__table__)
+        dialect_insert(session, SignalRecord.__table__)
         .values(
             signal_id=signal.signal_id,
             kind=signal.kind,

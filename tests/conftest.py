@@ -14,7 +14,7 @@ os.environ.setdefault("RETAIN_MODEL_BOOTSTRAP", "false")
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
     """A real embedded Tansu broker per test module (in memory, free loopback port)."""
-    from retain.broker import EmbeddedBroker
+    from infra.broker import EmbeddedBroker
 
     with EmbeddedBroker(tmp_path_factory.mktemp("broker")) as running:
         yield running

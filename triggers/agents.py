@@ -23,11 +23,11 @@ from typing import Any, Callable
 import faust
 from sqlalchemy import Engine
 
-from retain.database import make_engine, migrate
-from retain.scheduler import create_scheduler
-from retain.settings import Settings
-from retain.stream_app import topics_of
-from signals.deadletter import deadletter_record, describe_error
+from infra.database import make_engine
+from infra.scheduler import create_scheduler
+from infra.settings import Settings
+from infra.stream_app import topics_of
+from infra.deadletter import deadletter_record, describe_error
 from signals.signal import Signal
 from triggers.decision import Decision
 from triggers.decision_stage import DecisionStage
@@ -78,7 +78,6 @@ class DecisionAgents:
         self, app: faust.App, stage: DecisionStage, *, reloader: RuleReloader | None = None,
         reload_interval: float = 2.0, clock: Callable[[], dt.datetime] = utc_now,
         decisions_out: Any = None, deadletter_out: Any = None, on_start: list[Callable[[], Any]] | None = None,
-        migrate_schema: bool = True,
     ) -> None:
         self.app = app
         self.stage = stage
@@ -89,7 +88,6 @@ class DecisionAgents:
         self.deadletter_out = deadletter_out if deadletter_out is not None else self.topics.deadletter
         self.counters = DecisionCounters()
         self._on_start = on_start or []
-        self.migrate_schema = migrate_schema
         self._ready = asyncio.Event()
         self.agent = app.agent(self.topics.signals, name="triggers.agents.decide_signals")(self._decide_signals)
         app.task(self._start)
@@ -103,12 +101,7 @@ class DecisionAgents:
             self._ready.set()  # even after a failed hook: a failing batch is dead-lettered, not stuck
 
     async def _prepare(self) -> None:
-        if self.migrate_schema:
-            try:
-                # Idempotent; the runtime migrated already, a lone `retain worker` may not have.
-                await asyncio.to_thread(migrate, self.stage.engine)
-            except Exception:  # noqa: BLE001 - a concurrent worker may be migrating the same database
-                log.exception("database migration at worker start failed")
+        # The schema is migrated by the entry point (``retain up``, ``retain worker``) before start.
         for hook in self._on_start:
             hook()
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from retain.settings import Settings
+from infra.settings import Settings
 from triggers.backtest import BacktestReport
 
 
@@ -28,7 +28,7 @@ def raw_events(path: Path, *, progress: bool) -> Iterator[Any]:
                 if line.strip():
                     yield line
         return
-    from retain.simulator.writer import read_events
+    from simulator.writer import read_events
     import pyarrow.parquet as pq
 
     rows = pq.ParquetFile(path).metadata.num_rows

@@ -62,7 +62,7 @@ def backtest(
     """Replay history through the real detectors, scorer and policy; report what would have gone out."""
     from rich.console import Console
 
-    from retain.settings import Settings
+    from infra.settings import Settings
     from triggers.backtest import run_backtest
     from triggers.backtest_cli import load_scorer, print_report, raw_events
     from triggers.policy import PolicyConfig

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from retain.database import session_scope
+from infra.database import session_scope
 from signals.signal import Signal
 from triggers.decision import Decision, decide
 from triggers.deferred import release_id_for

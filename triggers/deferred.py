@@ -24,8 +24,8 @@ from typing import Any, Awaitable, Callable, Mapping
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 
-from retain.database import session_scope
-from retain.scheduler import schedule_once
+from infra.database import session_scope
+from infra.scheduler import schedule_once
 from triggers.decision import Decision
 from triggers.policy import ConsentView, ContactHistory, PolicyConfig
 from triggers.policy.consent import channel_verdict
@@ -173,7 +173,7 @@ def register_deferral_runner(scheduler: BaseScheduler, context: DeferralContext,
     """
     from apscheduler.triggers.interval import IntervalTrigger
 
-    from retain.scheduler import MEMORY_STORE
+    from infra.scheduler import MEMORY_STORE
 
     install_deferral_context(context)
     scheduler.add_job(_poll, trigger=IntervalTrigger(seconds=poll_seconds), id="triggers.deferral_poll",

@@ -19,7 +19,7 @@ from typing import Callable
 
 from sqlalchemy import Engine
 
-from retain.database import session_scope
+from infra.database import session_scope
 from triggers.loader import check_rules, rule_files
 from triggers.ruleset import RuleBook, RuleSet, RuleSetDiff
 from triggers.service import record_rule_audit, record_rule_versions

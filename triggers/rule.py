@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from signals.goal_events import GOAL_EVENT_TYPES
+from signals.events import GOAL_EVENT_TYPES
 from signals.signal import SignalKind
 from triggers.conditions import Condition
 from triggers.durations import Duration

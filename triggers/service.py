@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
-from signals.service import _insert
+from infra.database import dialect_insert
 from triggers.decision import Decision
 from triggers.decision_history import history_from_decisions
 from triggers.policy import ContactHistory
@@ -41,7 +41,7 @@ def record_decisions(*, session: Session, decisions: Sequence[Decision]) -> set[
     table = DecisionRecord.__table__
     rows = [_row(d) for d in decisions]
     # One multi-row INSERT; RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT.
-    stmt = _insert(session, table).values(rows).on_conflict_do_nothing().returning(table.c.decision_id)
+    stmt = dialect_insert(session, table).values(rows).on_conflict_do_nothing().returning(table.c.decision_id)
     return {row[0] for row in session.execute(stmt)}
 
 
@@ -119,7 +119,7 @@ def record_rule_versions(*, session: Session, ruleset: RuleSet, now: dt.datetime
             "rule_id": rule.id, "content_hash": rule_content_hash(content), "version": rule.version,
             "source": ruleset.sources.get(rule.id), "content": content, "first_seen_at": now,
         })
-    stmt = _insert(session, table).values(rows).on_conflict_do_nothing().returning(table.c.rule_id)
+    stmt = dialect_insert(session, table).values(rows).on_conflict_do_nothing().returning(table.c.rule_id)
     return len(list(session.execute(stmt)))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from signals.records import UtcDateTime, utcnow
+from infra.database import UtcDateTime, utcnow
 
 
 class ConsentChangeRecord(SQLModel, table=True):

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from infra.database import dialect_insert
 from outreach.consent.contact_points import contact_hash
 from outreach.consent.policy import REVERSIBLE_SUPPRESSIONS, SUPPRESSION_REASONS, send_verdict, topics_to_check
 from outreach.consent.records import (
@@ -55,17 +55,12 @@ class ConsentChange:
         return asdict(self)
 
 
-def _insert(session: Session, table: Any):
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-
-
 def register_contact_point(
     *, session: Session, key: bytes, customer_id: str, channel: str, address: str, now: dt.datetime
 ) -> str:
     """Store (or update) the customer's address on a channel; returns its keyed hash."""
     hashed = contact_hash(key, channel, address)
-    stmt = _insert(session, ContactPointRecord.__table__).values(
+    stmt = dialect_insert(session, ContactPointRecord.__table__).values(
         customer_id=customer_id, channel=channel, address=address, contact_hash=hashed, updated_at=now
     )
     stmt = stmt.on_conflict_do_update(
@@ -99,7 +94,7 @@ def record_consent(
         source=source, evidence=change.evidence, contact_hash=contact_hash, changed_at=changed_at,
     ))
     table = ConsentStateRecord.__table__
-    stmt = _insert(session, table).values(
+    stmt = dialect_insert(session, table).values(
         customer_id=customer_id, channel=channel, topic=topic, status=status, source=source, changed_at=changed_at
     )
     stmt = stmt.on_conflict_do_update(
@@ -119,7 +114,7 @@ def suppress(
     if reason not in SUPPRESSION_REASONS:
         raise ValueError(f"unknown suppression reason {reason!r}; expected one of {sorted(SUPPRESSION_REASONS)}")
     stmt = (
-        _insert(session, SuppressionRecord.__table__)
+        dialect_insert(session, SuppressionRecord.__table__)
         .values(contact_hash=contact_hash, channel=channel, reason=reason, source=source, created_at=now)
         .on_conflict_do_nothing()
         .returning(SuppressionRecord.__table__.c.contact_hash)

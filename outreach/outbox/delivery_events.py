@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from infra.database import dialect_insert
 from outreach.outbox.records import SENT, DeliveryEventRecord, OutboxRecord
 
 
@@ -21,11 +21,9 @@ def record_event(
     message_id: str | None = None, rule_id: str | None = None, customer_id: str | None = None,
 ) -> bool:
     """Store a provider event once; True when it is new."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = DeliveryEventRecord.__table__
     stmt = (
-        insert(table)
+        dialect_insert(session, table)
         .values(event_key=event_key, provider=provider, kind=kind, message_id=message_id, rule_id=rule_id,
                 customer_id=customer_id, occurred_at=occurred_at, recorded_at=dt.datetime.now(dt.timezone.utc))
         .on_conflict_do_nothing()

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from signals.records import UtcDateTime, utcnow
+from infra.database import UtcDateTime, utcnow
 
 PENDING, DRAFTED, AWAITING_APPROVAL, SENDING = "pending", "drafted", "awaiting_approval", "sending"
 SENT, FAILED, HELD_FOR_REVIEW, SUPPRESSED = "sent", "failed", "held_for_review", "suppressed"

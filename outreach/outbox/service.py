@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from infra.database import dialect_insert
 from outreach.outbox.records import (
     DRAFTED,
     PENDING,
@@ -26,11 +26,6 @@ from outreach.outbox.records import (
 from triggers.decision import Decision
 
 ENGAGING_OUTCOMES = frozenset({"engage", "defer"})
-
-
-def _insert(session: Session, table: Any):
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 def enqueue(*, session: Session, decision: Decision, now: dt.datetime) -> str | None:
@@ -43,7 +38,7 @@ def enqueue(*, session: Session, decision: Decision, now: dt.datetime) -> str | 
     message_id = uuid.uuid4().hex
     table = OutboxRecord.__table__
     stmt = (
-        _insert(session, table)
+        dialect_insert(session, table)
         .values(
             message_id=message_id, idempotency_key=decision.idempotency_key, decision_id=decision.decision_id,
             customer_id=decision.customer_id, rule_id=decision.rule_id, episode_key=decision.episode_key,

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 import retain
 from retain.api import health, ingest
-from retain.settings import Settings
+from infra.settings import Settings
 from signals.publisher import EventPublisher, KafkaEventPublisher
 
 

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from retain.database import ping
+from infra.database import ping
 from signals.publisher import PublishError
 
 router = APIRouter(tags=["health"])

@@ -26,7 +26,7 @@ import pydantic
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from retain.settings import Settings
+from infra.settings import Settings
 from signals.events import EVENT_TYPES, json_schema, parse_event
 from signals.publisher import PublishError
 from signals.segment import SegmentError, is_segment_message, segment_loc, segment_to_envelope

@@ -14,77 +14,25 @@ import asyncio
 import hmac
 import inspect
 import logging
-import math
-import threading
-from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import Engine, func, select
 
+from infra.metrics import PROVIDER_LATENCY, labels_text
+
 router = APIRouter(tags=["observability"])
 log = logging.getLogger(__name__)
 SOURCE_TIMEOUT_SECONDS = 5.0  # a scrape waits at most this long for the broker's offsets
 
-LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, math.inf)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-class Histogram:
-    """A thread-safe cumulative histogram per label set (Prometheus semantics)."""
-
-    def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS) -> None:
-        self.buckets = buckets
-        self._lock = threading.Lock()
-        self._counts: dict[tuple[tuple[str, str], ...], list[float]] = defaultdict(lambda: [0.0] * (len(buckets) + 2))
-
-    def observe(self, value: float, **labels: str) -> None:
-        """Count one observation under ``labels``."""
-        key = tuple(sorted(labels.items()))
-        with self._lock:
-            cells = self._counts[key]
-            for index, bound in enumerate(self.buckets):
-                if value <= bound:
-                    cells[index] += 1
-            cells[-2] += value  # sum
-            cells[-1] += 1  # count
-
-    def samples(self, name: str) -> list[str]:
-        """Exposition lines: cumulative buckets, sum and count per label set."""
-        lines = []
-        with self._lock:
-            for key, cells in sorted(self._counts.items()):
-                for index, bound in enumerate(self.buckets):
-                    le = "+Inf" if math.isinf(bound) else repr(bound)
-                    lines.append(f"{name}_bucket{_labels(dict(key) | {'le': le})} {cells[index]:g}")
-                lines.append(f"{name}_sum{_labels(dict(key))} {cells[-2]:g}")
-                lines.append(f"{name}_count{_labels(dict(key))} {cells[-1]:g}")
-        return lines
-
-
-PROVIDER_LATENCY = Histogram()
-
-
-def observe_provider_latency(provider: str, seconds: float, *, outcome: str = "ok") -> None:
-    """Record one provider API call's duration (SendGrid, Twilio, the LLM)."""
-    PROVIDER_LATENCY.observe(seconds, provider=provider, outcome=outcome)
-
-
-def _escape(value: Any) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(labels: Mapping[str, Any]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
 
 
 def family(name: str, kind: str, help_text: str, samples: Iterable[tuple[Mapping[str, Any], float]]) -> list[str]:
     """One metric family: HELP, TYPE and a line per labelled sample."""
     lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-    lines += [f"{name}{_labels(labels)} {value:g}" for labels, value in samples]
+    lines += [f"{name}{labels_text(labels)} {value:g}" for labels, value in samples]
     return lines
 
 
@@ -145,7 +93,7 @@ async def kafka_consumer_lag(bootstrap: str, group_id: str, topics: Mapping[str,
     """
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from retain.stream_app import true_end_offsets
+    from infra.stream_app import true_end_offsets
 
     partitions = [TopicPartition(topic, p) for topic, count in topics.items() for p in range(count)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from retain.console.credentials import allowed
 from retain.console.users import session_of, user_for_token
-from retain.database import session_scope
+from infra.database import session_scope
 
 SESSION_COOKIE = "retain_session"
 LOGIN_CSRF_COOKIE = "retain_login_csrf"

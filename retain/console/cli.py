@@ -20,8 +20,9 @@ users_app = typer.Typer(help="Console users, roles and API tokens.", no_args_is_
 @contextmanager
 def _session() -> Iterator[Any]:
     """A session on the migrated database; a ``ValueError`` becomes ``error: ...`` and exit code 2."""
-    from retain.database import make_engine, migrate, session_scope
-    from retain.settings import Settings
+    from infra.database import make_engine, session_scope
+    from retain.migrations import migrate
+    from infra.settings import Settings
 
     engine = make_engine(Settings())
     try:

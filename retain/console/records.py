@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from signals.records import UtcDateTime
+from infra.database import UtcDateTime
 
 
 class UserRecord(SQLModel, table=True):

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from outreach.outbox.records import RulePauseRecord
 from retain.console.rule_editing import rule_yaml, save_rule, text_diff, validate_rule_text, with_version_bump
 from retain.console.users import audit, list_audit
-from retain.settings import Settings
+from infra.settings import Settings
 from triggers.backtest import run_backtest
 from triggers.loader import check_rules
 from triggers.records import RuleVersionRecord

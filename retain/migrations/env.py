@@ -1,4 +1,4 @@
-"""Alembic environment: runs online against the engine that ``retain.database`` hands over."""
+"""Alembic environment: runs online against the engine that ``infra.database`` hands over."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from retain.records_registry import include_object, metadata
-from signals.records import UtcDateTime
+from infra.database import UtcDateTime
 
 target_metadata = metadata()
 
@@ -40,5 +40,5 @@ def run_migrations_online() -> None:
 
 
 if context.is_offline_mode():
-    raise SystemExit("offline (SQL script) migrations are not supported; run retain.database.migrate")
+    raise SystemExit("offline (SQL script) migrations are not supported; run retain.migrations.migrate")
 run_migrations_online()

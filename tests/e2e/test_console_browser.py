@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from retain.broker import free_port
+from infra.broker import free_port
 from tests.fakes.console_world import PASSWORD, build_world
 
 CHROMIUM = "/usr/bin/chromium"

@@ -26,12 +26,12 @@ from sqlmodel import Session, select
 
 from outreach.consent.records import ConsentChangeRecord, SuppressionRecord
 from outreach.outbox.records import FINAL_STATES, SENT, OutboxRecord
-from retain.broker import free_port
+from infra.broker import free_port
 from retain.demo import run_demo
 from retain.demo_reactions import SimulatedRecipients
 from retain.runtime import Runtime
-from retain.settings import Settings
-from retain.stream_app import CONSENT, DECISIONS
+from infra.settings import Settings
+from infra.stream_app import CONSENT, DECISIONS
 from tests.topics import read_json_topic
 from tests.waiting import wait_for
 
@@ -193,7 +193,7 @@ async def test_demo_with_simulated_customers(tmp_path, monkeypatch):
     # Nothing was sent to a contact point after its suppression, or to a customer after opting out.
     # "After" means after we recorded it: a provider's own event time (SendGrid sends whole seconds)
     # can predate the send it complains about.
-    from retain.database import make_engine
+    from infra.database import make_engine
 
     engine = make_engine(settings)
     with Session(engine) as session:

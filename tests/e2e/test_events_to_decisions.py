@@ -16,10 +16,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
-from retain.broker import ensure_topics
-from retain.database import make_engine, session_scope
-from retain.settings import Settings
-from retain.stream_app import topic_partitions
+from infra.broker import ensure_topics
+from infra.database import make_engine, session_scope
+from infra.settings import Settings
+from infra.stream_app import topic_partitions
+from retain.migrations import migrate
 from retain.worker import InProcessWorker, build_worker
 from triggers.records import DecisionRecord
 from tests.waiting import wait_for
@@ -60,9 +61,10 @@ async def test_events_become_stored_and_published_decisions(broker, tmp_path):
                         app_id=f"retain-e2e-{uuid.uuid4().hex[:8]}", stream_tick_interval_seconds=0.2,
                         topic_partitions=2)
     await ensure_topics(broker.bootstrap, topic_partitions(settings))
+    engine = make_engine(settings)
+    migrate(engine)  # as `retain worker` and `retain up` do before the worker starts
     worker = build_worker(settings, broker_url=broker.url)
     decision_agents = worker.app.retain_decision_agents
-    engine = make_engine(settings)
     run = uuid.uuid4().hex[:6]
     customers = [f"{run}-c{i}" for i in range(CUSTOMERS)]
     long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)  # the idle deadline has passed
@@ -71,7 +73,7 @@ async def test_events_become_stored_and_published_decisions(broker, tmp_path):
         try:
             with session_scope(engine) as session:
                 return session.scalar(select(func.count()).select_from(DecisionRecord))
-        except Exception:  # noqa: BLE001 - the table appears once the worker has migrated
+        except Exception:  # noqa: BLE001 - a locked database mid-write: count again
             return 0
 
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)

@@ -19,8 +19,9 @@ from retain.api import metrics
 from retain.api.app import create_app
 from retain.console.mount import install_console
 from retain.console.users import create_user
-from retain.database import make_engine, migrate, session_scope
-from retain.settings import Settings
+from infra.database import make_engine, session_scope
+from retain.migrations import migrate
+from infra.settings import Settings
 from signals.publisher import InMemoryEventPublisher
 from signals.records import CustomerRecord, GoalEventRecord, SignalRecord
 from signals.signal import Signal
@@ -48,8 +49,8 @@ class ConsoleWorld:
 
 def write_history(path: Path, *, customers: int = 40, days: int = 14) -> Path:
     """A small simulated event history for backtests (the project's own simulator, fixed seed)."""
-    from retain.simulator.cli import ArrivalNoise, Simulator
-    from retain.simulator.writer import write_events
+    from simulator.cli import ArrivalNoise, Simulator
+    from simulator.writer import write_events
 
     sim = Simulator(customers, days, 3, HISTORY_START, noise=ArrivalNoise(0, 0, 0), horizon_days=30)
     write_events(path, sim.run())

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from outreach.outbox.sender import ComposeRequest, SenderConfig
-from retain.database import make_engine, migrate, session_scope
+from infra.database import make_engine, session_scope
+from retain.migrations import migrate
 from signals.events import parse_event
 from signals.service import upsert_customer_profile
 from triggers.decision import Decision, decision_id_for, idempotency_key_for

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from retain.database import downgrade, make_engine, migrate
-from retain.settings import Settings
+from infra.database import make_engine
+from retain.migrations import downgrade, migrate
+from infra.settings import Settings
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 

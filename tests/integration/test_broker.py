@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from retain.broker import EmbeddedBroker, ensure_topics
+from infra.broker import EmbeddedBroker, ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -113,7 +113,7 @@ async def test_start_async_inside_a_running_loop(tmp_path):
 
 def test_health_check_times_out_on_a_silent_port():
     # A listening socket that never answers Kafka: the bounded wait must give up, not hang.
-    from retain.broker import wait_until_ready
+    from infra.broker import wait_until_ready
 
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
@@ -128,7 +128,7 @@ def test_health_check_times_out_on_a_silent_port():
 async def test_true_end_offsets_corrects_the_last_batch_quirk(broker):
     # Tansu 0.6 reports the last batch's base offset + 1 as the end offset; Faust's table
     # recovery depends on the true end, which true_end_offsets recovers (docs/streaming.md).
-    from retain.stream_app import true_end_offsets
+    from infra.stream_app import true_end_offsets
 
     await ensure_topics(broker.bootstrap, {"bt-end": 2})
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=50)

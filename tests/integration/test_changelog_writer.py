@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from retain.broker import ensure_topics
+from infra.broker import ensure_topics
 from signals.agents import ChangelogWriter
 from tests.topics import read_topic
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from outreach.outbox.records import OutboxRecord
 from retain.console.results import GroupCounts, compare
-from retain.database import session_scope
+from infra.database import session_scope
 from tests.fakes.console_world import PASSWORD, build_world
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from sqlalchemy import delete
 
 from outreach.outbox.records import OutboxRecord
 from retain.console.users import list_audit
-from retain.database import session_scope
+from infra.database import session_scope
 from signals.records import SignalRecord
 from tests.fakes.console_world import LATE_PARCEL, NOW, PASSWORD, build_world, seed_draft
 from triggers.records import RuleVersionRecord

@@ -7,7 +7,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from retain.api.metrics import kafka_consumer_lag, lag_of
-from retain.broker import EmbeddedBroker, ensure_topics
+from infra.broker import EmbeddedBroker, ensure_topics
 
 pytestmark = pytest.mark.integration
 

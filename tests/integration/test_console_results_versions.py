@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from outreach.outbox.records import OutboxRecord
 from retain.console.outcomes import measure
-from retain.database import session_scope
+from infra.database import session_scope
 from signals.records import GoalEventRecord
 from tests.fakes.console_world import NOW, PASSWORD, build_world
 from triggers.records import DecisionRecord, RuleVersionRecord

@@ -11,17 +11,10 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
-from retain.database import (
-    alembic_config,
-    current_revision,
-    downgrade,
-    make_engine,
-    migrate,
-    normalise_url,
-    session_scope,
-)
+from infra.database import make_engine, normalise_url, session_scope
+from retain.migrations import alembic_config, current_revision, downgrade, migrate
 from retain.records_registry import include_object, metadata
-from retain.settings import Settings
+from infra.settings import Settings
 from signals.events import parse_event
 from signals.service import (
     get_customer,

@@ -16,7 +16,7 @@ from outreach.drafting.compose import compose
 from outreach.drafting.llm import LLMDrafter, llm_drafter_from_settings, make_client
 from outreach.drafting.system_parts import SystemParts
 from outreach.drafting.template import TemplateDrafter
-from retain.settings import Settings
+from infra.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, data_block
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ import json
 import pytest
 from sqlmodel import select
 
-from retain.database import session_scope
-from retain.projection import Projection
+from infra.database import session_scope
+from signals.projection import Projection
 from signals.events import parse_event
 from signals.goal_events import record_goal_event
 from signals.records import CustomerRecord, GoalEventRecord

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from retain.api import create_app, kafka_publisher
-from retain.broker import EmbeddedBroker, ensure_topics, free_port
-from retain.database import make_engine
-from retain.settings import Settings
+from infra.broker import EmbeddedBroker, ensure_topics, free_port
+from infra.database import make_engine
+from infra.settings import Settings
 from signals.events import parse_event
 from signals.publisher import KafkaEventPublisher
 from tests.topics import read_topic

@@ -10,7 +10,7 @@ import pytest
 
 from outreach.consent.publisher import KafkaConsentPublisher
 from outreach.consent.service import ConsentChange
-from retain.broker import EmbeddedBroker, ensure_topics
+from infra.broker import EmbeddedBroker, ensure_topics
 from tests.topics import read_topic
 
 pytestmark = pytest.mark.integration

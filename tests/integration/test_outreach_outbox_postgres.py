@@ -13,7 +13,8 @@ from sqlmodel import Session
 from outreach.channels.sink import SinkChannel
 from outreach.outbox import service as outbox
 from outreach.outbox.sender import Sender
-from retain.database import make_engine, migrate
+from infra.database import make_engine
+from retain.migrations import migrate
 from tests.fakes.outreach_world import CONFIG, T0, add_customer, decision, simple_compose
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]

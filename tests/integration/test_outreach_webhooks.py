@@ -26,7 +26,7 @@ from outreach.outbox.sender import Sender
 from outreach.tokens import PREFERENCES, make_token
 from outreach.webhooks.routers import ROUTERS
 from retain.api.app import create_app
-from retain.settings import Settings
+from infra.settings import Settings
 from tests.fakes.outreach_world import CONFIG, T0, add_customer, decision, simple_compose, sqlite_engine
 
 pytestmark = pytest.mark.integration

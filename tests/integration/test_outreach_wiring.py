@@ -34,9 +34,9 @@ from outreach.wiring import (
     signal_for_engine,
     with_webhook_keys,
 )
-from retain.broker import ensure_topics
-from retain.database import session_scope
-from retain.settings import Settings
+from infra.broker import ensure_topics
+from infra.database import session_scope
+from infra.settings import Settings
 from signals.service import record_signal
 from signals.signal import Signal
 from tests.fakes.outreach_world import CONFIG, T0, add_customer, decision, sqlite_engine

@@ -16,9 +16,9 @@ from collections import Counter
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from retain.broker import ensure_topics
-from retain.settings import Settings
-from retain.stream_app import topic_partitions
+from infra.broker import ensure_topics
+from infra.settings import Settings
+from infra.stream_app import topic_partitions
 from retain.worker import WorkerProcess
 from tests.waiting import wait_for
 from tests.topics import TopicCollector

@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from retain.database import make_engine
-from retain.scheduler import add_periodic, create_scheduler, schedule_once, shutdown
-from retain.settings import Settings
+from infra.database import make_engine
+from infra.scheduler import add_periodic, create_scheduler, schedule_once, shutdown
+from infra.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,7 @@ async def test_periodic_job_keeps_running_after_a_failure(settings, caplog):
 
     scheduler = create_scheduler(settings, make_engine(settings))
     add_periodic(scheduler, job_id="sweep", seconds=0.05, func=flaky)
-    caplog.set_level(logging.INFO, logger="retain.scheduler")
+    caplog.set_level(logging.INFO, logger="infra.scheduler")
     scheduler.start()
     try:
         await asyncio.wait_for(second_call.wait(), timeout=10)

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from retain.broker import ensure_topics
-from retain.settings import Settings
-from retain.stream_app import topic_partitions
+from infra.broker import ensure_topics
+from infra.settings import Settings
+from infra.stream_app import topic_partitions
 from retain.worker import InProcessWorker, build_worker
 from signals.customer_fold import default_fold
 from signals.events import parse_event

@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from retain.database import make_engine, migrate, session_scope
-from retain.scheduler import create_scheduler, shutdown
-from retain.settings import Settings
+from infra.database import make_engine, session_scope
+from retain.migrations import migrate
+from infra.scheduler import create_scheduler, shutdown
+from infra.settings import Settings
 from signals.signal import Signal
 from triggers.decision import Decision
 from triggers.decision_stage import DecisionStage

@@ -9,9 +9,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from retain.database import make_engine, migrate, session_scope
+from infra.database import make_engine, session_scope
+from retain.migrations import migrate
 from retain.explain_cli import explain
-from retain.settings import Settings
+from infra.settings import Settings
 from signals.service import record_signal
 from signals.signal import Signal
 from triggers.decision_stage import DecisionStage

@@ -6,8 +6,9 @@ import logging
 
 import pytest
 
-from retain.database import make_engine, migrate, session_scope
-from retain.settings import Settings
+from infra.database import make_engine, session_scope
+from retain.migrations import migrate
+from infra.settings import Settings
 from triggers.reload import RuleReloader
 from triggers.ruleset import RuleBook
 from triggers.service import list_rule_audit

@@ -8,8 +8,9 @@ import threading
 import pytest
 from sqlalchemy import func, select, text
 
-from retain.database import make_engine, migrate, session_scope
-from retain.settings import Settings
+from infra.database import make_engine, session_scope
+from retain.migrations import migrate
+from infra.settings import Settings
 from signals.signal import Signal
 from triggers.decision_stage import DecisionStage
 from triggers.loader import load_rules

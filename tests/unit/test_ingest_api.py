@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from retain.api import create_app
-from retain.settings import Settings
+from infra.settings import Settings
 from signals.events import json_schema
 from signals.publisher import InMemoryEventPublisher
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from retain.logs import JsonFormatter, redact
+from infra.logs import JsonFormatter, redact
 
 
 @pytest.mark.parametrize(

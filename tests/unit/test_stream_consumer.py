@@ -1,4 +1,4 @@
-"""Eager record delivery (retain/stream_consumer.py): Faust's fetch-loop semantics, fewer tasks."""
+"""Eager record delivery (infra/stream_consumer.py): Faust's fetch-loop semantics, fewer tasks."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from mode import Service
 
-from retain.settings import Settings
-from retain.stream_app import create_app
-from retain.stream_consumer import EagerConsumer, EagerTransport, RetainApp, deliver
+from infra.settings import Settings
+from infra.stream_app import create_app
+from infra.stream_consumer import EagerConsumer, EagerTransport, RetainApp, deliver
 
 # sha256 of faust-streaming 0.15.3's Consumer._drain_messages, the loop EagerConsumer ports.
 PORTED_DRAIN_LOOP = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
@@ -109,7 +109,7 @@ def test_the_ported_fetch_loop_matches_the_installed_faust():
     source = inspect.getsource(FaustConsumer._drain_messages)
     assert hashlib.sha256(source.encode()).hexdigest() == PORTED_DRAIN_LOOP, (
         "faust-streaming's Consumer._drain_messages changed: re-port it into "
-        "retain/stream_consumer.py (EagerConsumer) and update PORTED_DRAIN_LOOP"
+        "infra/stream_consumer.py (EagerConsumer) and update PORTED_DRAIN_LOOP"
     )
     assert issubclass(EagerConsumer, aiokafka_driver.Consumer)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import xml.etree.ElementTree as ET
 
-from retain.api.metrics import Histogram, family, render_metrics
+from infra.metrics import Histogram
+from retain.api.metrics import family, render_metrics
 from retain.console.charts import bar_chart, line_chart
 from retain.console.overview import daily_series, day_labels
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from model_event_factory import START, event, order
-from models import features
+from signals import features
 from models.dataset import LabelSpec, build_dataset, fingerprint, load_events, observation_dates
 from signals.events import event_to_dict
 

@@ -12,7 +12,7 @@ import random
 import pytest
 
 from model_event_factory import START, customer_history, event, order, population
-from models import features
+from signals import features
 from models.dataset import LabelSpec, build_dataset, observation_dates
 
 D = dt.timedelta(days=1)

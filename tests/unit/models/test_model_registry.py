@@ -106,5 +106,5 @@ def test_a_model_with_other_features_is_not_comparable_and_not_served(tmp_path, 
     registry.promote(tmp_path, good)
     refused = registry.promote(tmp_path, other)
     assert not refused.promoted and "not comparable" in refused.reason
-    # by default the holder serves only models taking the online vector of models.features
+    # by default the holder serves only models taking the online vector of signals.features
     assert registry.ServingModel(tmp_path, check_interval=0.0).scorer is None

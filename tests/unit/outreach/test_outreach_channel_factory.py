@@ -6,7 +6,7 @@ import pytest
 from pydantic import SecretStr
 
 from outreach.channels.from_settings import build_channels, build_limiters
-from retain.settings import Settings
+from infra.settings import Settings
 
 
 @pytest.mark.parametrize(

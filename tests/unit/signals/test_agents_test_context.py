@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from retain.settings import Settings
-from retain.stream_app import create_app
+from infra.settings import Settings
+from infra.stream_app import create_app
 from signals.agents import DueIndex, register_signal_agents
-from signals.deadletter import original_payload
+from infra.deadletter import original_payload
 from signals.events import parse_event
 from signals.signal import Signal
 

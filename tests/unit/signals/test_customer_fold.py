@@ -8,8 +8,8 @@ import json
 import pytest
 
 from detector_events import Tick, at, ev, run
-from models import features
-from retain.settings import Settings
+from signals import features
+from infra.settings import Settings
 from signals.customer_fold import CustomerFold, default_fold, event_digest
 from signals.detectors.checkout_idle import CheckoutIdleDetector
 

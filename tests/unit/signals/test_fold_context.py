@@ -6,7 +6,7 @@ import json
 
 from detector_events import T0, Tick, at, ev, run
 
-from models import features
+from signals import features
 from signals.customer_fold import CustomerFold, fold_profile
 
 

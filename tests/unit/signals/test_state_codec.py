@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from retain.simulator import Simulator
+from simulator import Simulator
 from signals.agents import StateCodec
 from signals.customer_fold import default_fold
 from signals.events import parse_event

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from retain.simulator import Simulator
+from simulator import Simulator
 from signals.customer_fold import replay
 from signals.events import parse_event
 from signals.signal import SIGNAL_KINDS

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from pydantic import ValidationError
 
-from retain.simulator import ArrivalNoise, Simulator
+from simulator import ArrivalNoise, Simulator
 from signals.events import EVENT_TYPES, parse_event
 
 QUIET = ArrivalNoise(duplicate_share=0.0, late_share=0.0, malformed_share=0.0)

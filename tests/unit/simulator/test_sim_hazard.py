@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retain.simulator.hazard import (
+from simulator.hazard import (
     HazardState,
     Reaction,
     apply_message,

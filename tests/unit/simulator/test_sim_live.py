@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from retain.simulator.live import LiveFeed
+from simulator.live import LiveFeed
 from signals.customer_fold import replay
 from signals.events import parse_event
 from signals.signal import SIGNAL_KINDS

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 import pytest
 
-from retain.simulator.population import _US_PLACES, build_customer, build_population
+from simulator.population import _US_PLACES, build_customer, build_population
 from signals.events import parse_event
 
 START = dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc)

@@ -8,7 +8,7 @@ from collections import defaultdict
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from retain.simulator import Reaction, Simulator
+from simulator import Reaction, Simulator
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from retain.simulator import ArrivalNoise, Simulator
-from retain.simulator.cli import simulate
-from retain.simulator.writer import labels_path, read_events, read_labels, write_events, write_labels
+from simulator import ArrivalNoise, Simulator
+from simulator.cli import simulate
+from simulator.writer import labels_path, read_events, read_labels, write_events, write_labels
 from signals.events import parse_event
 
 

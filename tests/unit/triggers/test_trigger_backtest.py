@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from models import features
-from retain.simulator import Simulator
-from retain.simulator.writer import write_events
+from signals import features
+from simulator import Simulator
+from simulator.writer import write_events
 from signals.customer_fold import default_fold, replay
 from signals.events import parse_event
 from triggers.backtest import (

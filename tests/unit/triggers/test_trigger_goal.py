@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from signals.events import EVENT_TYPES
-from signals.goal_events import GOAL_EVENT_TYPES
+from signals.events import GOAL_EVENT_TYPES
 from triggers.loader import load_rules
 from triggers.rule import Rule, rule_json_schema
 

@@ -135,7 +135,7 @@ def test_marketing_email_needs_an_unsubscribe_link():
 
 def test_settings_supply_sender_address_disclosure_and_segment_limit():
     from outreach.drafting.compose import compose_with_settings
-    from retain.settings import Settings
+    from infra.settings import Settings
 
     settings = Settings(sender_name="Acme", postal_address="Acme Ltd, 2 Road, London", ai_disclosure=True,
                         sms_max_segments=1)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from outreach.drafting.composer import Composer, signal_from_row
-from retain.settings import Settings
+from infra.settings import Settings
 from signals.signal import Signal
 from triggers.decision import Decision, Outcome, ReasonCode
 from triggers.rule import Rule

@@ -33,7 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import obj_to_ref, ref_to_obj
 from sqlalchemy import Engine
 
-from retain.settings import Settings
+from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 

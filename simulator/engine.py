@@ -15,11 +15,11 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from retain.simulator import behaviour, hazard
-from retain.simulator.arrival_noise import ArrivalNoise, malformed_variant
-from retain.simulator.behaviour import DAY, CustomerLife, Timing, iso
-from retain.simulator.hazard import Reaction
-from retain.simulator.population import MOVE_DESTINATIONS, build_population, customer_rng
+from simulator import behaviour, hazard
+from simulator.arrival_noise import ArrivalNoise, malformed_variant
+from simulator.behaviour import DAY, CustomerLife, Timing, iso
+from simulator.hazard import Reaction
+from simulator.population import MOVE_DESTINATIONS, build_population, customer_rng
 
 DEFAULT_START = dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc)
 

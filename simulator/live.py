@@ -21,11 +21,11 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from retain.simulator import behaviour
-from retain.simulator.arrival_noise import ArrivalNoise
-from retain.simulator.behaviour import DAY, Timing
-from retain.simulator.engine import Simulator
-from retain.simulator.hazard import Reaction
+from simulator import behaviour
+from simulator.arrival_noise import ArrivalNoise
+from simulator.behaviour import DAY, Timing
+from simulator.engine import Simulator
+from simulator.hazard import Reaction
 
 Clock = Callable[[], dt.datetime]
 

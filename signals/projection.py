@@ -19,8 +19,8 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from retain.database import session_scope
-from retain.stream_app import DEADLETTER, EVENTS, SIGNALS
+from infra.database import session_scope
+from infra.stream_app import DEADLETTER, EVENTS, SIGNALS
 from signals.events import parse_event
 from signals.goal_events import record_goal_event
 from signals.service import record_signal, upsert_customer_profile
@@ -51,7 +51,7 @@ class Projection:
             enable_auto_commit=False, auto_offset_reset="earliest",
         )
         await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name="retain.projection")
+        self._task = asyncio.create_task(self._run(), name="signals.projection")
 
     async def stop(self) -> None:
         """Stop consuming (what was stored is committed)."""

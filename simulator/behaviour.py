@@ -13,8 +13,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
-from retain.simulator.hazard import HazardState
-from retain.simulator.population import PLANS, Customer, utc_offset_hours
+from simulator.hazard import HazardState
+from simulator.population import PLANS, Customer, utc_offset_hours
 
 DAY = 86400.0
 _UTC = dt.timezone.utc

@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from retain.simulator.arrival_noise import ArrivalNoise
-from retain.simulator.engine import DEFAULT_START, Simulator
-from retain.simulator.writer import check_suffix, labels_path, write_events, write_labels
+from simulator.arrival_noise import ArrivalNoise
+from simulator.engine import DEFAULT_START, Simulator
+from simulator.writer import check_suffix, labels_path, write_events, write_labels
 
 
 def _parse_start(value: str) -> dt.datetime:

@@ -20,10 +20,10 @@ import faust
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 
-from retain.stream_consumer import RetainApp
+from infra.stream_consumer import RetainApp
 
 if TYPE_CHECKING:
-    from retain.settings import Settings
+    from infra.settings import Settings
 
 EVENTS = "events"
 SIGNALS = "signals"
@@ -55,7 +55,7 @@ def create_app(
 ) -> faust.App:
     """A Faust app for ``settings`` on ``broker_url`` (``kafka://host:port``); topics in ``app.retain_topics``.
 
-    ``app_type`` is ``RetainApp`` (Faust with eager record delivery, ``retain.stream_consumer``);
+    ``app_type`` is ``RetainApp`` (Faust with eager record delivery, ``infra.stream_consumer``);
     the benchmark passes ``faust.App`` to measure stock Faust beside it.
     """
     port = web_port if web_port is not None else settings.worker_web_port
@@ -112,7 +112,7 @@ def topics_of(app: faust.App) -> Topics:
 
 
 def topic_partitions(settings: "Settings") -> dict[str, int]:
-    """``{topic: partitions}`` for ``retain.broker.ensure_topics`` (all co-partitioned)."""
+    """``{topic: partitions}`` for ``infra.broker.ensure_topics`` (all co-partitioned)."""
     return {name: settings.topic_partitions for name in TOPIC_NAMES}
 
 

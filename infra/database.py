@@ -1,31 +1,34 @@
-"""Database engine, sessions and migrations: SQLite by default, PostgreSQL (psycopg 3) in production.
+"""Database engine, sessions and the SQL building blocks every domain shares.
 
-``make_engine`` accepts the settings or a URL; ``migrate`` runs Alembic's ``upgrade head``
-programmatically from the migrations shipped inside the package (no alembic.ini needed), so an
-installed ``retain`` can migrate its own database. Callers own transactions: ``session_scope``
-opens a session and closes it, but never commits on the caller's behalf.
+SQLite by default, PostgreSQL (psycopg 3) in production. ``make_engine`` accepts the settings or
+a URL. Callers own transactions: ``session_scope`` opens a session and closes it, but never
+commits on the caller's behalf. ``dialect_insert`` is the one place that picks the dialect's
+``INSERT`` (for ``ON CONFLICT DO NOTHING`` / upserts); ``UtcDateTime`` is the timestamp column
+type of every table. The schema itself (which tables, which migrations) belongs to the
+composition root: ``retain.migrations``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
+import sqlalchemy as sa
 from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
-from retain.settings import Settings
+from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000  # writers from the API, agents and scheduler share one file
-MIGRATIONS_LOCATION = "retain:migrations"
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -83,33 +86,45 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
-def alembic_config(engine: Engine) -> Config:
-    """An Alembic config pointing at the packaged migrations, bound to ``engine``."""
-    config = Config()
-    config.set_main_option("script_location", MIGRATIONS_LOCATION)
-    # env.py reads the engine from here instead of a URL in an ini file.
-    config.attributes["engine"] = engine
-    return config
-
-
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database schema to ``revision`` (default: the newest)."""
-    log.info("migrating database %s to %s", engine.url.render_as_string(hide_password=True), revision)
-    command.upgrade(alembic_config(engine), revision)
-
-
-def downgrade(engine: Engine, revision: str = "base") -> None:
-    """Downgrade the schema to ``revision`` (tests and rollbacks)."""
-    command.downgrade(alembic_config(engine), revision)
-
-
-def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at, or None when it was never migrated."""
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
-
-
 def ping(engine: Engine) -> None:
     """Raise if the database cannot answer ``SELECT 1``."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def dialect_insert(session: Session, table: Any):
+    """``INSERT`` for the session's dialect, so ``.on_conflict_do_nothing()`` works on both databases."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for database dialect {dialect!r}")
+
+
+class UtcDateTime(TypeDecorator):
+    """A timestamp stored in UTC and returned timezone-aware on every database."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UtcDateTime column; pass an aware datetime")
+        value = value.astimezone(dt.timezone.utc)
+        # SQLite stores text: drop the offset so string comparison orders timestamps correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    """Wall-clock now in UTC (record bookkeeping only; domain code takes ``now`` as a parameter)."""
+    return dt.datetime.now(dt.timezone.utc)
