@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     ingest_token: SecretStr | None = None
     ingest_max_batch: int = 500  # events per POST; more -> 413
     ingest_max_body_bytes: int = 5_000_000  # request body cap; more -> 413
+    max_request_body_bytes: int = 1_000_000  # every other route's body cap (console, login); more -> 413
+    max_request_body_bytes: int = 1_000_000  # every other route's body cap (console, login); more -> 413
     publish_timeout_seconds: float = 5.0  # broker must ack a batch within this, else 503
     # Operator console (retain/console/): sessions, cookies, and the event history console backtests read
     console_session_hours: float = 12.0

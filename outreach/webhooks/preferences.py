@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from html import escape
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from infra.request_body import body_cap
 from outreach.consent.policy import needs_opt_in
 from outreach.consent.service import consent_status, record_consent
 from outreach.outbox.delivery_events import record_event
 from outreach.outbox.service import get_message
 from outreach.reputation import check_after_reaction
 from outreach.tokens import PREFERENCES, UNSUBSCRIBE, InvalidToken, read_token
-from outreach.webhooks.requests import form_of, now_of, publish_changes, session_of
+from outreach.webhooks.requests import MAX_FORM_BYTES, form_of, now_of, publish_changes, session_of
 
-router = APIRouter(prefix="/outreach", tags=["preferences"])
+router = APIRouter(prefix="/outreach", tags=["preferences"], dependencies=[Depends(body_cap(MAX_FORM_BYTES))])
 
 CHOICES: tuple[tuple[str, str], ...] = (
     ("email", "service"), ("email", "marketing"), ("sms", "service"), ("sms", "marketing"),

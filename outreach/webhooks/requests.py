@@ -20,7 +20,7 @@ from outreach.consent.service import ConsentChange
 
 log = logging.getLogger(__name__)
 
-MAX_FORM_BYTES = 64_000  # a Twilio webhook is a few hundred bytes
+MAX_FORM_BYTES = 64_000  # a Twilio webhook or a preference form is a few hundred bytes
 
 
 def now_of(request: Request) -> dt.datetime:
@@ -38,13 +38,15 @@ def session_of(request: Request) -> Session:
 
 
 async def form_of(request: Request) -> dict[str, str]:
-    """An ``application/x-www-form-urlencoded`` body as a dict (the last value of a repeated field)."""
+    """An ``application/x-www-form-urlencoded`` body as a dict (the last value of a repeated field).
+
+    Its router caps the body (``body_cap(MAX_FORM_BYTES)``): a larger one is refused with 413 while
+    it streams in, before it is held in memory.
+    """
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/x-www-form-urlencoded"):
         raise HTTPException(status_code=415, detail="expected application/x-www-form-urlencoded")
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise HTTPException(status_code=413, detail="form body too large")
     try:
         return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
     except UnicodeDecodeError:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import Engine
 
 import retain
 from retain.api import health, ingest
+from infra.request_body import BodyLimit, body_cap
 from infra.settings import Settings
 from signals.publisher import EventPublisher, KafkaEventPublisher
 
@@ -27,12 +28,18 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     **fastapi_options: Any,
 ) -> FastAPI:
-    """The API with ingest, schema and health routes, plus any extra ``routers``."""
+    """The API with ingest, schema and health routes, plus any extra ``routers``.
+
+    Request bodies are capped while they stream in (``infra.request_body``): ingest at
+    ``ingest_max_body_bytes``, routes with their own ``body_cap`` at theirs, all else at
+    ``max_request_body_bytes``.
+    """
     app = FastAPI(title="retain", version=retain.__version__, **fastapi_options)
+    app.add_middleware(BodyLimit, default=settings.max_request_body_bytes)
     app.state.settings = settings
     app.state.publisher = publisher
     app.state.engine = engine
-    app.include_router(ingest.router)
+    app.include_router(ingest.router, dependencies=[Depends(body_cap(settings.ingest_max_body_bytes))])
     app.include_router(health.router)
     for router in routers:
         app.include_router(router)
