@@ -20,6 +20,7 @@ from retain.console.credentials import ROLES
 from retain.console.customer import customer_timeline
 from retain.console.messages import list_messages, message_entry
 from retain.console.outcomes import results
+from retain.console.rule_editing import MAX_RULE_TEXT_CHARS
 from retain.console.overview import overview
 from retain.console.users import audit, create_token, create_user, list_audit, list_users, revoke_token
 
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/api", tags=["console"])
 class RuleText(BaseModel):
     """A rule as the YAML mapping the editor holds."""
 
-    yaml: str = Field(description="one rule as YAML (id, version, signals, ... action)")
+    yaml: str = Field(max_length=MAX_RULE_TEXT_CHARS, description="one rule as YAML (id, version, signals, ... action)")
 
 
 class BacktestRequest(RuleText):
@@ -231,7 +232,8 @@ def get_timeline(customer_id: str, days: int = Query(90, ge=1, le=3660), session
 
 
 @router.get("/results")
-def get_results(days: int = Query(30, ge=1, le=366), confidence: float = Query(0.95, gt=0.5, lt=1),
+# 0.999 is z = 3.29; much closer to 1, 0.5 + confidence / 2 rounds to 1.0, which has no normal quantile.
+def get_results(days: int = Query(30, ge=1, le=366), confidence: float = Query(0.95, gt=0.5, le=0.999),
                 session: Session = Depends(db), _: Principal = Depends(require("read"))) -> list[dict[str, Any]]:
     """Per rule: sent vs holdout outcome rates, their difference with Newcombe's interval, opt-out rate."""
     return [r.to_dict() for r in results(session=session, now=now_utc(), days=days, confidence=confidence)]

@@ -102,11 +102,11 @@ def rule_page(rule_id: str, request: Request, session: Session = Depends(db),
     return _rule_page(request, session, principal, rule_id)
 
 
-def _day(value: str, fallback: dt.date) -> dt.datetime:
+def _day(value: str, fallback: dt.date, *, days_after: int = 0) -> dt.datetime:
     try:
-        day = dt.date.fromisoformat(value) if value else fallback
-    except ValueError:
-        day = fallback
+        day = dt.date.fromisoformat(value) + dt.timedelta(days=days_after)
+    except (ValueError, OverflowError):  # empty, unreadable, or a next day past 9999-12-31
+        day = fallback + dt.timedelta(days=days_after)
     return dt.datetime.combine(day, dt.time(), dt.timezone.utc)
 
 
@@ -118,7 +118,7 @@ def rule_submit(rule_id: str, request: Request, yaml: str = Form(...), action: s
     settings = request.app.state.settings
     if action == "backtest":
         today = now_utc().date()
-        window = (_day(start, today - dt.timedelta(days=30)), _day(end, today) + dt.timedelta(days=1))
+        window = (_day(start, today - dt.timedelta(days=30)), _day(end, today, days_after=1))
         result = rule_actions.backtest(settings=settings, rule_id=rule_id, text=yaml, start=window[0], end=window[1])
         return _rule_page(request, session, principal, rule_id, text=yaml, errors=result["errors"],
                           backtest=result if result["report"] else None, start=start, end=end,

@@ -18,11 +18,12 @@ from typing import Any
 
 import yaml
 
-from triggers.loader import parse_rule_text
-from triggers.rule import Rule
+from triggers.loader import load_yaml, parse_rule_text
+from triggers.rule import MAX_RULE_VERSION, Rule
 from triggers.ruleset import RuleSet
 
 EDITOR_FILE = "(editor)"
+MAX_RULE_TEXT_CHARS = 20_000  # one rule is about 1 kB; the bound keeps a validate call cheap
 
 
 def rule_yaml(rule: Rule | dict[str, Any]) -> str:
@@ -41,8 +42,10 @@ def validate_rule_text(text: str, *, expected_id: str | None = None) -> tuple[Ru
     """Parse and validate one rule's YAML: the rule (None on errors) and errors as {line, field, message}."""
     if not text.strip():
         return None, [{"line": 1, "field": "(rule)", "message": "the rule is empty"}]
+    if len(text) > MAX_RULE_TEXT_CHARS:
+        return None, [{"line": 1, "field": "(rule)", "message": f"longer than {MAX_RULE_TEXT_CHARS} characters"}]
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return None, [{"line": (mark.line + 1) if mark else 1, "field": "(yaml)",
@@ -76,7 +79,8 @@ def with_version_bump(new: Rule, old: Rule | None) -> Rule:
         return old
     if new.version > old.version:
         return new
-    return Rule.model_validate({**new.canonical(), "version": old.version + 1})
+    # At the highest version a column holds, the content changes under the same number (as unbumped edits do).
+    return Rule.model_validate({**new.canonical(), "version": min(old.version + 1, MAX_RULE_VERSION)})
 
 
 def text_diff(old: str, new: str, *, old_name: str = "before", new_name: str = "after") -> str:
@@ -96,7 +100,7 @@ def _header_comments(text: str) -> str:
 
 def file_text_with(existing: str | None, rule: Rule) -> str:
     """The text of a rule file with ``rule`` replacing the rule of the same id (or appended)."""
-    data = yaml.safe_load(existing) if existing else None
+    data = load_yaml(existing) if existing else None
     data = data if isinstance(data, dict) else {}
     rules = [r for r in data.get("rules") or [] if isinstance(r, dict)]
     content = rule.canonical()
