@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 import retain
 from retain.api import health, ingest
+from retain.api.security_headers import SecurityHeaders
 from infra.request_body import BodyLimit, body_cap
 from infra.settings import Settings
 from signals.publisher import EventPublisher, KafkaEventPublisher
@@ -32,10 +33,11 @@ def create_app(
 
     Request bodies are capped while they stream in (``infra.request_body``): ingest at
     ``ingest_max_body_bytes``, routes with their own ``body_cap`` at theirs, all else at
-    ``max_request_body_bytes``.
+    ``max_request_body_bytes``. Every response gets the security headers of its path.
     """
     app = FastAPI(title="retain", version=retain.__version__, **fastapi_options)
     app.add_middleware(BodyLimit, default=settings.max_request_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.publisher = publisher
     app.state.engine = engine

@@ -1,4 +1,7 @@
-"""Putting the console on the service's FastAPI app: routers, static files, login redirects, headers."""
+"""Putting the console on the service's FastAPI app: routers, static files, login redirects.
+
+Its security headers (CSP, no framing) come with every response's, from ``retain.api.security_headers``.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +16,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retain.console import api, login, pages
 from retain.console.auth import LoginRequired
-
-# The console's pages only need their own scripts, styles and inline SVG; nothing may frame them.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                               "frame-ancestors 'none'; form-action 'self'",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
 
 
 def install_console(app: FastAPI) -> FastAPI:
@@ -42,13 +35,5 @@ def install_console(app: FastAPI) -> FastAPI:
             return pages.render(request, "error.html", None, "Error", status_code=exc.status_code,
                                 message=str(exc.detail))
         return await http_exception_handler(request, exc)
-
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):
-        response = await call_next(request)
-        if request.url.path.startswith(("/console", "/api/")):
-            for name, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(name, value)
-        return response
 
     return app
