@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Mapping
 
+from infra.private_files import open_private, private_dir
+
 log = logging.getLogger(__name__)
 
 _RUNNING: set["EmbeddedBroker"] = set()
@@ -148,7 +150,7 @@ class EmbeddedBroker:
     def _spawn(self) -> bool:
         if self.running:
             return False
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         listener = f"tcp://{self.bootstrap}"
         cmd = [
             broker_binary(),
@@ -157,7 +159,7 @@ class EmbeddedBroker:
             "--advertised-listener-url", listener,
             "--storage-engine", "memory://tansu/",
         ]
-        self._log_file = open(self.log_path, "ab")
+        self._log_file = open_private(self.log_path, "ab")
         env = {**os.environ, "RUST_LOG": os.environ.get("RETAIN_BROKER_LOG", "warn")}
         # Own process group so stop() can kill the broker and anything it spawned in one go.
         self._proc = subprocess.Popen(

@@ -15,7 +15,6 @@ configuration; any other environment refuses to generate them.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from infra.private_files import open_private, private_dir
 from outreach.channels.base import Channel
 from outreach.channels.from_settings import build_channels, build_limiters
 from outreach.drafting.composer import Composer, signal_from_row
@@ -116,9 +116,8 @@ class WebhookSigningKeys:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # owner-only from the start
-    with os.fdopen(fd, "wb") as handle:
+    private_dir(path.parent)
+    with open_private(path, "xb") as handle:  # owner-only from the start; "x": only if nobody made it first
         handle.write(data)
 
 

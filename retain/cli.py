@@ -46,10 +46,10 @@ def demo(
     """Start broker, worker, API and scheduler on embedded defaults, with a simulated shop feeding them."""
     from retain.demo import run_demo
     from infra.logs import configure_logging
+    from infra.private_files import private_dir
 
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    _log_to_file(settings.data_dir / "demo.log", configure_logging)
+    configure_logging(file=private_dir(settings.data_dir) / "demo.log")
     console = Console(stderr=json_out)
     summary = asyncio.run(run_demo(settings, duration=duration, customers=customers, seed=seed,
                                    speedup=speedup, console=console, show_progress=console.is_terminal))
@@ -139,11 +139,3 @@ def schema(
     else:
         print(text)
 
-
-def _log_to_file(path: Path, configure) -> None:
-    import logging
-
-    configure()
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.getLogger().handlers[0].formatter)
-    logging.getLogger().handlers[:] = [handler]

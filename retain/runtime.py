@@ -31,6 +31,7 @@ from retain.api.app import create_app, kafka_publisher
 from retain.console.mount import install_console
 from infra.broker import EmbeddedBroker, ensure_topics, free_port, wait_until_ready
 from infra.database import make_engine
+from infra.private_files import private_dir
 from retain.migrations import migrate
 from signals.projection import Projection
 from infra.scheduler import create_scheduler, shutdown
@@ -105,7 +106,7 @@ class Runtime:
 
     async def _start(self) -> None:
         settings, stack = self.settings, self._stack
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         # Development only: webhook keys generated per data dir, so the sink's demo customers can sign.
         settings, self.webhook_keys = with_webhook_keys(settings)
         self.settings = settings

@@ -23,6 +23,8 @@ from typing import Any, Callable
 
 import faust
 
+from infra.logs import redact_handlers
+from infra.private_files import open_private, private_dir
 from infra.settings import Settings
 from infra.stream_app import create_app
 from signals.agents import SignalAgents, register_signal_agents
@@ -120,13 +122,13 @@ class WorkerProcess:
 
     def start(self) -> "WorkerProcess":
         """Spawn the worker (returns at once; see ``wait_for_stats`` for readiness)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         cmd = [sys.executable, "-m", "retain.worker", "--broker", self.broker_url,
                "--fold", self.fold_spec, "--stats-file", str(self.stats_path)]
         if self.signals_only:
             cmd.append("--signals-only")
         env = {**os.environ, **self.env}
-        with open(self.log_path, "ab") as log_file:
+        with open_private(self.log_path, "ab") as log_file:
             self._proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         return self
@@ -179,8 +181,18 @@ class WorkerProcess:
 
 def _write_stats(path: Path, worker: Worker) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({**worker.counters(), "pid": os.getpid(), "at": time.time()}))
+    with open_private(tmp, "w") as handle:
+        handle.write(json.dumps({**worker.counters(), "pid": os.getpid(), "at": time.time()}))
     tmp.replace(path)  # atomic: readers never see half a file
+
+
+class RedactingWorker(faust.Worker):
+    """faust's worker; the log handlers it sets up redact like every other entry point's (``infra.logs``)."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        """faust's setup, then redaction on each root handler and the HTTP client loggers held at WARNING."""
+        super().on_setup_root_logger(logger, level)
+        redact_handlers(logger)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -220,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
             _write_stats(stats_file, worker)
 
     # faust.Worker owns the loop and turns SIGTERM/SIGINT into a graceful shutdown.
-    faust.Worker(worker.app, loglevel=args.loglevel, redirect_stdouts=False).execute_from_commandline()
+    RedactingWorker(worker.app, loglevel=args.loglevel, redirect_stdouts=False).execute_from_commandline()
 
 
 if __name__ == "__main__":
