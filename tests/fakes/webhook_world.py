@@ -103,6 +103,11 @@ class World:
         with Session(self.engine) as session:
             return consent_status(session=session, customer_id=customer_id, channel=channel, topic=topic).value
 
+    def close(self) -> None:
+        """Stop the client and release the database file."""
+        self.client.close()
+        self.engine.dispose()
+
     def changes(self) -> list[ConsentChangeRecord]:
         with Session(self.engine) as session:
             return list(session.scalars(select(ConsentChangeRecord)))

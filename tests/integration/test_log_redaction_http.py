@@ -14,9 +14,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from infra.logs import QUIET_LOGGERS, configure_logging
+from infra.logs import configure_logging
 from outreach.tokens import UNSUBSCRIBE, make_token, unsubscribe_url
 from tests.fakes.http_server import FakeServer, Reply
+from tests.logging_state import restored_logging
 
 pytestmark = pytest.mark.integration
 
@@ -41,12 +42,8 @@ def server():
 @pytest.fixture
 def retain_logging():
     """retain's logging as ``retain up`` configures it; the process's logging restored afterwards."""
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level, {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
-    yield configure_logging
-    root.handlers[:], root.level = saved[0], saved[1]
-    for name, level in saved[2].items():
-        logging.getLogger(name).setLevel(level)
+    with restored_logging():
+        yield configure_logging
 
 
 def _urls(base: str) -> list[str]:

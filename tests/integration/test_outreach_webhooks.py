@@ -24,8 +24,7 @@ pytestmark = pytest.mark.integration
 def world(tmp_path):
     w = World(tmp_path)
     yield w
-    w.client.close()
-    w.engine.dispose()
+    w.close()
 
 
 def _sms(body: str, sid: str = "SM1", sender: str = PHONE) -> dict:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,12 +16,13 @@ from sqlalchemy import text
 
 from infra.broker import EmbeddedBroker
 from infra.database import make_engine
-from infra.logs import QUIET_LOGGERS, configure_logging
+from infra.logs import configure_logging
 from infra.private_files import private_dir
 from infra.settings import Settings
 from outreach.wiring import with_webhook_keys
 from retain.migrations import migrate
 from retain.worker import WorkerProcess
+from tests.logging_state import restored_logging
 
 pytestmark = pytest.mark.integration
 
@@ -66,22 +66,11 @@ def test_an_existing_data_dir_is_tightened(tmp_path):
     assert mode(private_dir(folder)) == 0o700
 
 
-@pytest.fixture
-def restored_logging():
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level, {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
-    yield
-    for handler in root.handlers:
-        handler.close()
-    root.handlers[:], root.level = saved[0], saved[1]
-    for name, level in saved[2].items():
-        logging.getLogger(name).setLevel(level)
-
-
-def test_the_log_file_is_owner_only(tmp_path, restored_logging):
+def test_the_log_file_is_owner_only(tmp_path):
     path = tmp_path / "demo.log"
-    configure_logging(file=path)
-    logging.getLogger("retain.test").warning("written")
+    with restored_logging():
+        configure_logging(file=path)
+        logging.getLogger("retain.test").warning("written")
     assert mode(path) == 0o600 and "written" in path.read_text()
 
 
@@ -107,12 +96,12 @@ def test_generated_webhook_keys_are_owner_only(tmp_path):
     assert sorted(mode(f) for f in keys.iterdir()) == [0o600, 0o600]
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
-def test_nothing_in_a_used_data_dir_is_readable_by_others(tmp_path, restored_logging):
+def test_nothing_in_a_used_data_dir_is_readable_by_others(tmp_path):
     data = tmp_path / "data"
     engine = make_engine(Settings(data_dir=data))
     migrate(engine)
-    configure_logging(file=data / "demo.log")
+    with restored_logging():
+        configure_logging(file=data / "demo.log")
     with_webhook_keys(Settings(data_dir=data))
     engine.dispose()
     readable = [str(p) for p in [data, *data.rglob("*")] if mode(p) & 0o077]

@@ -37,8 +37,7 @@ BODY_ROUTES = [
 def world(tmp_path):
     w = World(tmp_path)
     yield w
-    w.client.close()
-    w.engine.dispose()
+    w.close()
 
 
 class Offered:
