@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 import time
 
-import httpx
 import pytest
 
 from retain.console.rule_editing import MAX_RULE_TEXT_CHARS
 from tests.fakes.console_world import build_world
 from tests.integration.test_console_access import log_in
+from tests.streamed_body import Offered, post_streamed
 from tests.unit.triggers.test_trigger_loader_hostile import RULE_HEAD, alias_bomb
 
 pytestmark = pytest.mark.integration
@@ -83,26 +83,13 @@ def test_the_rule_pages_backtest_window_at_the_calendars_edges_is_no_500(world, 
     assert answer.status_code == 200, answer.text[:300]
 
 
-class Offered:
-    """A body offered chunk by chunk; ``pulled`` counts the chunks the app asked for."""
-
-    def __init__(self, chunks: int = 300):
-        self.chunks, self.pulled = chunks, 0
-
-    async def __aiter__(self):
-        for _ in range(self.chunks):
-            self.pulled += 1
-            yield b"x" * 65_536
-
-
 @pytest.mark.parametrize(("path", "content_type"), [
     ("/console/login", "application/x-www-form-urlencoded"),  # public: anyone can send this
     ("/api/rules/validate", "application/json"),  # FastAPI reads a JSON body before it checks the session
 ])
 async def test_anonymous_huge_bodies_are_refused_at_the_default_cap(world, path, content_type):
-    body = Offered()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(world.app), base_url="https://testserver") as client:
-        answer = await client.post(path, content=body, headers={"content-type": content_type})
+    body = Offered(300)
+    answer = await post_streamed(world.app, path, body, {"content-type": content_type}, base_url="https://testserver")
     cap = world.settings.max_request_body_bytes
     assert answer.status_code == 413 and f"request body larger than {cap} bytes" in answer.text  # HTML or JSON
     assert body.pulled <= cap // 65_536 + 1

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from outreach.webhooks.requests import MAX_FORM_BYTES
 from outreach.webhooks.sendgrid_webhook import MAX_BODY_BYTES as MAX_SENDGRID_BYTES
 from tests.fakes.webhook_world import EMAIL, PHONE, World
+from tests.streamed_body import Offered, post_streamed
 
 pytestmark = pytest.mark.integration
 
-CHUNK = b"x" * 65_536
+CHUNK = 65_536
 CHUNKS = 300  # 19.7 MB offered: more than every cap below
 SENDGRID_HEADERS = {"Content-Type": "application/json", "X-Twilio-Email-Event-Webhook-Signature": "c2ln",
                     "X-Twilio-Email-Event-Webhook-Timestamp": "1"}
@@ -40,45 +40,27 @@ def world(tmp_path):
     w.close()
 
 
-class Offered:
-    """A request body offered chunk by chunk; ``pulled`` says how many chunks the server asked for."""
-
-    def __init__(self, chunks: int = CHUNKS):
-        self.chunks, self.pulled = chunks, 0
-
-    async def __aiter__(self):
-        for _ in range(self.chunks):
-            self.pulled += 1
-            yield CHUNK
-
-
-async def _post(app, path: str, body: Offered, headers: dict[str, str]) -> httpx.Response:
-    # httpx's ASGI transport hands the app one chunk per receive(): what the app does not read is never produced.
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://testserver") as client:
-        return await client.post(path, content=body, headers=headers)
-
-
 @pytest.mark.parametrize(("path", "headers", "cap"), BODY_ROUTES)
 async def test_a_huge_streamed_body_is_refused_after_the_cap_not_read_to_the_end(world, path, headers, cap):
-    body = Offered()
-    answer = await _post(world.app, path, body, headers)
+    body = Offered(CHUNKS, CHUNK)
+    answer = await post_streamed(world.app, path, body, headers)
     assert answer.status_code == 413, answer.text
     # At most the cap (plus the chunk that passed it) was ever read: memory stays bounded by the cap.
-    assert body.pulled <= cap // len(CHUNK) + 1 < CHUNKS
+    assert body.pulled <= cap // CHUNK + 1 < CHUNKS
 
 
 @pytest.mark.parametrize(("path", "headers", "cap"), BODY_ROUTES)
 async def test_a_declared_oversized_body_is_refused_before_reading_any_of_it(world, path, headers, cap):
-    body = Offered()
-    answer = await _post(world.app, path, body, {**headers, "Content-Length": str(cap + 1)})
+    body = Offered(CHUNKS, CHUNK)
+    answer = await post_streamed(world.app, path, body, {**headers, "Content-Length": str(cap + 1)})
     assert answer.status_code == 413 and body.pulled == 0
     assert answer.json()["detail"] == f"request body larger than {cap} bytes"
 
 
 async def test_one_click_unsubscribe_never_reads_a_body(world):
     # RFC 8058's body is always "List-Unsubscribe=One-Click": the token in the URL is all that counts.
-    body = Offered()
-    answer = await _post(world.app, "/outreach/unsubscribe?token=t", body, FORM_HEADERS)
+    body = Offered(CHUNKS, CHUNK)
+    answer = await post_streamed(world.app, "/outreach/unsubscribe?token=t", body, FORM_HEADERS)
     assert answer.status_code == 400 and body.pulled == 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel
@@ -11,20 +10,9 @@ from infra.request_body import BodyLimit, body_cap
 from infra.settings import Settings
 from retain.api.app import create_app
 from signals.publisher import InMemoryEventPublisher
+from tests.streamed_body import Offered, post_streamed
 
-CHUNK = b"x" * 1_000
-
-
-class Offered:
-    """A body offered chunk by chunk; ``pulled`` counts the chunks the app asked for."""
-
-    def __init__(self, chunks: int):
-        self.chunks, self.pulled = chunks, 0
-
-    async def __aiter__(self):
-        for _ in range(self.chunks):
-            self.pulled += 1
-            yield CHUNK
+CHUNK = 1_000
 
 
 class Note(BaseModel):
@@ -54,11 +42,6 @@ def small_app() -> FastAPI:
     return app
 
 
-async def post(app: FastAPI, path: str, body, headers: dict[str, str] | None = None) -> httpx.Response:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://testserver") as client:
-        return await client.post(path, content=body, headers=headers or {})
-
-
 @pytest.mark.parametrize(
     ("path", "chunks", "cap"),
     [
@@ -67,24 +50,24 @@ async def post(app: FastAPI, path: str, body, headers: dict[str, str] | None = N
     ],
 )
 async def test_a_streamed_body_is_refused_once_past_its_cap_and_read_no_further(path, chunks, cap):
-    body = Offered(chunks)  # 10 MB offered
-    answer = await post(small_app(), path, body, {"content-type": "application/json"})
+    body = Offered(chunks, CHUNK)  # 10 MB offered
+    answer = await post_streamed(small_app(), path, body, {"content-type": "application/json"})
     assert answer.status_code == 413
     assert answer.json() == {"detail": f"request body larger than {cap} bytes"}
-    assert body.pulled == cap // len(CHUNK) + 1  # the chunk that passed the cap was the last one read
+    assert body.pulled == cap // CHUNK + 1  # the chunk that passed the cap was the last one read
 
 
 async def test_a_declared_length_past_the_cap_is_refused_before_any_byte_is_read():
-    body = Offered(100)
-    answer = await post(small_app(), "/raw", body, {"content-length": "50001"})
+    body = Offered(100, CHUNK)
+    answer = await post_streamed(small_app(), "/raw", body, {"content-length": "50001"})
     assert answer.status_code == 413 and body.pulled == 0
 
 
 @pytest.mark.parametrize(("path", "chunks", "status"), [("/raw", 50, 200), ("/raw", 20, 200), ("/unread", 10_000, 200)])
 async def test_bodies_within_their_cap_and_unread_bodies_pass(path, chunks, status):
     # /raw takes 50 kB although the default is 10 kB: the route's own cap wins; /unread never pulls its body.
-    body = Offered(chunks)
-    answer = await post(small_app(), path, body)
+    body = Offered(chunks, CHUNK)
+    answer = await post_streamed(small_app(), path, body)
     assert answer.status_code == status
     assert body.pulled == (chunks if path == "/raw" else 0)
 
@@ -93,5 +76,6 @@ async def test_ingest_takes_bodies_up_to_its_own_cap_above_the_default():
     app = create_app(Settings(max_request_body_bytes=10_000, ingest_max_body_bytes=100_000),
                      publisher=InMemoryEventPublisher())
     padded = b" " * 50_000 + b"{}"  # valid JSON, not an event: ingest's own answer (422), not 413
-    assert (await post(app, "/v1/events", padded, {"content-type": "application/json"})).status_code == 422
-    assert (await post(app, "/v1/events", Offered(200), {"content-type": "application/json"})).status_code == 413
+    json_body = {"content-type": "application/json"}
+    assert (await post_streamed(app, "/v1/events", padded, json_body)).status_code == 422
+    assert (await post_streamed(app, "/v1/events", Offered(200, CHUNK), json_body)).status_code == 413
