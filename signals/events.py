@@ -14,10 +14,10 @@ the payload model of ``type``. ``parse_event`` is the single entry point; it rai
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
 import phonenumbers
 from pydantic import (
     AwareDatetime,
@@ -35,7 +35,8 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 class _Payload(BaseModel):
     # Upstream systems add fields we do not know yet; keep them rather than reject the event.
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # NaN and infinities are not JSON: refuse them even when sent as strings ("Infinity").
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
 
 class ConsentFlags(_Payload):
@@ -202,7 +203,7 @@ GOAL_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t not in NOT
 
 
 class _Envelope(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     event_id: Id
     customer_id: Id
@@ -248,7 +249,8 @@ def event_to_dict(event: Any) -> dict[str, Any]:
 
 
 def event_to_json(event: Any) -> bytes:
-    return json.dumps(event_to_dict(event), separators=(",", ":")).encode()
+    """The event as compact, standard JSON (UTF-8; orjson never writes NaN, Infinity or lone surrogates)."""
+    return orjson.dumps(event_to_dict(event))
 
 
 def json_schema() -> dict[str, Any]:
