@@ -1,6 +1,6 @@
 """``POST /v1/events`` and ``POST /v1/segment``: authenticate, check every limit, validate every event, publish.
 
-Contract for clients (README "Sending events" has the full table):
+Contract for clients (docs/ingest.md has every limit, setting and status code):
 
 - Credential: ``Authorization: Bearer <secret>`` (or HTTP Basic with the secret as user name, as
   Segment sends its write key). Per-producer credentials come from ``retain producers create``;
