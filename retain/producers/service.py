@@ -97,7 +97,14 @@ def any_active(*, session: Session) -> bool:
 
 
 def require_ingest_credential(settings: Settings, engine: Engine | None) -> None:
-    """Outside development: raise unless RETAIN_INGEST_TOKEN is set or the database holds an active credential."""
+    """Raise on unknown RETAIN_INGEST_TOKEN_SCOPES; outside development also unless a credential exists.
+
+    A credential is RETAIN_INGEST_TOKEN or an active one in the database.
+    """
+    try:
+        checked_scopes(settings.ingest_token_scopes)
+    except ValueError as exc:
+        raise ProductionSettingsError(f"RETAIN_INGEST_TOKEN_SCOPES: {exc}") from None
     if settings.is_development or settings.ingest_token is not None:
         return
     if engine is not None:

@@ -91,3 +91,9 @@ async def test_metrics_and_docs_stay_open_in_development():
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
         assert (await c.get("/metrics")).status_code == 200
         assert (await c.get("/openapi.json")).status_code == 200
+
+
+@pytest.mark.parametrize("scopes", [["admin"], []])
+def test_unknown_environment_token_scopes_refuse_to_start_everywhere(scopes):
+    with pytest.raises(ProductionSettingsError, match="RETAIN_INGEST_TOKEN_SCOPES"):
+        create_app(Settings(ingest_token=SECRET, ingest_token_scopes=scopes), publisher=InMemoryEventPublisher())
