@@ -29,6 +29,8 @@ from pydantic import (
 )
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
+# Pydantic reads "999...9" into any size of int; JSON encoders and BIGINT columns stop at 64 bits.
+MAX_INT64 = 2**63 - 1
 Money = Annotated[float, Field(ge=0)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
@@ -92,7 +94,7 @@ class OrderPlaced(_Payload):
     order_id: Id
     amount: Money
     currency: Currency = "USD"
-    items: int = Field(default=1, ge=1)
+    items: int = Field(default=1, ge=1, le=MAX_INT64)
     promised_ship_by: AwareDatetime
     promised_delivery_by: AwareDatetime
 
@@ -124,8 +126,8 @@ class OrderCancelled(_Payload):
 class ProductUsage(_Payload):
     """Usage counted over one period (a session, or a day when ``day`` is set)."""
 
-    sessions: int = Field(default=1, ge=0)
-    feature_counts: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    sessions: int = Field(default=1, ge=0, le=MAX_INT64)
+    feature_counts: dict[str, Annotated[int, Field(ge=0, le=MAX_INT64)]] = Field(default_factory=dict)
     day: dt.date | None = None
 
 
@@ -133,7 +135,7 @@ class CheckoutStarted(_Payload):
     checkout_id: Id
     cart_value: Money = 0.0
     currency: Currency = "USD"
-    items: int = Field(default=1, ge=0)
+    items: int = Field(default=1, ge=0, le=MAX_INT64)
 
 
 class CheckoutActivity(_Payload):

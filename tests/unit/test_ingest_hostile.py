@@ -98,3 +98,15 @@ async def test_an_event_over_the_producer_limit_is_413_naming_its_index(publishe
     assert error["loc"] == [2]
     assert "10000" in error["msg"]
     assert publisher.published == []
+
+
+
+@pytest.mark.parametrize("value", ["9" * 23, 10**19])
+async def test_an_integer_beyond_64_bits_is_422_naming_the_field(client, publisher, value):
+    # Pydantic reads "999...9" (23 digits) into an int that no JSON encoder of ours can write: it was a 500.
+    body = {"event_id": "u-1", "customer_id": "c-1", "type": "product.usage", "occurred_at": TS,
+            "properties": {"sessions": value}}
+    response = await client.post("/v1/events", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["properties", "sessions"]
+    assert publisher.published == []
