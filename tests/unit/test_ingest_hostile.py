@@ -7,6 +7,8 @@ import json
 import httpx
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infra.settings import Settings
 from retain.api import create_app
@@ -37,6 +39,9 @@ async def client(publisher):
 
 
 GOOD = json.dumps(event(1))
+PROFILE_EVENT = {"event_id": "p-1", "customer_id": "c-1", "type": "customer.profile", "occurred_at": TS,
+                 "properties": {"email": "ada@example.com", "phone": "+14155550123", "time_zone": "Europe/Berlin",
+                                "consent": {"email_marketing": True}}}
 
 # (request, status, what the error must name); every case: nothing published.
 CASES = [
@@ -110,3 +115,41 @@ async def test_an_integer_beyond_64_bits_is_422_naming_the_field(client, publish
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["properties", "sessions"]
     assert publisher.published == []
+
+
+# Any JSON value (strings of digits, huge numbers, deep containers) in place of any field of valid events.
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text() | st.from_regex(r"-?[0-9]{1,40}(\.[0-9]+)?(e[0-9]{1,4})?", fullmatch=True),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8)
+FIELDS = [("event_id",), ("customer_id",), ("occurred_at",), ("type",), ("properties",),
+          ("properties", "checkout_id"), ("properties", "cart_value"), ("properties", "items"),
+          ("properties", "currency"), ("properties", "extra"), ("properties", "email"), ("properties", "phone"),
+          ("properties", "time_zone"), ("properties", "locale"), ("properties", "consent", "email_marketing")]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(field=st.sampled_from(FIELDS), value=JSON_VALUES, profile=st.booleans())
+def test_any_value_in_any_field_gets_202_or_a_4xx_naming_where(field, value, profile):
+    from fastapi.testclient import TestClient
+
+    body = PROFILE_EVENT if profile else event(1)
+    body = json.loads(json.dumps(body))
+    target = body
+    for part in field[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            return  # an earlier part already replaced by a non-object: nothing to put it in
+    target[field[-1]] = value
+    publisher = InMemoryEventPublisher()
+    with TestClient(create_app(Settings(), publisher=publisher)) as client:
+        response = client.post("/v1/events", content=json.dumps([body]).encode(),  # big ints as digits
+                               headers={"content-type": "application/json"})
+    assert response.status_code in (202, 422), response.text
+    if response.status_code == 422:
+        assert all(p["loc"] and p["msg"] for p in response.json()["detail"])
+        assert publisher.published == []
+    else:
+        (record,) = publisher.records
+        orjson.loads(record.value)  # what is published is standard JSON
