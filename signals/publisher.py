@@ -232,6 +232,9 @@ class InMemoryEventPublisher:
         self.max_record_bytes = max_record_bytes
         self.records: list[EventRecord] = []
         self.fail_with: str | None = None  # set to a reason to simulate a broker outage
+        # Set to simulate a broker whose message.max.bytes is below max_record_bytes: the records
+        # before the first larger one are kept, then it is refused (as Kafka answers RecordTooLarge).
+        self.broker_limit: int | None = None
 
     @property
     def published(self) -> list[Any]:
@@ -243,7 +246,11 @@ class InMemoryEventPublisher:
         if self.fail_with is not None:
             raise PublishError(self.fail_with)
         _refuse_oversized(records, self.max_record_bytes)
-        self.records.extend(records)
+        for index, record in enumerate(records):
+            if self.broker_limit is not None and record.size > self.broker_limit:
+                raise PublishError(f"the broker refused record {index} as too large", retriable=False,
+                                   oversized_index=index)
+            self.records.append(record)
 
     async def check(self) -> None:
         """Raise PublishError when ``fail_with`` is set."""

@@ -12,10 +12,9 @@ scrapers that send ``RETAIN_METRICS_TOKEN``.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from typing import Any
-
-import hmac
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from sqlalchemy import Engine

@@ -153,3 +153,14 @@ def test_any_value_in_any_field_gets_202_or_a_4xx_naming_where(field, value, pro
     else:
         (record,) = publisher.records
         orjson.loads(record.value)  # what is published is standard JSON
+
+
+async def test_a_broker_with_a_lower_limit_than_ours_gets_413_not_503(publisher):
+    # The broker's message.max.bytes below RETAIN_INGEST_MAX_EVENT_BYTES: resending cannot help.
+    publisher.broker_limit = 5_000
+    app = create_app(Settings(), publisher=publisher)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        response = await client.post("/v1/events", json=[event(1), event(2, blob="x" * 6_000)])
+    assert response.status_code == 413 and "retry-after" not in response.headers
+    assert response.json()["detail"][0]["loc"] == [1]
+    assert "may be on the topic" in response.json()["message"]
