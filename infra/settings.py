@@ -43,17 +43,22 @@ class Settings(BaseSettings):
     # HTTP API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # An ingest credential from the environment (per-producer ones: `retain producers create`).
     ingest_token: SecretStr | None = None
+    ingest_token_scopes: list[str] = ["events", "profile"]  # what RETAIN_INGEST_TOKEN may send
     ingest_max_batch: int = 500  # events per POST; more -> 413
     ingest_max_body_bytes: int = 5_000_000  # request body cap; more -> 413
     max_request_body_bytes: int = 1_000_000  # every other route's body cap (console, login); more -> 413
-    max_request_body_bytes: int = 1_000_000  # every other route's body cap (console, login); more -> 413
+    # One event as the producer sends it (key + value + record overhead); more -> 413. Keep it at or
+    # below the broker's message.max.bytes (Kafka's default is 1 MiB plus a few bytes).
+    ingest_max_event_bytes: int = 1_048_576
+    ingest_max_depth: int = 32  # nesting of objects and arrays within one event; deeper -> 422
     publish_timeout_seconds: float = 5.0  # broker must ack a batch within this, else 503
     # Operator console (retain/console/): sessions, cookies, and the event history console backtests read
     console_session_hours: float = 12.0
     console_cookie_secure: bool = True  # browsers accept Secure cookies on http://127.0.0.1 and localhost too
     backtest_events_path: Path | None = None  # .jsonl or .parquet of past events; unset -> backtests disabled
-    metrics_token: SecretStr | None = None  # when set, /metrics wants it as a bearer token
+    metrics_token: SecretStr | None = None  # /metrics wants it as a bearer token (required outside development)
 
     # Detectors (defaults documented in signals/detectors/*)
     checkout_idle_seconds: float = 90.0
@@ -137,6 +142,76 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_broker(self) -> bool:
         return not self.kafka_url
+
+    @property
+    def is_development(self) -> bool:
+        """True only for ``RETAIN_ENVIRONMENT=development``; any other value gets production's checks."""
+        return self.environment == "development"
+
+
+# Outside development every secret must be set, not a development default, and long enough that
+# guessing it is hopeless (32 characters: ``openssl rand -hex 16``).
+MIN_SECRET_CHARS = 32
+DEVELOPMENT_DEFAULT_PREFIX = "development-"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "[::1]")
+
+
+class ProductionSettingsError(ValueError):
+    """Settings a service must not start with outside development; the message names each variable."""
+
+
+def development_default_secrets(settings: Settings) -> list[str]:
+    """Names of the signing secrets that still hold their public development default."""
+    return [name for name in ("unsubscribe_secret", "contact_hash_key")
+            if getattr(settings, name).get_secret_value().startswith(DEVELOPMENT_DEFAULT_PREFIX)]
+
+
+def _secret_problem(variable: str, secret: SecretStr | None, why: str) -> str | None:
+    if secret is None or not secret.get_secret_value():
+        return f"set {variable}: {why}"
+    value = secret.get_secret_value()
+    if value.startswith(DEVELOPMENT_DEFAULT_PREFIX):
+        return f"set {variable}: its development default is public"
+    if len(value) < MIN_SECRET_CHARS:
+        return f"{variable} must be at least {MIN_SECRET_CHARS} characters"
+    return None
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Why these settings must not serve outside development (empty in development or when all is set).
+
+    The ingest credential may also live in the database (``retain producers create``); the service
+    checks that once it has a database (``retain.producers.service.require_ingest_credential``).
+    """
+    if settings.is_development:
+        return []
+    problems = [
+        _secret_problem("RETAIN_UNSUBSCRIBE_SECRET", settings.unsubscribe_secret,
+                        "it signs the unsubscribe and preference links"),
+        _secret_problem("RETAIN_CONTACT_HASH_KEY", settings.contact_hash_key,
+                        "it keys the hashes of e-mail addresses and phone numbers"),
+        _secret_problem("RETAIN_METRICS_TOKEN", settings.metrics_token,
+                        "/metrics is served only to scrapers that send it as a bearer token"),
+    ]
+    if settings.ingest_token is not None:
+        problems.append(_secret_problem("RETAIN_INGEST_TOKEN", settings.ingest_token, ""))
+    if settings.sendgrid_api_key is not None and not settings.sendgrid_webhook_public_key:
+        problems.append("set RETAIN_SENDGRID_WEBHOOK_PUBLIC_KEY: without it SendGrid's bounce, unsubscribe and "
+                        "spam-report events are refused, and those opt-outs are lost")
+    if settings.twilio_account_sid and settings.twilio_auth_token is None:
+        problems.append("set RETAIN_TWILIO_AUTH_TOKEN: without it inbound STOP replies cannot be verified")
+    if any(f"//{host}" in settings.public_base_url for host in LOCAL_HOSTS):
+        problems.append(f"set RETAIN_PUBLIC_BASE_URL: {settings.public_base_url} is the development default, "
+                        "and unsubscribe links in messages would point at it")
+    return [problem for problem in problems if problem]
+
+
+def require_production_settings(settings: Settings) -> None:
+    """Raise ``ProductionSettingsError`` listing every problem ``production_problems`` finds."""
+    problems = production_problems(settings)
+    if problems:
+        raise ProductionSettingsError(
+            f"RETAIN_ENVIRONMENT={settings.environment} (not development) refuses to start: " + "; ".join(problems))
 
 
 def get_settings() -> Settings:

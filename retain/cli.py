@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from infra.settings import Settings
+from infra.settings import ProductionSettingsError, Settings
 from retain.explain_cli import explain
 from simulator.cli import simulate
 
@@ -25,11 +25,13 @@ def _mount_optional_groups() -> None:
     # Sub-apps own their dependencies (LightGBM for `model`); mounted here so `retain --help` lists them.
     from models.cli import app as model_app
     from retain.console.cli import users_app
+    from retain.producers.cli import producers_app
     from triggers.cli import app as rules_app
 
     app.add_typer(model_app, name="model", help="Build datasets, train, evaluate and promote the risk model.")
     app.add_typer(rules_app, name="rules", help="Validate, backtest and inspect trigger rules.")
     app.add_typer(users_app, name="users", help="Console users and API tokens.")
+    app.add_typer(producers_app, name="producers", help="Ingest credentials: create, list, revoke.")
 
 
 _mount_optional_groups()
@@ -81,7 +83,11 @@ def up(
             print(f"retain is up: API {runtime.api_url}, broker {runtime.bootstrap}", file=sys.stderr)
             await stop.wait()
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except ProductionSettingsError as exc:  # a configuration answer, not a crash: no traceback
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
 
 
 @app.command()

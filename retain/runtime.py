@@ -33,9 +33,10 @@ from infra.broker import EmbeddedBroker, ensure_topics, free_port, wait_until_re
 from infra.database import make_engine
 from infra.private_files import private_dir
 from retain.migrations import migrate
+from retain.producers.service import require_ingest_credential
 from signals.projection import Projection
 from infra.scheduler import create_scheduler, shutdown
-from infra.settings import Settings
+from infra.settings import Settings, require_production_settings
 from infra.stream_app import topic_partitions
 from retain.worker import InProcessWorker, build_worker
 from triggers.deferred import DeferralContext, install_deferral_context, register_deferral_runner
@@ -106,6 +107,7 @@ class Runtime:
 
     async def _start(self) -> None:
         settings, stack = self.settings, self._stack
+        require_production_settings(settings)  # before anything starts; the API re-checks with the database
         private_dir(settings.data_dir)
         # Development only: webhook keys generated per data dir, so the sink's demo customers can sign.
         settings, self.webhook_keys = with_webhook_keys(settings)
@@ -121,6 +123,7 @@ class Runtime:
         self.engine = make_engine(settings)
         await asyncio.to_thread(migrate, self.engine)
         stack.callback(self.engine.dispose)
+        await asyncio.to_thread(require_ingest_credential, settings, self.engine)  # before the worker starts
 
         if settings.model_bootstrap:
             await asyncio.to_thread(self._ensure_model)
@@ -165,7 +168,7 @@ class Runtime:
         await publisher.start()
         stack.push_async_callback(publisher.stop)
         app = install_console(create_app(settings, publisher=publisher, engine=self.engine,
-                                         routers=[*OUTREACH_ROUTERS, metrics.router]))
+                                         routers=OUTREACH_ROUTERS))
         app.state.counters = lambda: self.worker.counters() if self.worker else {}  # /metrics, console overview
         app.state.consumer_lag = lambda: metrics.kafka_consumer_lag(self.bootstrap, settings.app_id,
                                                                     topic_partitions(settings))

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from infra.settings import development_default_secrets
 from outreach.channels.base import Channel, LookupUnsupported, OutgoingMessage, SendError
 from outreach.channels.rate_limit import TokenBucket
 from outreach.consent.contact_points import InvalidContactPoint
@@ -83,8 +84,7 @@ class SenderConfig:
     @classmethod
     def from_settings(cls, settings: Any) -> "SenderConfig":
         """The config the settings describe; refuses the development secrets outside development."""
-        placeholders = [name for name in ("unsubscribe_secret", "contact_hash_key")
-                        if getattr(settings, name).get_secret_value().startswith("development-")]
+        placeholders = development_default_secrets(settings)
         if placeholders and settings.environment != "development":
             raise ValueError(f"set RETAIN_{placeholders[0].upper()} (the development default is public)")
         return cls(

@@ -233,7 +233,8 @@ def get_timeline(customer_id: str, days: int = Query(90, ge=1, le=3660), session
 
 @router.get("/results")
 # 0.999 is z = 3.29; much closer to 1, 0.5 + confidence / 2 rounds to 1.0, which has no normal quantile.
-def get_results(days: int = Query(30, ge=1, le=366), confidence: float = Query(0.95, gt=0.5, le=0.999),
+def get_results(days: int = Query(30, ge=1, le=366), confidence: float = Query(0.95, gt=0.5, le=0.999,
+                                           description="0.5 < confidence <= 0.999 (closer to 1 has no finite interval)"),
                 session: Session = Depends(db), _: Principal = Depends(require("read"))) -> list[dict[str, Any]]:
     """Per rule: sent vs holdout outcome rates, their difference with Newcombe's interval, opt-out rate."""
     return [r.to_dict() for r in results(session=session, now=now_utc(), days=days, confidence=confidence)]

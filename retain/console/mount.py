@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retain.console import api, login, pages
+from retain.console import api, api_docs, login, pages, producers
 from retain.console.auth import LoginRequired
 
 
@@ -23,6 +23,10 @@ def install_console(app: FastAPI) -> FastAPI:
     app.include_router(login.router)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(producers.page_router)
+    app.include_router(producers.api_router)
+    if app.openapi_url is None:  # outside development: the docs only for logged-in users
+        app.include_router(api_docs.router)
     app.mount("/console/static", StaticFiles(directory=Path(__file__).parent / "static"), name="console-static")
 
     @app.exception_handler(LoginRequired)

@@ -15,7 +15,6 @@ from outreach.drafting.compose import compose_with_settings
 from outreach.drafting.template import TemplateDrafter
 from outreach.outbox.records import DeliveryEventRecord, OutboxRecord
 from outreach.outbox.sender import draft_fields
-from retain.api import metrics
 from retain.api.app import create_app
 from retain.console.mount import install_console
 from retain.console.users import create_user
@@ -167,7 +166,6 @@ def build_world(tmp_path: Path, *, cookie_secure: bool = True, history: bool = F
     engine = make_engine(settings)
     migrate(engine)
     seed(engine, rules_dir, settings)
-    app = install_console(create_app(settings, publisher=InMemoryEventPublisher(), engine=engine,
-                                     routers=[metrics.router]))
+    app = install_console(create_app(settings, publisher=InMemoryEventPublisher(), engine=engine))
     app.state.counters = lambda: {"events": 781, "deadletter": 2}
     return ConsoleWorld(app=app, engine=engine, settings=settings, rules_dir=rules_dir)
