@@ -14,13 +14,13 @@ from html import escape
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from outreach.consent.policy import needs_opt_in
 from outreach.consent.service import consent_status, record_consent
 from outreach.outbox.delivery_events import record_event
 from outreach.outbox.service import get_message
 from outreach.reputation import check_after_reaction
 from outreach.tokens import PREFERENCES, UNSUBSCRIBE, InvalidToken, read_token
 from outreach.webhooks.requests import form_of, now_of, publish_changes, session_of
+from triggers.policy.consent import needs_opt_in
 
 router = APIRouter(prefix="/outreach", tags=["preferences"])
 
