@@ -151,19 +151,13 @@ class Composer:
                    limits=GuardrailLimits.from_settings(framing),
                    drafter=llm_drafter_from_settings(llm, sms_max_segments=framing.sms_max_segments))
 
-    def request_for(self, decision: Decision, *, private: PrivateFacts, unsubscribe_url: str | None,
-                    preferences_url: str | None = None) -> DraftRequest:
-        """The drafting request of ``decision``: the rule's action in force now, the decision's snapshot."""
+    def __call__(self, decision: Decision, *, private: PrivateFacts, unsubscribe_url: str | None,
+                 preferences_url: str | None = None) -> ComposedMessage:
+        """Draft the message of one engaging decision (the rule's action in force now, the decision's snapshot)."""
         rule = self.rule_for(decision.rule_id) if decision.rule_id else None
         action = (rule.action if rule is not None
                   else Action(channels=[decision.channel or "email"], brief=NEUTRAL_BRIEF))
-        return build_draft_request(decision=decision, action=action, private=private, limits=self.limits,
-                                   unsubscribe_url=unsubscribe_url,
-                                   allowed_links=(preferences_url,) if preferences_url else ())
-
-    def __call__(self, decision: Decision, *, private: PrivateFacts, unsubscribe_url: str | None,
-                 preferences_url: str | None = None) -> ComposedMessage:
-        """Draft the message of one engaging decision to the recipient whose contact details are ``private``."""
-        request = self.request_for(decision, private=private, unsubscribe_url=unsubscribe_url,
-                                   preferences_url=preferences_url)
+        request = build_draft_request(decision=decision, action=action, private=private, limits=self.limits,
+                                      unsubscribe_url=unsubscribe_url,
+                                      allowed_links=(preferences_url,) if preferences_url else ())
         return compose(request, drafter=self.drafter, fallback=self.fallback, system=self.system)

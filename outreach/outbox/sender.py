@@ -21,7 +21,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from infra.settings import OutboxSettings
-
 from outreach.channels.base import Channel, LookupUnsupported, OutgoingMessage, SendError
 from outreach.channels.rate_limit import TokenBucket
 from outreach.consent.contact_points import InvalidContactPoint
