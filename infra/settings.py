@@ -1,13 +1,19 @@
-"""One settings object, read from the environment (and an optional ``.env`` file).
+"""One settings object, read from the environment (and an optional ``.env`` file), and its typed slices.
 
-Every entry point builds its ``Settings`` once and passes it down; nothing else reads
-``os.environ``. Secrets are ``SecretStr`` so they never print.
+Every entry point builds its ``Settings`` once; nothing else reads ``os.environ``. The root
+(``retain/``) keeps the whole object and hands each part only its slice: a small frozen dataclass
+with the fields that part reads, named as in ``Settings`` (so as the environment variables:
+``RETAIN_<FIELD>``), e.g. ``settings.providers`` for the SendGrid and Twilio channels. Secrets
+are ``SecretStr`` so they never print.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +22,107 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 def _env(name: str) -> AliasChoices:
     # Accept both the conventional bare name (KAFKA_URL) and the prefixed one (RETAIN_KAFKA_URL).
     return AliasChoices(name, f"RETAIN_{name}")
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """The signal detectors' thresholds (defaults documented in ``signals/detectors/*``)."""
+
+    checkout_idle_seconds: float
+    shipping_eta_margin_hours: float
+    usage_recent_days: int
+    usage_baseline_days: int
+    allowed_lateness_seconds: float
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """SendGrid and Twilio accounts, their timeouts and the send rates (unset keys: the local sink)."""
+
+    sendgrid_api_key: SecretStr | None
+    sendgrid_host: str
+    sendgrid_from_email: str
+    sendgrid_marketing_asm_group_id: int | None
+    sender_name: str  # the e-mail's From name
+    twilio_account_sid: str | None
+    twilio_auth_token: SecretStr | None
+    twilio_messaging_service_sid: str | None
+    twilio_from_number: str | None
+    twilio_base_url: str | None
+    sms_validity_period_seconds: int
+    provider_timeout_seconds: float
+    email_rate_per_second: float
+    sms_rate_per_second: float
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """How the outbox sender runs: its secrets, links, attempts, lease and the send-time consent default."""
+
+    environment: str
+    unsubscribe_secret: SecretStr
+    contact_hash_key: SecretStr
+    public_base_url: str
+    outbox_max_attempts: int
+    outbox_lease_seconds: float
+    marketing_email_requires_opt_in: bool
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """The OpenAI-compatible drafting server (unset: the template drafts, the demo runs offline)."""
+
+    openai_base_url: str | None
+    openai_api_key: SecretStr | None
+    llm_model: str
+    llm_timeout_seconds: float
+    llm_max_retries: int
+
+
+@dataclass(frozen=True)
+class MessageFramingSettings:
+    """What the system (never the model) adds to a message, and how long an SMS may be."""
+
+    sender_name: str
+    postal_address: str
+    ai_disclosure: bool
+    sms_max_segments: int
+
+
+@dataclass(frozen=True)
+class ReputationSettings:
+    """When the reputation guard pauses a rule, and how often it sweeps."""
+
+    reputation_window_days: int
+    reputation_min_sends: int
+    reputation_max_complaint_rate: float
+    reputation_max_opt_out_rate: float
+    reputation_check_seconds: float
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """What the provider webhooks and the preference pages need: verification keys, token secrets, links."""
+
+    public_base_url: str
+    unsubscribe_secret: SecretStr
+    contact_hash_key: SecretStr
+    sendgrid_webhook_public_key: str | None
+    sendgrid_marketing_asm_group_id: int | None
+    twilio_auth_token: SecretStr | None
+    webhook_max_age_seconds: float
+    support_webhook_url: str | None
+    sender_name: str  # the SMS keyword replies name the sender
+    reputation: ReputationSettings  # a complaint or opt-out re-evaluates its rule
+
+
+Slice = TypeVar("Slice")
+
+
+def _slice(cls: type[Slice], settings: Any, **nested: Any) -> Slice:
+    """``cls`` filled from the same-named fields of ``settings`` (``nested`` gives the fields that are slices)."""
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in nested]  # type: ignore[arg-type]
+    return cls(**{name: getattr(settings, name) for name in names}, **nested)
 
 
 class Settings(BaseSettings):
@@ -127,6 +234,42 @@ class Settings(BaseSettings):
     reputation_max_opt_out_rate: float = 0.02
     outreach_send_interval_seconds: float = 1.0  # how often the sender job claims due outbox rows
     reputation_check_seconds: float = 60.0  # how often every recently sending rule is re-evaluated
+
+    # Typed slices: each part gets only what it reads (built on access, so ``model_copy`` stays consistent).
+    @property
+    def detectors(self) -> DetectorSettings:
+        """The detectors' slice."""
+        return _slice(DetectorSettings, self)
+
+    @property
+    def providers(self) -> ProviderSettings:
+        """The delivery channels' slice."""
+        return _slice(ProviderSettings, self)
+
+    @property
+    def outbox(self) -> OutboxSettings:
+        """The outbox sender's slice."""
+        return _slice(OutboxSettings, self)
+
+    @property
+    def llm(self) -> LlmSettings:
+        """The LLM drafter's slice."""
+        return _slice(LlmSettings, self)
+
+    @property
+    def message_framing(self) -> MessageFramingSettings:
+        """The system parts' and length limits' slice."""
+        return _slice(MessageFramingSettings, self)
+
+    @property
+    def reputation(self) -> ReputationSettings:
+        """The reputation guard's slice."""
+        return _slice(ReputationSettings, self)
+
+    @property
+    def webhooks(self) -> WebhookSettings:
+        """The webhooks' slice."""
+        return _slice(WebhookSettings, self, reputation=self.reputation)
 
     @cached_property
     def sqlite_path(self) -> Path:

@@ -25,7 +25,7 @@ from outreach.consent.publisher import KafkaConsentPublisher
 from outreach.jobs import OutreachJobs, register_outreach_jobs
 from outreach.outbox.sender import Sender
 from outreach.webhooks.routers import ROUTERS as OUTREACH_ROUTERS
-from outreach.wiring import WebhookSigningKeys, build_sender, with_webhook_keys
+from outreach.wiring import WebhookSigningKeys, build_sender, rule_for_rulebook, rule_for_rules_dir, with_webhook_keys
 from retain.api import metrics
 from retain.api.app import create_app, kafka_publisher
 from retain.console.mount import install_console
@@ -148,8 +148,11 @@ class Runtime:
         stack.push_async_callback(consent_publisher.stop)
         decision_agents = getattr(self.worker.app, "retain_decision_agents", None)
         rulebook = decision_agents.stage.rulebook if decision_agents is not None else None
-        self.sender = build_sender(settings, self.engine, rulebook=rulebook)
-        self.outreach_jobs = OutreachJobs(self.sender, engine=self.engine, settings=settings,
+        rule_for = (rule_for_rulebook(rulebook) if rulebook is not None
+                    else rule_for_rules_dir(settings.rules_dir, check_seconds=settings.rules_reload_seconds))
+        self.sender = build_sender(self.engine, outbox=settings.outbox, providers=settings.providers, llm=settings.llm,
+                                   framing=settings.message_framing, rule_for=rule_for)
+        self.outreach_jobs = OutreachJobs(self.sender, engine=self.engine, reputation=settings.reputation,
                                           consent_publisher=consent_publisher)
 
         scheduler = create_scheduler(settings, self.engine)

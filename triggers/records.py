@@ -44,6 +44,8 @@ class DecisionRecord(SQLModel, table=True):
     drivers: list[Any] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
     decided_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
     deferred_from: str | None = Field(default=None, sa_type=sa.String(64))
+    # What drafting reads (triggers.decision.DecisionSnapshot); engage/defer decisions only.
+    snapshot: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     recorded_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
 
 

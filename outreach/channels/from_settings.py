@@ -1,9 +1,8 @@
-"""The channels and rate limits the settings describe: providers when configured, else the sink."""
+"""The channels and rate limits the provider settings describe: providers when configured, else the sink."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from infra.settings import ProviderSettings
 from outreach.channels.base import Channel
 from outreach.channels.rate_limit import TokenBucket
 from outreach.channels.sendgrid import SendGridChannel
@@ -11,7 +10,7 @@ from outreach.channels.sink import SinkChannel
 from outreach.channels.twilio import TwilioChannel
 
 
-def build_channels(settings: Any) -> dict[str, Channel]:
+def build_channels(settings: ProviderSettings) -> dict[str, Channel]:
     """``email`` on SendGrid when an API key is set, ``sms`` on Twilio when sid and token are; else sinks."""
     channels: dict[str, Channel] = {"email": SinkChannel("email"), "sms": SinkChannel("sms")}
     if settings.sendgrid_api_key is not None:
@@ -30,6 +29,6 @@ def build_channels(settings: Any) -> dict[str, Channel]:
     return channels
 
 
-def build_limiters(settings: Any) -> dict[str, TokenBucket]:
+def build_limiters(settings: ProviderSettings) -> dict[str, TokenBucket]:
     """One token bucket per channel at the configured rate (burst of one second's worth)."""
     return {"email": TokenBucket(settings.email_rate_per_second), "sms": TokenBucket(settings.sms_rate_per_second)}

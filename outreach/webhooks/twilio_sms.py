@@ -23,7 +23,7 @@ from outreach.consent.service import customers_with_contact, lift_suppression, r
 from outreach.outbox.delivery_events import last_sent_to, record_event, set_provider_status
 from outreach.outbox.service import by_provider_id
 from outreach.reputation import check_after_reaction
-from outreach.webhooks.requests import MAX_FORM_BYTES, form_of, now_of, public_url, publish_changes, session_of
+from outreach.webhooks.requests import MAX_FORM_BYTES, form_of, now_of, public_url, publish_changes, session_of, webhook_settings
 from outreach.webhooks.sms_keywords import ReplyKind, classify_reply
 from outreach.webhooks.support_handoff import HttpSupportHandoff, context_packet, log_only_handoff
 
@@ -61,7 +61,7 @@ def twiml(text: str | None) -> Response:
 
 async def verified_form(request: Request) -> dict[str, str]:
     """The form fields when ``X-Twilio-Signature`` is valid for them; 403 otherwise."""
-    settings = request.app.state.settings
+    settings = webhook_settings(request)
     form = await form_of(request)
     token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
     signature = request.headers.get("X-Twilio-Signature")
@@ -73,7 +73,7 @@ async def verified_form(request: Request) -> dict[str, str]:
 async def _handoff(request: Request, packet: dict) -> None:
     handoff = getattr(request.app.state, "support_handoff", None)
     if handoff is None:
-        url = request.app.state.settings.support_webhook_url
+        url = webhook_settings(request).support_webhook_url
         handoff = HttpSupportHandoff(url) if url else log_only_handoff
     try:
         await handoff(packet)
@@ -87,7 +87,7 @@ async def inbound_sms(request: Request) -> Response:
     form = await verified_form(request)
     sid, sender = required_fields(form, "MessageSid", "From")
     text = form.get("Body", "")
-    settings = request.app.state.settings
+    settings = webhook_settings(request)
     now = now_of(request)
     try:
         hashed = contact_hash(settings.contact_hash_key.get_secret_value().encode(), "sms", sender)
@@ -113,8 +113,8 @@ async def inbound_sms(request: Request) -> Response:
             if kind == ReplyKind.OPT_OUT:  # the number itself, whoever it belongs to (or nobody yet)
                 suppress(session=session, contact_hash=hashed, channel="sms", reason="sms_stop",
                          source="sms_keyword", now=now)
-                check_after_reaction(session=session, settings=settings, rule_id=last.rule_id if last else None,
-                                     now=now)
+                check_after_reaction(session=session, reputation=settings.reputation,
+                                     rule_id=last.rule_id if last else None, now=now)
             else:
                 lift_suppression(session=session, contact_hash=hashed, channel="sms")
         elif kind == ReplyKind.OTHER:

@@ -188,7 +188,7 @@ def post_approve(message_id: str, body: Approval, request: Request, session: Ses
     try:
         result = approvals.approve(session=session, message_id=message_id, now=now, reviewer=principal.username,
                                    subject=body.subject, body=body.body,
-                                   limits=GuardrailLimits.from_settings(_settings(request)))
+                                   limits=GuardrailLimits.from_settings(_settings(request).message_framing))
     except approvals.EditRefused as exc:
         session.rollback()
         raise HTTPException(422, exc.to_dict()) from None

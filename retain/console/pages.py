@@ -177,7 +177,7 @@ def approval_submit(message_id: str, request: Request, action: str = Form(...), 
         try:
             result = approvals.approve(session=session, message_id=message_id, now=now, reviewer=principal.username,
                                        subject=subject, body=body,
-                                       limits=GuardrailLimits.from_settings(request.app.state.settings))
+                                       limits=GuardrailLimits.from_settings(request.app.state.settings.message_framing))
         except approvals.EditRefused as exc:
             session.rollback()
             # Nothing approved: the queue again, with the failed checks and the reviewer's text kept.
