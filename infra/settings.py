@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     console_session_hours: float = 12.0
     console_cookie_secure: bool = True  # browsers accept Secure cookies on http://127.0.0.1 and localhost too
     backtest_events_path: Path | None = None  # .jsonl or .parquet of past events; unset -> backtests disabled
+    # Proxies whose X-Forwarded-For is believed (JSON list of addresses/networks, e.g. '["10.0.0.0/8"]');
+    # empty: the connection's own address is the client's (login throttling and audit use it).
+    trusted_proxies: list[str] = []
     metrics_token: SecretStr | None = None  # /metrics wants it as a bearer token (required outside development)
 
     # Detectors (defaults documented in signals/detectors/*)

@@ -7,7 +7,7 @@ Authentication: a session cookie (browsers, with the ``X-CSRF-Token`` header on 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
@@ -16,13 +16,12 @@ from sqlmodel import Session
 from outreach.guardrails import GuardrailLimits
 from retain.console import approvals, rule_actions
 from retain.console.auth import Principal, db, now_utc, require
-from retain.console.credentials import ROLES
 from retain.console.customer import customer_timeline
 from retain.console.messages import list_messages, message_entry
 from retain.console.outcomes import results
 from retain.console.rule_editing import MAX_RULE_TEXT_CHARS
 from retain.console.overview import overview
-from retain.console.users import audit, create_token, create_user, list_audit, list_users, revoke_token
+from retain.console.users import audit, list_audit
 
 router = APIRouter(prefix="/api", tags=["console"])
 
@@ -59,21 +58,6 @@ class Rejection(BaseModel):
     """Reject a draft, saying why."""
 
     reason: str = Field(min_length=1, max_length=400)
-
-
-class NewUser(BaseModel):
-    """A console user to create."""
-
-    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    role: Literal["viewer", "editor", "approver", "admin"]
-    password: str = Field(min_length=10, max_length=200)
-
-
-class NewToken(BaseModel):
-    """An API token to issue to a user."""
-
-    username: str
-    name: str = Field(min_length=1, max_length=100)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -246,52 +230,3 @@ def get_audit(limit: int = Query(100, ge=1, le=1000), session: Session = Depends
     """The newest console writes: who did what to which object."""
     return [{"at": a.at.isoformat(), "actor": a.actor, "action": a.action, "target": a.target, "detail": a.detail}
             for a in list_audit(session=session, limit=limit)]
-
-
-@router.get("/users")
-def get_users(session: Session = Depends(db), _: Principal = Depends(require("admin"))) -> list[dict[str, Any]]:
-    """Console users and their roles."""
-    return [{"username": u.username, "role": u.role, "disabled": u.disabled, "created_at": u.created_at.isoformat()}
-            for u in list_users(session=session)]
-
-
-@router.post("/users", status_code=201)
-def post_user(body: NewUser, session: Session = Depends(db),
-              principal: Principal = Depends(require("admin"))) -> dict[str, Any]:
-    """Create a console user; 409 when the name is taken."""
-    now = now_utc()
-    try:
-        create_user(session=session, username=body.username, role=body.role, password=body.password, now=now)
-    except ValueError as exc:
-        raise HTTPException(409, str(exc)) from None
-    audit(session=session, actor=principal.username, action="user.create", target=f"user:{body.username}", now=now,
-          detail={"role": body.role})
-    session.commit()
-    return {"username": body.username, "role": body.role, "roles": list(ROLES)}
-
-
-@router.post("/tokens", status_code=201)
-def post_token(body: NewToken, session: Session = Depends(db),
-               principal: Principal = Depends(require("admin"))) -> dict[str, Any]:
-    """Issue an API token; the secret is in this answer only (it is stored hashed)."""
-    now = now_utc()
-    try:
-        secret, record = create_token(session=session, username=body.username, name=body.name, now=now)
-    except ValueError as exc:
-        raise HTTPException(404, str(exc)) from None
-    audit(session=session, actor=principal.username, action="token.create", target=f"user:{body.username}", now=now,
-          detail={"token_id": record.token_id, "name": body.name})
-    session.commit()
-    return {"token_id": record.token_id, "token": secret, "username": body.username}
-
-
-@router.delete("/tokens/{token_id}")
-def delete_token(token_id: str, session: Session = Depends(db),
-                 principal: Principal = Depends(require("admin"))) -> dict[str, Any]:
-    """Revoke an API token; 404 when there is no such active token."""
-    now = now_utc()
-    if not revoke_token(session=session, token_id=token_id, now=now):
-        raise HTTPException(404, f"no active token {token_id!r}")
-    audit(session=session, actor=principal.username, action="token.revoke", target=f"token:{token_id}", now=now)
-    session.commit()
-    return {"token_id": token_id, "revoked": True}

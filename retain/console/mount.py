@@ -14,19 +14,23 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retain.console import api, api_docs, login, pages, producers
+from retain.console import api, api_docs, login, pages, producers, users_api, users_pages
 from retain.console.auth import LoginRequired
+from retain.console.client_address import networks
 
 
 def install_console(app: FastAPI) -> FastAPI:
     """Add the console pages, its JSON API, static files and handlers to ``app``."""
     app.include_router(login.router)
     app.include_router(pages.router)
+    app.include_router(users_pages.router)
     app.include_router(api.router)
     app.include_router(producers.page_router)
     app.include_router(producers.api_router)
+    app.include_router(users_api.router)
     if app.openapi_url is None:  # outside development: the docs only for logged-in users
         app.include_router(api_docs.router)
+    networks(app.state.settings.trusted_proxies)  # a bad proxy entry stops the start, not the first login
     app.mount("/console/static", StaticFiles(directory=Path(__file__).parent / "static"), name="console-static")
 
     @app.exception_handler(LoginRequired)

@@ -20,12 +20,11 @@ from outreach.outbox.records import STATES
 from retain.console import approvals, rule_actions
 from retain.console.auth import Principal, db, now_utc, page
 from retain.console.charts import bar_chart, line_chart
-from retain.console.credentials import ROLES
 from retain.console.customer import customer_timeline
 from retain.console.messages import list_messages, message_entry
 from retain.console.outcomes import results
 from retain.console.overview import overview
-from retain.console.users import audit, create_token, create_user, list_users
+from retain.console.users import audit
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -234,44 +233,3 @@ def results_page(request: Request, days: int = 30, session: Session = Depends(db
     """Per rule: sent vs holdout outcome rates, the difference with its interval, opt-out rate."""
     rows = [r.to_dict() for r in results(session=session, now=now_utc(), days=min(max(days, 1), 366))]
     return render(request, "results.html", principal, "Results per rule", "results", results=rows, confidence=0.95)
-
-
-@router.get("/users", response_class=HTMLResponse)
-def users_page(request: Request, session: Session = Depends(db),
-               principal: Principal = Depends(page("admin"))) -> HTMLResponse:
-    """Users and tokens (admins only)."""
-    return render(request, "users.html", principal, "Users", "users", users=list_users(session=session), roles=ROLES)
-
-
-@router.post("/users", response_class=HTMLResponse)
-def users_create(request: Request, username: str = Form(...), role: str = Form(...), password: str = Form(...),
-                 session: Session = Depends(db), principal: Principal = Depends(page("admin"))) -> HTMLResponse:
-    """Create a user."""
-    now = now_utc()
-    try:
-        create_user(session=session, username=username.strip(), role=role, password=password, now=now)
-    except ValueError as exc:
-        return render(request, "users.html", principal, "Users", "users", status_code=400, users=list_users(session=session),
-                      roles=ROLES, flash=str(exc), flash_kind="error")
-    audit(session=session, actor=principal.username, action="user.create", target=f"user:{username}", now=now,
-          detail={"role": role})
-    session.commit()
-    return render(request, "users.html", principal, "Users", "users", users=list_users(session=session), roles=ROLES,
-                  flash=f"User {username} created.")
-
-
-@router.post("/tokens", response_class=HTMLResponse)
-def tokens_create(request: Request, username: str = Form(...), name: str = Form(...), session: Session = Depends(db),
-                  principal: Principal = Depends(page("admin"))) -> HTMLResponse:
-    """Issue an API token and show it once."""
-    now = now_utc()
-    try:
-        secret, record = create_token(session=session, username=username, name=name, now=now)
-    except ValueError as exc:
-        return render(request, "users.html", principal, "Users", "users", status_code=400, users=list_users(session=session),
-                      roles=ROLES, flash=str(exc), flash_kind="error")
-    audit(session=session, actor=principal.username, action="token.create", target=f"user:{username}", now=now,
-          detail={"token_id": record.token_id, "name": name})
-    session.commit()
-    return render(request, "users.html", principal, "Users", "users", users=list_users(session=session), roles=ROLES,
-                  token=secret)
