@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from outreach.guardrails import GuardrailLimits
-from retain.console import approvals, rule_actions
+from retain.console import approvals, rule_actions, rule_backtest
 from retain.console.auth import Principal, db, now_utc, require
 from retain.console.customer import customer_timeline
 from retain.console.messages import list_messages, message_entry
@@ -30,6 +30,13 @@ class RuleText(BaseModel):
     """A rule as the YAML mapping the editor holds."""
 
     yaml: str = Field(max_length=MAX_RULE_TEXT_CHARS, description="one rule as YAML (id, version, signals, ... action)")
+
+
+class RuleEdit(RuleText):
+    """An edited rule to save; a change that needs a second person is backtested over [start, end)."""
+
+    start: dt.datetime | None = Field(default=None, description="backtest window start (default: 30 days before end)")
+    end: dt.datetime | None = Field(default=None, description="backtest window end (default: now)")
 
 
 class BacktestRequest(RuleText):
@@ -119,37 +126,50 @@ def validate_rule(body: RuleText, _: Principal = Depends(require("read"))) -> di
     return {"valid": rule is not None, "errors": errors}
 
 
-@router.put("/rules/{rule_id}")
-def put_rule(rule_id: str, body: RuleText, request: Request, session: Session = Depends(db),
-             principal: Principal = Depends(require("rules"))) -> dict[str, Any]:
-    """Save an edited rule (the version is raised if needed); 422 with line-numbered errors when invalid."""
-    result = _rules_or_503(rule_actions.save, session=session, settings=_settings(request), actor=principal.username,
-                           rule_id=rule_id, text=body.yaml, now=now_utc())
-    if result["errors"]:
-        raise HTTPException(422, result["errors"])
-    session.commit()
+def _saved_or_pending(result: dict[str, Any], response: Response) -> dict[str, Any]:
+    if result["pending"]:
+        response.status_code = 202  # accepted, not in force: a different approver must approve it
     return result
 
 
-@router.post("/rules/{rule_id}/enabled")
-def post_rule_enabled(rule_id: str, body: Enabled, request: Request, session: Session = Depends(db),
-                      principal: Principal = Depends(require("rules"))) -> dict[str, Any]:
-    """Switch a rule on or off (saved as a new version)."""
+SAVE_RESPONSES = {202: {"description": "the change widens what the rule does: stored as a pending proposal "
+                                       "(``proposal``) for a different approver, not in force"}}
+
+
+@router.put("/rules/{rule_id}", responses=SAVE_RESPONSES)
+def put_rule(rule_id: str, body: RuleEdit, request: Request, response: Response, session: Session = Depends(db),
+             principal: Principal = Depends(require("rules"))) -> dict[str, Any]:
+    """Save an edited rule (the version is raised if needed), or propose it when it widens behaviour (202).
+
+    422 with line-numbered errors when invalid. See docs/console.md for which changes need approval.
+    """
+    window = (_aware(body.start) if body.start else None, _aware(body.end) if body.end else None)
+    result = _rules_or_503(rule_actions.save, session=session, settings=_settings(request), actor=principal.username,
+                           rule_id=rule_id, text=body.yaml, now=now_utc(), window=window)
+    if result["errors"]:
+        raise HTTPException(422, result["errors"])
+    return _saved_or_pending(result, response)
+
+
+@router.post("/rules/{rule_id}/enabled", responses=SAVE_RESPONSES)
+def post_rule_enabled(rule_id: str, body: Enabled, request: Request, response: Response,
+                      session: Session = Depends(db), principal: Principal = Depends(require("rules"))) -> dict[str, Any]:
+    """Switch a rule off (at once) or on (202: a proposal a different approver must approve)."""
     try:
         result = _rules_or_503(rule_actions.set_enabled, session=session, settings=_settings(request),
                                actor=principal.username, rule_id=rule_id, enabled=body.enabled, now=now_utc())
     except KeyError:
         raise HTTPException(404, f"no rule {rule_id!r}") from None
-    session.commit()
-    return result
+    return _saved_or_pending(result, response)
 
 
 @router.post("/rules/{rule_id}/backtest")
 def post_rule_backtest(rule_id: str, body: BacktestRequest, request: Request,
                        _: Principal = Depends(require("rules"))) -> dict[str, Any]:
     """What the edited rule (not saved) would have sent over a past window; 422 when the rule is invalid."""
-    result = _rules_or_503(rule_actions.backtest, settings=_settings(request), rule_id=rule_id, text=body.yaml,
-                           start=_aware(body.start), end=_aware(body.end))
+    ruleset = _rules_or_503(rule_actions.load, _settings(request))
+    result = rule_backtest.backtest(settings=_settings(request), ruleset=ruleset, rule_id=rule_id, text=body.yaml,
+                                    start=_aware(body.start), end=_aware(body.end))
     if result["errors"]:
         raise HTTPException(422, result["errors"])
     return result

@@ -7,7 +7,16 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from retain.console import api, login, pages, producers, users_api, users_pages
+from retain.console import (
+    api,
+    login,
+    pages,
+    producers,
+    proposals_api,
+    proposals_pages,
+    users_api,
+    users_pages,
+)
 from retain.console.credentials import ROLES, allowed
 from tests.fakes.console_world import PASSWORD, build_world
 
@@ -33,6 +42,11 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/console/customers/{customer_id}"): "read", ("GET", "/console/results"): "read",
     ("GET", "/console/users"): "admin", ("POST", "/console/users"): "admin", ("POST", "/console/tokens"): "admin",
     ("POST", "/console/users/{username}/{action}"): "admin",
+    ("GET", "/api/rule-proposals"): "read", ("GET", "/api/rule-proposals/{proposal_id}"): "read",
+    ("POST", "/api/rule-proposals/{proposal_id}/backtest"): "read",
+    ("POST", "/api/rule-proposals/{proposal_id}/approve"): "approve",
+    ("POST", "/api/rule-proposals/{proposal_id}/reject"): "read",  # approvers, or the author withdrawing
+    ("GET", "/console/rule-proposals"): "read", ("POST", "/console/rule-proposals/{proposal_id}"): "read",
     ("POST", "/console/logout"): "read",
     ("GET", "/api/producers"): "admin", ("POST", "/api/producers"): "admin",
     ("DELETE", "/api/producers/{credential_id}"): "admin", ("GET", "/console/producers"): "admin",
@@ -40,7 +54,7 @@ ROUTES: dict[tuple[str, str], str] = {
 }
 PUBLIC = {("GET", "/console/login"), ("POST", "/console/login")}
 IDS = {"rule_id": "checkout-idle-nudge", "message_id": "m0007", "customer_id": "c-1", "token_id": "nope",
-       "credential_id": "nope", "username": "nobody", "action": "sign-out"}
+       "credential_id": "nope", "username": "nobody", "action": "sign-out", "proposal_id": "999"}
 
 
 def concrete(path: str) -> str:
@@ -64,7 +78,7 @@ def log_in(world, username: str) -> tuple[TestClient, str]:
 
 def test_the_table_covers_every_console_route():
     routers = (api.router, pages.router, login.router, producers.api_router, producers.page_router, users_api.router,
-               users_pages.router)
+               users_pages.router, proposals_api.router, proposals_pages.router)
     found = {(method, route.path) for r in routers for route in r.routes
              for method in route.methods - {"HEAD"}}
     assert found == set(ROUTES) | PUBLIC

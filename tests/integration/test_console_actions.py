@@ -38,13 +38,14 @@ def test_editing_a_rule_saves_its_file_bumps_the_version_and_records_who(world):
     bad = editor.put("/api/rules/checkout-idle-nudge", json={"yaml": text.replace("priority: 30", "priority: lots")})
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "priority"
 
-    saved = editor.put("/api/rules/checkout-idle-nudge", json={"yaml": text.replace("priority: 30", "priority: 35")})
+    # A longer cooldown only narrows the rule: it applies at once (widening edits wait for an approver).
+    saved = editor.put("/api/rules/checkout-idle-nudge", json={"yaml": text.replace("cooldown: 7d", "cooldown: 10d")})
     assert saved.status_code == 200 and saved.json()["rule"]["version"] == 2
     on_disk = yaml.safe_load((world.rules_dir / "checkout_idle.yaml").read_text())["rules"][0]
-    assert (on_disk["priority"], on_disk["version"]) == (35, 2)
+    assert (on_disk["cooldown"], on_disk["version"]) == ("10d", 2)
     history = editor.get("/api/rules/checkout-idle-nudge/history").json()
     assert [(h["version"], h["changed_by"]) for h in history] == [(2, "editor"), (1, "file")]
-    assert "-priority: 30\n+priority: 35" in history[0]["diff"]
+    assert "-cooldown: 7d\n+cooldown: 10d" in history[0]["diff"]
     audit = editor.get("/api/audit").json()
     assert audit[0]["actor"] == "editor" and audit[0]["action"] == "rule.save"
 
