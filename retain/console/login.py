@@ -4,7 +4,10 @@ The login form carries a CSRF token that is good for one attempt: its digest is 
 form is served and spent by the post, which must also carry it in a short-lived cookie (so a
 page elsewhere cannot log a browser in, and a script cannot replay one pair). Each attempt is
 then counted against the user name and the client address (``login_throttle``) before the
-password is checked; one that must wait gets 429 with ``Retry-After`` and no password check. An
+password is checked; one that must wait gets 429 with ``Retry-After`` and no password check. A
+browser the user logged in from before carries a device cookie (path ``/console/login`` only) and
+is counted on its own key instead of the name, so a stranger guessing the name cannot keep the
+real user out. An
 unknown name costs the same password check as a real one. Failed attempts are audited and
 logged with the client address, never with the password (and an unknown name only as a digest:
 people type passwords into the name field). A successful login ends any session the browser
@@ -27,11 +30,22 @@ from retain.console.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, db, page, req
 from retain.console.backoff import retry_after_seconds
 from retain.console.credentials import digest
 from retain.console.pages import render
-from retain.console.users import audit, authenticate, end_session, issue_login_token, start_session, use_login_token
+from retain.console.users import (
+    audit,
+    authenticate,
+    end_session,
+    issue_login_token,
+    known_device,
+    remember_device,
+    start_session,
+    use_login_token,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
 LOGIN_TOKEN_LIFETIME = dt.timedelta(minutes=30)
+DEVICE_COOKIE = "retain_device"
+DEVICE_LIFETIME = dt.timedelta(days=90)
 
 
 def _safe_next(value: str) -> str:
@@ -83,7 +97,10 @@ def login_submit(request: Request, username: str = Form(...), password: str = Fo
     if not fresh:
         return login_form(request, session, next, error="The form expired; please log in again.", status_code=403)
 
-    attempt = login_throttle.begin(session=session, keys=login_throttle.login_keys(username, address), now=now)
+    device = request.cookies.get(DEVICE_COOKIE, "")
+    known = device if known_device(session=session, secret=device, username=username) else None
+    keys = login_throttle.login_keys(username, address, known)
+    attempt = login_throttle.begin(session=session, keys=keys, now=now)
     if not attempt.allowed:
         session.rollback()
         seconds = retry_after_seconds(attempt.wait)
@@ -105,7 +122,8 @@ def login_submit(request: Request, username: str = Form(...), password: str = Fo
         log.warning("console login refused", extra={"client": address, "user": who["actor"], "reason": why})
         return login_form(request, session, next, error="Wrong user name or password.", status_code=401)
 
-    login_throttle.succeeded(session=session, attempt=attempt, reset=login_throttle.name_key(username), now=now)
+    login_throttle.succeeded(session=session, attempt=attempt, reset=keys[0][0], now=now)
+    device = remember_device(session=session, secret=device, username=user.username, now=now, lifetime=DEVICE_LIFETIME)
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:
         end_session(session=session, secret=previous)  # a new id at every login: no fixation, no reuse
@@ -117,6 +135,8 @@ def login_submit(request: Request, username: str = Form(...), password: str = Fo
     log.info("console login", extra={"client": address, "user": user.username})
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, secret, max_age=int(hours * 3600), **_cookie_options(request))
+    response.set_cookie(DEVICE_COOKIE, device, max_age=int(DEVICE_LIFETIME.total_seconds()),
+                        **{**_cookie_options(request), "path": "/console/login"})
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 

@@ -60,9 +60,19 @@ def address_key(address: str) -> str:
     return "addr:" + throttle_address(address)
 
 
-def login_keys(username: str, address: str) -> list[tuple[str, Backoff]]:
-    """The keys one login attempt counts against, with their policies."""
-    return [(name_key(username), NAME_POLICY), (address_key(address), ADDRESS_POLICY)]
+def device_key(device: str) -> str:
+    """The throttle key of a known browser (its device cookie's digest)."""
+    return "device:" + digest(device)
+
+
+def login_keys(username: str, address: str, known_device: str | None = None) -> list[tuple[str, Backoff]]:
+    """The keys one login attempt counts against: the name (or the user's known browser) and the address.
+
+    A browser the user logged in from before (``known_device``, its cookie) is counted on its own
+    key instead of the name, so a stranger making the name wait does not make the user wait.
+    """
+    first = device_key(known_device) if known_device else name_key(username)
+    return [(first, NAME_POLICY), (address_key(address), ADDRESS_POLICY)]
 
 
 def _load(session: Session, key: str) -> tuple[KeyState | None, int]:

@@ -89,3 +89,18 @@ class LoginTokenRecord(SQLModel, table=True):
 
     token_hash: str = Field(primary_key=True, sa_type=sa.String(64))
     expires_at: dt.datetime = Field(sa_type=UtcDateTime, index=True, nullable=False)
+
+
+class KnownDeviceRecord(SQLModel, table=True):
+    """A browser a user logged in from (its cookie's digest): it gets its own login budget.
+
+    A stranger guessing a name makes that name wait; the user's own browser, recognised by this
+    cookie, is counted on its own key instead, so the stranger cannot lock the real user out.
+    """
+
+    __tablename__ = "console_known_devices"
+
+    device_hash: str = Field(primary_key=True, sa_type=sa.String(64))
+    username: str = Field(sa_type=sa.String(64), index=True, nullable=False)
+    created_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+    last_login_at: dt.datetime = Field(sa_type=UtcDateTime, index=True, nullable=False)

@@ -20,6 +20,7 @@ from retain.console.credentials import (
 from retain.console.records import (
     ApiTokenRecord,
     ConsoleAuditRecord,
+    KnownDeviceRecord,
     LoginTokenRecord,
     SessionRecord,
     UserRecord,
@@ -70,6 +71,7 @@ def sign_out_everywhere(*, session: Session, username: str, now: dt.datetime) ->
     """End every session of the user and revoke every API token: ``(sessions ended, tokens revoked)``."""
     _user(session, username)
     ended = session.execute(delete(SessionRecord).where(SessionRecord.username == username)).rowcount
+    session.execute(delete(KnownDeviceRecord).where(KnownDeviceRecord.username == username))
     revoked = session.execute(update(ApiTokenRecord).where(ApiTokenRecord.username == username,
                                                            ApiTokenRecord.revoked_at.is_(None))
                               .values(revoked_at=now)).rowcount
@@ -147,6 +149,24 @@ def session_of(*, session: Session, secret: str, now: dt.datetime) -> tuple[Sess
 def end_session(*, session: Session, secret: str) -> None:
     """Forget a session (log out)."""
     session.execute(delete(SessionRecord).where(SessionRecord.session_hash == digest(secret)))
+
+
+def known_device(*, session: Session, secret: str, username: str) -> bool:
+    """True when the device cookie ``secret`` belongs to a browser ``username`` logged in from before."""
+    record = session.get(KnownDeviceRecord, digest(secret)) if secret else None
+    return record is not None and record.username == username
+
+
+def remember_device(*, session: Session, secret: str | None, username: str, now: dt.datetime,
+                    lifetime: dt.timedelta) -> str:
+    """After a login: the device cookie to set (the browser's own if it is this user's, else a new one)."""
+    if secret and known_device(session=session, secret=secret, username=username):
+        session.get(KnownDeviceRecord, digest(secret)).last_login_at = now
+        return secret
+    session.execute(delete(KnownDeviceRecord).where(KnownDeviceRecord.last_login_at < now - lifetime))
+    fresh = new_secret()
+    session.add(KnownDeviceRecord(device_hash=digest(fresh), username=username, created_at=now, last_login_at=now))
+    return fresh
 
 
 def issue_login_token(*, session: Session, now: dt.datetime, lifetime: dt.timedelta) -> str:

@@ -181,3 +181,32 @@ def test_logging_in_replaces_a_session_the_browser_already_had(world, clock):
     stale = client(world)
     stale.cookies.set("retain_session", old)
     assert stale.get("/api/me").status_code == 401
+
+
+def test_a_stranger_guessing_a_name_does_not_lock_out_the_users_own_browser(world, clock):
+    own = client(world, "192.0.2.50")
+    assert attempt(own, "approver", PASSWORD).status_code == 303  # the approver's browser, remembered
+    own.post("/console/logout", data={"csrf_token": own.get("/api/me").json()["csrf_token"]})
+    stranger = client(world, "198.51.100.66")
+    for i in range(12):
+        attempt(stranger, "approver", f"guess number {i}")
+    assert attempt(stranger, "approver", PASSWORD).status_code == 429  # the name waits for strangers
+    assert attempt(client(world, "192.0.2.51"), "approver", PASSWORD).status_code == 429  # and new browsers
+    assert attempt(own, "approver", PASSWORD).status_code == 303  # not for the user's own browser
+    # The device cookie goes to the login form only, and counts for its own user only.
+    assert own.cookies.get("retain_device", path="/console/login")
+    for i in range(6):
+        attempt(stranger, "viewer", f"guess number {i}")
+    assert attempt(own, "viewer", PASSWORD).status_code == 429
+
+
+def test_disabling_a_user_forgets_their_browsers(world, clock):
+    own = client(world, "192.0.2.60")
+    assert attempt(own, "editor", PASSWORD).status_code == 303
+    from retain.console.records import KnownDeviceRecord
+    from retain.console.users import set_disabled
+    with session_scope(world.engine) as session:
+        assert session.scalars(select(KnownDeviceRecord).where(KnownDeviceRecord.username == "editor")).first()
+        set_disabled(session=session, username="editor", disabled=True, now=NOW)
+        session.commit()
+        assert session.scalars(select(KnownDeviceRecord).where(KnownDeviceRecord.username == "editor")).first() is None

@@ -1,4 +1,4 @@
-"""login throttling, single-use login tokens, rule proposals awaiting a second person
+"""login throttling, single-use login tokens, known devices, rule proposals awaiting a second person
 
 Revision ID: 0007
 Revises: 0005
@@ -17,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create the login throttle, login token and rule proposal tables."""
+    """Create the login throttle, login token, known device and rule proposal tables."""
     op.create_table('console_login_throttle',
     sa.Column('key', sa.String(length=80), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
@@ -34,6 +34,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('token_hash')
     )
     op.create_index(op.f('ix_console_login_tokens_expires_at'), 'console_login_tokens', ['expires_at'], unique=False)
+    op.create_table('console_known_devices',
+    sa.Column('device_hash', sa.String(length=64), nullable=False),
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('device_hash')
+    )
+    op.create_index(op.f('ix_console_known_devices_username'), 'console_known_devices', ['username'], unique=False)
+    op.create_index(op.f('ix_console_known_devices_last_login_at'), 'console_known_devices', ['last_login_at'],
+                    unique=False)
     op.create_table('rule_proposals',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('rule_id', sa.String(length=64), nullable=False),
@@ -62,6 +72,9 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_rule_proposals_state'), table_name='rule_proposals')
     op.drop_index(op.f('ix_rule_proposals_rule_id'), table_name='rule_proposals')
     op.drop_table('rule_proposals')
+    op.drop_index(op.f('ix_console_known_devices_last_login_at'), table_name='console_known_devices')
+    op.drop_index(op.f('ix_console_known_devices_username'), table_name='console_known_devices')
+    op.drop_table('console_known_devices')
     op.drop_index(op.f('ix_console_login_tokens_expires_at'), table_name='console_login_tokens')
     op.drop_table('console_login_tokens')
     op.drop_index(op.f('ix_console_login_throttle_updated_at'), table_name='console_login_throttle')
