@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from outreach.drafting.brief import PrivateFacts
@@ -168,3 +170,18 @@ def build_world(tmp_path: Path, *, cookie_secure: bool = True, history: bool = F
     app = install_console(create_app(settings, publisher=InMemoryEventPublisher(), engine=engine))
     app.state.counters = lambda: {"events": 781, "deadletter": 2}
     return ConsoleWorld(app=app, engine=engine, settings=settings, rules_dir=rules_dir)
+
+
+def login_form_token(client) -> str:
+    """The single-use CSRF token of a freshly served login form (its cookie is set on ``client``)."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
+
+
+def client_for(world: ConsoleWorld, username: str, password: str = PASSWORD, **options) -> TestClient:
+    """A client logged in as ``username`` that sends its session's CSRF token on every request."""
+    client = TestClient(world.app, base_url="https://testserver", **options)
+    answer = client.post("/console/login", data={"username": username, "password": password,
+                                                  "csrf_token": login_form_token(client)})
+    assert answer.status_code in (200, 303), answer.text
+    client.headers["X-CSRF-Token"] = client.get("/api/me").json()["csrf_token"]
+    return client

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +17,7 @@ from retain.console.mount import install_console
 from retain.console.records import ConsoleAuditRecord
 from infra.database import session_scope
 from signals.publisher import InMemoryEventPublisher
-from tests.fakes.console_world import NOW, PASSWORD, build_world
+from tests.fakes.console_world import NOW, PASSWORD, build_world, login_form_token
 
 pytestmark = pytest.mark.integration
 
@@ -51,12 +50,8 @@ def client(world, address: str = "203.0.113.7") -> TestClient:
     return TestClient(world.app, base_url="https://testserver", follow_redirects=False, client=(address, 50000))
 
 
-def form_token(c: TestClient) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', c.get("/console/login").text).group(1)
-
-
 def attempt(c: TestClient, username: str, password: str):
-    return c.post("/console/login", data={"username": username, "password": password, "csrf_token": form_token(c)})
+    return c.post("/console/login", data={"username": username, "password": password, "csrf_token": login_form_token(c)})
 
 
 def failed_logins(world) -> list[ConsoleAuditRecord]:
@@ -112,7 +107,7 @@ def test_throttling_is_kept_in_the_database_across_a_restart(world, clock):
 
 def test_the_login_csrf_token_is_single_use(world, clock):
     c = client(world)
-    token = form_token(c)
+    token = login_form_token(c)
     first = c.post("/console/login", data={"username": "admin", "password": "wrong password!", "csrf_token": token})
     assert first.status_code == 401
     script = client(world)  # replays the same cookie and form pair, as a guessing script would
@@ -161,7 +156,7 @@ def test_forwarded_for_is_trusted_only_from_configured_proxies(world, clock):
     proxy = client(world, "10.0.0.5")
     attempt_from = lambda c, forwarded: c.post(  # noqa: E731
         "/console/login", headers={"X-Forwarded-For": forwarded},
-        data={"username": "admin", "password": "wrong password!", "csrf_token": form_token(c)})
+        data={"username": "admin", "password": "wrong password!", "csrf_token": login_form_token(c)})
     attempt_from(proxy, "198.51.100.1")
     assert failed_logins(world)[-1].detail["address"] == "10.0.0.5"  # not configured: the header is a claim
     world.app.state.settings = world.settings.model_copy(update={"trusted_proxies": ["10.0.0.0/8"]})

@@ -4,17 +4,14 @@ it; narrowing and cosmetic edits apply at once; everything is audited."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from fastapi.testclient import TestClient
 
 from triggers.reload import RuleReloader
 from triggers.loader import load_rules
 from triggers.ruleset import RuleBook
 from triggers.service import list_rule_audit
 from infra.database import session_scope
-from tests.fakes.console_world import PASSWORD, build_world
+from tests.fakes.console_world import build_world, client_for
 
 pytestmark = pytest.mark.integration
 
@@ -24,15 +21,6 @@ GOODWILL = "shipping-delay-goodwill"
 @pytest.fixture
 def world(tmp_path):
     return build_world(tmp_path, history=True)
-
-
-def client_for(world, username: str) -> TestClient:
-    """A client logged in as ``username`` that sends its CSRF token on every request."""
-    client = TestClient(world.app, base_url="https://testserver")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
-    client.post("/console/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-    client.headers["X-CSRF-Token"] = client.get("/api/me").json()["csrf_token"]
-    return client
 
 
 def on_disk(world, rule_id: str) -> dict:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from retain.console.cli import users_app
-from tests.fakes.console_world import PASSWORD, build_world
+from tests.fakes.console_world import PASSWORD, build_world, client_for, login_form_token
 
 pytestmark = pytest.mark.integration
 
@@ -20,25 +20,18 @@ def world(tmp_path):
     return build_world(tmp_path)
 
 
-def log_in(world, username: str, password: str = PASSWORD) -> TestClient:
-    """A client logged in as ``username`` that sends its CSRF token on every request."""
-    client = TestClient(world.app, base_url="https://testserver", follow_redirects=False)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
-    answer = client.post("/console/login", data={"username": username, "password": password, "csrf_token": token})
-    assert answer.status_code == 303, answer.text
-    client.headers["X-CSRF-Token"] = client.get("/api/me").json()["csrf_token"]
-    return client
-
-
 def bearer(world, secret: str) -> int:
     return TestClient(world.app).get("/api/me", headers={"Authorization": f"Bearer {secret}"}).status_code
 
 
+def log_in(world, username: str) -> TestClient:
+    return client_for(world, username, follow_redirects=False)
+
+
 def login_status(world, username: str) -> int:
     client = TestClient(world.app, base_url="https://testserver", follow_redirects=False)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
     return client.post("/console/login", data={"username": username, "password": PASSWORD,
-                                                "csrf_token": token}).status_code
+                                                "csrf_token": login_form_token(client)}).status_code
 
 
 def test_disabling_a_user_ends_their_sessions_and_tokens_at_once(world):
