@@ -22,11 +22,12 @@ from triggers.rule_proposals import ProposalRefused, list_proposals
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 
-def _day(value: str) -> dt.datetime | None:
+def _day(value: str, *, days_after: int = 0) -> dt.datetime | None:
     try:
-        return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), dt.timezone.utc) if value else None
-    except ValueError:
+        day = dt.date.fromisoformat(value) + dt.timedelta(days=days_after)
+    except (ValueError, OverflowError):  # empty, unreadable, or a next day past 9999-12-31
         return None
+    return dt.datetime.combine(day, dt.time(), dt.timezone.utc)
 
 
 @router.get("/rule-proposals", response_class=HTMLResponse)
@@ -41,11 +42,11 @@ def proposals_page(request: Request, done: str = "", error: str = "", start: str
                       message=f"The rule files do not load: {exc}")
     records = list_proposals(session=session)
     proposals: list[dict[str, Any]] = [rule_reviews.proposal_view(r, current=ruleset.get(r.rule_id)) for r in records]
-    window = (_day(start), _day(end))
+    window = (_day(start), _day(end, days_after=1))
     if window[0] and window[1]:  # the approver's own window, instead of the author's
         for view, record in zip(proposals, records):
             view["backtest"] = rule_reviews.rerun_backtest(settings=settings, record=record, start=window[0],
-                                                           end=window[1] + dt.timedelta(days=1))
+                                                           end=window[1])
     return render(request, "proposals.html", principal, "Rule changes", "proposals", proposals=proposals,
                   can_approve=principal.may("approve"), flash=(error or done)[:300] or None,
                   flash_kind="error" if error else "ok", start=start, end=end)

@@ -168,3 +168,13 @@ def test_only_approvers_reject_the_author_withdraws_and_any_reader_backtests_aga
     assert editor.get("/api/audit").json()[0]["action"] == "rule.withdraw"
     assert editor.post("/api/rule-proposals/999/approve").status_code == 403  # editors may not approve at all
     assert client_for(world, "approver").post("/api/rule-proposals/999/approve").status_code == 404
+
+
+@pytest.mark.parametrize(("start", "end"), [("0001-01-01", "9999-12-31"), ("nonsense", "9999-99-99"),
+                                            ("2026-10-01", "2026-10-14")])
+def test_the_proposals_page_backtests_again_over_any_window_without_a_500(world, start, end):
+    editor = client_for(world, "editor")
+    text = editor.get(f"/api/rules/{GOODWILL}").json()["yaml"]
+    editor.put(f"/api/rules/{GOODWILL}", json={"yaml": text.replace("cooldown: 30d", "cooldown: 1d")})
+    page = client_for(world, "approver").get("/console/rule-proposals", params={"start": start, "end": end})
+    assert page.status_code == 200 and "contacts more often: cooldown 30d -&gt; 1d" in page.text
