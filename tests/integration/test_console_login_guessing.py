@@ -205,3 +205,23 @@ def test_disabling_a_user_forgets_their_browsers(world, clock):
         set_disabled(session=session, username="editor", disabled=True, now=NOW)
         session.commit()
         assert session.scalars(select(KnownDeviceRecord).where(KnownDeviceRecord.username == "editor")).first() is None
+
+
+@pytest.mark.parametrize(("name", "password", "why"), [
+    ("admin", PASSWORD, "ok"), ("admin", "wrong password!", "wrong password"),
+    ("nobody-by-this-name", PASSWORD, "unknown user"), ("x" * 5000, PASSWORD, "unknown user"),
+])
+def test_authenticate_checks_exactly_one_password_hash_whoever_asks(world, name, password, why):
+    from retain.console.credentials import verify_password
+    from retain.console.users import authenticate
+
+    checked = []
+
+    def verify(candidate: str, stored: str) -> bool:  # the injected hasher, counted
+        checked.append(stored.split("$")[:4])
+        return verify_password(candidate, stored)
+
+    with session_scope(world.engine) as session:
+        user, reason = authenticate(session=session, username=name, password=password, verify=verify)
+    assert reason == why and (user is not None) is (why == "ok")
+    assert checked == [["scrypt", str(2**14), "8", "1"]]  # one check, with the real parameters, every time
