@@ -7,9 +7,9 @@ force nowhere until a different person with the ``approve`` permission approves 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -18,6 +18,9 @@ from retain.console.auth import Principal, db, now_utc, require
 from triggers.rule_proposals import ProposalRefused, get_proposal, list_proposals
 
 router = APIRouter(prefix="/api", tags=["console"])
+
+# A proposal id as its column holds it (32-bit on PostgreSQL): anything else is a 422, not a database error.
+ProposalId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the proposal's number")]
 
 # What each refusal answers: no such proposal, not yours to decide, or no longer decidable as shown.
 REFUSAL_STATUS = {"missing": 404, "forbidden": 403, "author": 403, "decided": 409, "stale": 409}
@@ -63,7 +66,7 @@ def get_rule_proposals(request: Request, state: str = "pending", session: Sessio
 
 
 @router.get("/rule-proposals/{proposal_id}")
-def get_rule_proposal(proposal_id: int, request: Request, session: Session = Depends(db),
+def get_rule_proposal(proposal_id: ProposalId, request: Request, session: Session = Depends(db),
                       _: Principal = Depends(require("read"))) -> dict[str, Any]:
     """One proposal: who, why it needs a second person, the diff, the backtest, whether it went stale."""
     found = _rules(rule_reviews.view, session=session, settings=request.app.state.settings, proposal_id=proposal_id)
@@ -73,7 +76,7 @@ def get_rule_proposal(proposal_id: int, request: Request, session: Session = Dep
 
 
 @router.post("/rule-proposals/{proposal_id}/backtest")
-def post_rule_proposal_backtest(proposal_id: int, body: Window, request: Request, session: Session = Depends(db),
+def post_rule_proposal_backtest(proposal_id: ProposalId, body: Window, request: Request, session: Session = Depends(db),
                                 _: Principal = Depends(require("read"))) -> dict[str, Any]:
     """The proposal beside the rule in force over another window (not stored)."""
     record = get_proposal(session=session, proposal_id=proposal_id)
@@ -86,7 +89,7 @@ def post_rule_proposal_backtest(proposal_id: int, body: Window, request: Request
 @router.post("/rule-proposals/{proposal_id}/approve", responses={
     403: {"description": "the author cannot approve their own proposal"},
     409: {"description": "not pending any more, or the rule changed since it was proposed"}})
-def post_rule_proposal_approve(proposal_id: int, request: Request, session: Session = Depends(db),
+def post_rule_proposal_approve(proposal_id: ProposalId, request: Request, session: Session = Depends(db),
                                principal: Principal = Depends(require("approve"))) -> dict[str, Any]:
     """Approve a proposal (a different person than its author): its version goes into the rule file."""
     return _rules(rule_reviews.approve, session=session, settings=request.app.state.settings,
@@ -94,7 +97,7 @@ def post_rule_proposal_approve(proposal_id: int, request: Request, session: Sess
 
 
 @router.post("/rule-proposals/{proposal_id}/reject")
-def post_rule_proposal_reject(proposal_id: int, body: ProposalRejection, request: Request,
+def post_rule_proposal_reject(proposal_id: ProposalId, body: ProposalRejection, request: Request,
                               session: Session = Depends(db),
                               principal: Principal = Depends(require("read"))) -> dict[str, Any]:
     """Reject a proposal (approvers) or withdraw it (its author); nothing changes in the rules."""

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from retain.console import rule_actions, rule_reviews
 from retain.console.auth import Principal, db, now_utc, page
+from retain.console.proposals_api import ProposalId
 from retain.console.pages import render
 from triggers.rule_proposals import ProposalRefused, list_proposals
 
@@ -53,7 +54,7 @@ def proposals_page(request: Request, done: str = "", error: str = "", start: str
 
 
 @router.post("/rule-proposals/{proposal_id}")
-def proposal_submit(proposal_id: int, request: Request, action: str = Form(...), reason: str = Form(""),
+def proposal_submit(proposal_id: ProposalId, request: Request, action: str = Form(...), reason: str = Form(""),
                     session: Session = Depends(db), principal: Principal = Depends(page("read"))) -> Response:
     """Approve (approvers other than the author) or reject / withdraw one proposal."""
     settings = request.app.state.settings

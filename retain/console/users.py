@@ -49,7 +49,7 @@ def authenticate(*, session: Session, username: str, password: str,
     Exactly one password check happens whatever the name: an unknown name is checked against a
     dummy hash, so the answer's timing does not tell which names exist.
     """
-    user = session.get(UserRecord, username) if len(username) <= 64 else None
+    user = _find(session, username)
     matches = verify(password, user.password_hash if user is not None else dummy_hash())
     if user is None:
         return None, "unknown user"
@@ -60,8 +60,13 @@ def authenticate(*, session: Session, username: str, password: str,
     return user, "ok"
 
 
+def _find(session: Session, username: str) -> UserRecord | None:
+    # A name no user can have (too long, control characters PostgreSQL refuses) is not looked up.
+    return session.get(UserRecord, username) if len(username) <= 64 and username.isprintable() else None
+
+
 def _user(session: Session, username: str) -> UserRecord:
-    user = session.get(UserRecord, username)
+    user = _find(session, username)
     if user is None:
         raise ValueError(f"no user {username!r}")
     return user

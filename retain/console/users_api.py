@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import AfterValidator, BaseModel, Field
 from sqlmodel import Session
 
@@ -20,6 +20,8 @@ from retain.console.users import audit, create_token, create_user, list_users, r
 router = APIRouter(prefix="/api", tags=["console"])
 
 UserName = Annotated[str, AfterValidator(check_username), Field(description=USERNAME_RULE)]
+# An existing user's name in a path: no pattern (older names may predate it), but no control characters.
+ExistingName = Annotated[str, Path(pattern=r"^[^\x00-\x1f\x7f]{1,64}$", description="an existing user's name")]
 
 
 class NewUser(BaseModel):
@@ -72,21 +74,21 @@ def _account(action: str, username: str, request: Request, session: Session, pri
 
 
 @router.post("/users/{username}/disable")
-def post_disable(username: str, request: Request, session: Session = Depends(db),
+def post_disable(username: ExistingName, request: Request, session: Session = Depends(db),
                  principal: Principal = Depends(require("admin"))) -> dict[str, Any]:
     """Disable a user: their sessions end and their API tokens are revoked at once; 409 for yourself."""
     return _account("disable", username, request, session, principal)
 
 
 @router.post("/users/{username}/enable")
-def post_enable(username: str, request: Request, session: Session = Depends(db),
+def post_enable(username: ExistingName, request: Request, session: Session = Depends(db),
                 principal: Principal = Depends(require("admin"))) -> dict[str, Any]:
     """Enable a disabled user again (revoked tokens stay revoked)."""
     return _account("enable", username, request, session, principal)
 
 
 @router.post("/users/{username}/sign-out")
-def post_sign_out(username: str, request: Request, session: Session = Depends(db),
+def post_sign_out(username: ExistingName, request: Request, session: Session = Depends(db),
                   principal: Principal = Depends(require("admin"))) -> dict[str, Any]:
     """End every session of a user and revoke every API token of theirs; the account stays enabled."""
     return _account("sign-out", username, request, session, principal)

@@ -210,6 +210,7 @@ def test_disabling_a_user_forgets_their_browsers(world, clock):
 @pytest.mark.parametrize(("name", "password", "why"), [
     ("admin", PASSWORD, "ok"), ("admin", "wrong password!", "wrong password"),
     ("nobody-by-this-name", PASSWORD, "unknown user"), ("x" * 5000, PASSWORD, "unknown user"),
+    ("ad\x00min", PASSWORD, "unknown user"),  # PostgreSQL refuses NUL in text: such a name is never looked up
 ])
 def test_authenticate_checks_exactly_one_password_hash_whoever_asks(world, name, password, why):
     from retain.console.credentials import verify_password

@@ -1,7 +1,7 @@
 """login throttling, single-use login tokens, known devices, rule proposals awaiting a second person
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0011
 Create Date: 2026-12-04 15:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
