@@ -7,16 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from retain.console import (
-    api,
-    login,
-    pages,
-    producers,
-    proposals_api,
-    proposals_pages,
-    users_api,
-    users_pages,
-)
+from retain.console.mount import ROUTERS
 from retain.console.credentials import ROLES, allowed
 from tests.fakes.console_world import PASSWORD, build_world
 
@@ -77,9 +68,7 @@ def log_in(world, username: str) -> tuple[TestClient, str]:
 
 
 def test_the_table_covers_every_console_route():
-    routers = (api.router, pages.router, login.router, producers.api_router, producers.page_router, users_api.router,
-               users_pages.router, proposals_api.router, proposals_pages.router)
-    found = {(method, route.path) for r in routers for route in r.routes
+    found = {(method, route.path) for r in ROUTERS for route in r.routes
              for method in route.methods - {"HEAD"}}
     assert found == set(ROUTES) | PUBLIC
 
