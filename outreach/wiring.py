@@ -87,7 +87,7 @@ def build_composer(settings: Any, *, engine: Engine, rulebook: RuleBook | None =
 def build_sender(settings: Any, engine: Engine, *, rulebook: RuleBook | None = None,
                  channels: dict[str, Channel] | None = None) -> Sender:
     """A sender with the configured channels (sinks by default), rate limits and composer."""
-    return Sender(engine, channels=channels if channels is not None else build_channels(settings),
+    return Sender(engine, channels=channels if channels is not None else build_channels(settings, engine=engine),
                   compose=build_composer(settings, engine=engine, rulebook=rulebook),
                   config=SenderConfig.from_settings(settings), limiters=build_limiters(settings))
 
