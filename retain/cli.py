@@ -77,8 +77,8 @@ def up(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        async with Runtime(settings, api_port=port) as runtime:
-            print(f"retain is up: API {runtime.api_url}, broker {runtime.bootstrap}", file=sys.stderr)
+        # Says as soon as the API answers which mode runs and what it keeps, then when all is ready.
+        async with Runtime(settings, api_port=port, announce=lambda line: print(line, file=sys.stderr, flush=True)):
             await stop.wait()
 
     asyncio.run(serve())
