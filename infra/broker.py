@@ -180,7 +180,7 @@ class EmbeddedBroker:
             cmd, stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),
         )
-        (self.data_dir / PID_FILE).write_text(f"{self._proc.pid}\n")
+        (self.data_dir / PID_FILE).write_text(f"{self._proc.pid} {os.getpid()}\n")  # broker, its parent
         _register(self)
         return True
 
@@ -227,25 +227,28 @@ def _die_with_parent(parent_pid: int) -> Any:
     return set_death_signal
 
 
-def _is_broker(pid: int) -> bool:
+def _orphaned_broker(pid: int, parent: int) -> bool:
+    """True when ``pid`` is a Tansu broker no longer a child of ``parent`` (that parent died)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    return b"tansu" in cmdline and b"broker" in cmdline
+    ppid = int(stat.rsplit(")", 1)[1].split()[1])
+    return b"tansu" in cmdline and b"broker" in cmdline and ppid != parent
 
 
 def stop_leftover_broker(pid_file: Path) -> bool:
-    """Kill the broker a previous parent recorded in ``pid_file`` if it still runs; True if it did.
+    """Kill the broker recorded in ``pid_file`` if it outlived the parent that started it; True if it did.
 
-    Only a process that is a Tansu broker is signalled: a recycled pid of something else is
-    left alone.
+    Only an orphaned Tansu broker is signalled: a recycled pid of something else, or the broker
+    of another live process on the same data dir, is left alone.
     """
     try:
-        pid = int(pid_file.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
+        pid, parent = (int(part) for part in pid_file.read_text().split()[:2])
+    except (OSError, ValueError):
         return False
-    if pid <= 0 or not _is_broker(pid):
+    if pid <= 0 or not _orphaned_broker(pid, parent):
         return False
     log.warning("stopping a broker left over by an earlier process (pid %d)", pid)
     try:

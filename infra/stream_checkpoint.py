@@ -137,6 +137,8 @@ class StreamCheckpointer:
         for tp in tps:
             self._consumer.seek(tp, ends[tp])
         self._task = asyncio.create_task(self._run(), name="infra.stream_checkpoint")
+        if self.health is not None:
+            self.health.ok("following the changelog")
 
     async def stop(self, *, final: bool = True) -> None:
         """Stop the timer; with ``final`` take one last checkpoint (after the worker stopped)."""

@@ -30,6 +30,13 @@ PARENT = textwrap.dedent("""
 """)
 
 
+def _exited_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait(timeout=10)
+    return done.pid
+
+
 def _wait_dead(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -65,11 +72,12 @@ def test_a_broker_left_over_on_the_data_dir_is_stopped_at_the_next_start(tmp_pat
                                "--storage-engine", "memory://tansu/"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        (tmp_path / PID_FILE).write_text(f"{orphan.pid}\n")
+        dead_parent = _exited_pid()
+        (tmp_path / PID_FILE).write_text(f"{orphan.pid} {dead_parent}\n")  # its recorded parent is gone
         with EmbeddedBroker(tmp_path) as broker:
             assert broker.running
-            orphan.wait(timeout=10)  # reaped here: the test is its parent
-            assert (tmp_path / PID_FILE).read_text().split()[0] == str(broker._proc.pid)
+            orphan.wait(timeout=10)  # reaped here: the test stands in for the init process
+            assert (tmp_path / PID_FILE).read_text().split() == [str(broker._proc.pid), str(os.getpid())]
         assert not (tmp_path / PID_FILE).exists()
     finally:
         if orphan.poll() is None:
@@ -77,10 +85,15 @@ def test_a_broker_left_over_on_the_data_dir_is_stopped_at_the_next_start(tmp_pat
             orphan.wait(timeout=10)
 
 
+def test_the_live_broker_of_another_process_on_the_same_data_dir_is_left_alone(tmp_path):
+    with EmbeddedBroker(tmp_path) as first, EmbeddedBroker(tmp_path) as second:
+        assert first.running and second.running  # e.g. a demo next to a running service
+
+
 def test_a_pid_file_naming_some_other_process_is_left_alone(tmp_path):
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        (tmp_path / PID_FILE).write_text(f"{other.pid}\n")
+        (tmp_path / PID_FILE).write_text(f"{other.pid} {_exited_pid()}\n")
         with EmbeddedBroker(tmp_path):
             pass
         assert other.poll() is None  # not a broker: never signalled
