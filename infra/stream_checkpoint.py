@@ -16,8 +16,8 @@ One checkpoint (``StreamCheckpointer.checkpoint``), in this order:
 3. the changelog from the last checkpoint up to its true end: the changed keys;
 4. ``flush()`` of the worker's producer: the outputs sent before those state records (the worker
    sends a state's signals before its changelog record) are acknowledged now;
-5. wait until every ``output_groups`` consumer committed past the outputs' end offsets read after
-   the flush (the projection has stored the signals a checkpointed state remembers);
+5. wait until every ``outputs`` consumer group committed past the outputs' end offsets read after
+   the flush (the signals a checkpointed state remembers were stored and decided);
 6. one transaction: upsert the changed states, raise the positions, prune the journal below the
    lowest position.
 
@@ -104,7 +104,7 @@ class StreamCheckpointer:
     def __init__(
         self, engine: Engine, bootstrap: str, *, changelog: str, source_topic: str, partitions: int,
         relay: Any, source_groups: Sequence[str], outputs: Mapping[str, Sequence[str]],
-        flush: Callable[[], Awaitable[Any]], interval: float = 5.0, wait_outputs: float = 30.0,
+        flush: Callable[[], Awaitable[Any]], interval: float = 5.0, wait_outputs: float = 120.0,
         health: Reporter | None = None,
     ) -> None:
         self.engine = engine

@@ -5,15 +5,17 @@ restart. ``SingleBox`` wires the parts that make the SQL database the durable re
 
 * ingest writes events to the journal (``JournalPublisher``); the 202 follows the commit;
 * at start, before the worker runs: the last checkpoint of the ``customer_state`` changelog is
-  written back into the empty broker, the journal after its positions is relayed again, stored
-  signals without a decision are published to ``signals`` again, and stored engage decisions
-  without an outbox row are enqueued (``redrive``);
+  written back into the empty broker, the journal after its positions is relayed again, and
+  stored engage decisions without an outbox row are enqueued (``redrive``);
 * while running: the relay produces new journal rows to ``events``, the checkpointer saves the
-  changed states with the journal position they include (and prunes the journal below it);
+  changed states with the journal position they include (and prunes the journal below it). A
+  checkpoint only covers states whose signals the projection stored AND the decision stage
+  decided (their consumer groups committed past them), so a signal lost with the broker is
+  emitted again by the replay, with its full context, and decided then;
 * once the consumers run: the ``consent`` topic is rebuilt from the consent history
   (``GatedConsentPublisher.open``).
 
-Stream state, events, signals, decisions and consent are thereby all recoverable after a stop
+Events, stream state, signals, decisions and consent are thereby all recoverable after a stop
 or a kill -9; docs/streaming.md states the guarantees.
 """
 
@@ -25,8 +27,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine
 
 from infra.database import session_scope
@@ -37,7 +37,6 @@ from infra.stream_app import EVENTS, SIGNALS
 from infra.stream_checkpoint import StreamCheckpointer, load_positions, restore
 from outreach.outbox.redrive import enqueue_missing
 from signals.journal_publisher import JournalPublisher
-from triggers.redrive import undecided_signals
 
 log = logging.getLogger(__name__)
 
@@ -81,34 +80,15 @@ class SingleBox:
         self.checkpointer = StreamCheckpointer(
             self.engine, bootstrap, changelog=changelog, source_topic=EVENTS, partitions=partitions,
             relay=self.relay, source_groups=[worker.app.conf.id, projection_group],
-            outputs={SIGNALS: [projection_group]}, flush=worker.app.producer.flush,
+            outputs={SIGNALS: [projection_group, worker.app.conf.id]}, flush=worker.app.producer.flush,
             interval=self.settings.checkpoint_interval_seconds, health=self.health.register("stream.checkpoint"))
         await self.checkpointer.start()
         await self.relay.start()
-        self.restored.update(await self.redrive(bootstrap))
+        self.restored["decisions_enqueued"] = await asyncio.to_thread(self._enqueue_missing)
         log.info("single-box recovery", extra={"restored": self.restored, "journal_after": positions})
 
-    async def redrive(self, bootstrap: str) -> dict[str, int]:
-        """Publish undecided signals again and enqueue engage decisions missing from the outbox."""
-        signals = await asyncio.to_thread(self._undecided)
-        if signals:
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
-            await producer.start()
-            try:
-                for signal in signals:
-                    value = orjson.dumps(signal.to_dict(), option=orjson.OPT_NON_STR_KEYS)
-                    await producer.send(SIGNALS, value, key=signal.customer_id.encode())
-                await producer.flush()
-            finally:
-                await producer.stop()
-        enqueued = await asyncio.to_thread(self._enqueue_missing)
-        return {"signals_redriven": len(signals), "decisions_enqueued": enqueued}
-
-    def _undecided(self) -> list[Any]:
-        with session_scope(self.engine) as session:
-            return undecided_signals(session=session)
-
     def _enqueue_missing(self) -> int:
+        """Stored engage decisions whose ``decisions`` record died with the broker: into the outbox."""
         with session_scope(self.engine) as session:
             created = enqueue_missing(session=session, now=dt.datetime.now(dt.timezone.utc))
             session.commit()
