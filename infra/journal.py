@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, insert, select, text
 from sqlmodel import Session
 
 from infra.records import JournalRecord
@@ -40,11 +40,6 @@ def read_after(*, session: Session, topic: str, after: int, limit: int) -> list[
         .order_by(JournalRecord.seq).limit(limit)
     ).all()
     return [(int(seq), bytes(key), bytes(payload)) for seq, key, payload in rows]
-
-
-def last_seq(*, session: Session, topic: str) -> int:
-    """The highest ``seq`` of ``topic`` still in the journal (0 when empty)."""
-    return int(session.scalar(select(func.max(JournalRecord.seq)).where(JournalRecord.topic == topic)) or 0)
 
 
 def prune(*, session: Session, topic: str, upto: int) -> int:

@@ -77,11 +77,6 @@ class JournalRelay:
         if self._producer is not None:
             await self._producer.stop()
 
-    async def caught_up(self) -> bool:
-        """True when every row committed so far has been relayed."""
-        last = await asyncio.to_thread(self._last_seq)
-        return self.acked_seq >= last
-
     def covered_seq(self, partition: int, offset: int) -> int:
         """The highest seq of ``partition`` produced below ``offset`` (its start position if none)."""
         offsets = self._offsets[partition]
@@ -114,10 +109,6 @@ class JournalRelay:
     def _read(self) -> list[tuple[int, bytes, bytes]]:
         with session_scope(self.engine) as session:
             return journal.read_after(session=session, topic=self.topic, after=self.cursor, limit=self.batch)
-
-    def _last_seq(self) -> int:
-        with session_scope(self.engine) as session:
-            return journal.last_seq(session=session, topic=self.topic)
 
     async def _produce(self, rows: list[tuple[int, bytes, bytes]]) -> None:
         assert self._producer is not None

@@ -7,8 +7,10 @@ Contract for clients:
   ``type`` + ``messageId``). ``/v1/segment`` also takes Segment's ``{"batch": [...]}`` shape.
 - All events are validated before anything is published: one invalid event -> 422 listing each
   problem as ``{"loc": [index, field, ...], "msg", "type"}`` and nothing is published.
-- 202 ``{"accepted": n, "event_ids": [...]}`` only after the broker acknowledged every event.
-- 503 with ``Retry-After`` when the broker is down or slow. Some events of the batch may already be
+- 202 ``{"accepted": n, "event_ids": [...]}`` only once every event is durable: with KAFKA_URL
+  after the broker acknowledged every event, in the single-box mode after the ingest journal
+  committed them (``signals.journal_publisher``).
+- 503 with ``Retry-After`` when the broker (single-box: the database) is down or slow. Some events of the batch may already be
   published then; retrying the whole batch is safe because consumers de-duplicate by ``event_id``.
 - 401 without the bearer token (when one is configured), 413 for too many events or bytes,
   415 for a non-JSON content type, 400 for malformed JSON.
