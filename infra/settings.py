@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     # Tansu holds every JoinGroup for about half of this, so it bounds each rebalance's latency.
     stream_rebalance_timeout_seconds: float = 10.0
     stream_tick_interval_seconds: float = 1.0
+    # Single-box mode (no KAFKA_URL): how often stream state is checkpointed to the database. A
+    # restart replays the journal after the last checkpoint, so this bounds replay, not loss.
+    checkpoint_interval_seconds: float = 5.0
 
     # HTTP API
     api_host: str = "127.0.0.1"

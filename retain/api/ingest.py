@@ -14,9 +14,11 @@ Contract for clients (docs/ingest.md has every limit, setting and status code):
   deeper than ``ingest_max_depth``, U+0000 in strings; 403 an event the credential's scopes do not
   cover (contact details and consent need ``profile``); 413 an event larger than the producer can
   send (``loc`` names its index). Each 4xx lists problems as ``{"loc", "msg", "type"}``.
-- 202 ``{"accepted": n, "event_ids": [...]}`` only after the broker acknowledged every event.
-- 503 with ``Retry-After`` only when retrying can help: the broker (or the credential store) is
-  down or slow. Some events may be on the topic then; retrying the whole batch is safe because
+- 202 ``{"accepted": n, "event_ids": [...]}`` only once every event is durable: with KAFKA_URL
+  after the broker acknowledged every event, in the single-box mode after the ingest journal
+  committed them (``signals.journal_publisher``).
+- 503 with ``Retry-After`` only when retrying can help: the broker (single-box: the
+  database) or the credential store is down or slow. Some events may be on the topic then; retrying the whole batch is safe because
   consumers de-duplicate by ``event_id``. A request that can never succeed is never 503.
 """
 
