@@ -6,7 +6,9 @@ Contract for clients:
   see ``GET /v1/schema/event.json``, or Segment ``track``/``identify`` messages, recognised by
   ``type`` + ``messageId``). ``/v1/segment`` also takes Segment's ``{"batch": [...]}`` shape.
 - All events are validated before anything is published: one invalid event -> 422 listing each
-  problem as ``{"loc": [index, field, ...], "msg", "type"}`` and nothing is published.
+  problem as ``{"loc": [index, field, ...], "msg", "type"}`` and nothing is published. An
+  ``occurred_at`` more than ``max_future_skew_seconds`` (24 h) ahead of the server clock is one
+  (type ``future_event_time``, see ``signals.event_time``).
 - 202 ``{"accepted": n, "event_ids": [...]}`` only after the broker acknowledged every event.
 - 503 with ``Retry-After`` when the broker is down or slow. Some events of the batch may already be
   published then; retrying the whole batch is safe because consumers de-duplicate by ``event_id``.
@@ -16,6 +18,7 @@ Contract for clients:
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import json
 import logging
@@ -27,6 +30,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from infra.settings import Settings
+from signals.event_time import PROBLEM_TYPE as FUTURE_TIME
+from signals.event_time import future_time_problem
 from signals.events import EVENT_TYPES, json_schema, parse_event
 from signals.publisher import PublishError
 from signals.segment import SegmentError, is_segment_message, segment_loc, segment_to_envelope
@@ -106,28 +111,37 @@ def _pydantic_problems(exc: pydantic.ValidationError) -> list[tuple[tuple[Any, .
     return problems
 
 
-def validate_item(item: Any, *, segment: bool) -> tuple[Any | None, list[tuple[tuple[Any, ...], str, str]]]:
-    """One message -> (event, []) or (None, [(loc, msg, type), ...]); Segment locs name Segment fields."""
-    if segment or is_segment_message(item):
+def validate_item(item: Any, *, segment: bool, now: dt.datetime | None = None,
+                  max_future: dt.timedelta | None = None) -> tuple[Any | None, list[tuple[tuple[Any, ...], str, str]]]:
+    """One message -> (event, []) or (None, [(loc, msg, type), ...]); Segment locs name Segment fields.
+
+    With ``now`` and ``max_future``, an ``occurred_at`` further ahead is a problem too.
+    """
+    is_segment = segment or is_segment_message(item)
+    if is_segment:
         try:
             envelope = segment_to_envelope(item)
         except SegmentError as exc:
             return None, [(exc.loc, exc.msg, "segment")]
-        try:
-            return parse_event(envelope), []
-        except pydantic.ValidationError as exc:
-            return None, [(segment_loc(loc, item), msg, kind) for loc, msg, kind in _pydantic_problems(exc)]
     try:
-        return parse_event(item), []
+        event = parse_event(envelope if is_segment else item)
     except pydantic.ValidationError as exc:
-        return None, _pydantic_problems(exc)
+        problems = _pydantic_problems(exc)
+        return None, [(segment_loc(loc, item), msg, kind) for loc, msg, kind in problems] if is_segment else problems
+    too_late = None if now is None or max_future is None else future_time_problem(
+        event.occurred_at, now=now, max_future=max_future)
+    if too_late is not None:
+        loc = ("occurred_at",)
+        return None, [(segment_loc(loc, item) if is_segment else loc, too_late, FUTURE_TIME)]
+    return event, []
 
 
-def validate_batch(items: list[Any], *, batch: bool, segment: bool) -> tuple[list[Any], list[dict[str, Any]]]:
+def validate_batch(items: list[Any], *, batch: bool, segment: bool, now: dt.datetime | None = None,
+                   max_future: dt.timedelta | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
     """Validate every item; returns (events, errors) where errors carry the batch index in ``loc``."""
     events, errors = [], []
     for index, item in enumerate(items):
-        event, problems = validate_item(item, segment=segment)
+        event, problems = validate_item(item, segment=segment, now=now, max_future=max_future)
         prefix = [index] if batch else []
         errors.extend({"loc": [*prefix, *loc], "msg": msg, "type": kind} for loc, msg, kind in problems)
         if event is not None:
@@ -151,7 +165,8 @@ async def _ingest(request: Request, *, segment: bool) -> JSONResponse:
                                                  f"the limit is {settings.ingest_max_batch}"})
         if not items:
             raise IngestRejected(422, {"detail": [{"loc": [], "msg": "empty batch", "type": "too_short"}]})
-        events, errors = validate_batch(items, batch=batch, segment=segment)
+        events, errors = validate_batch(items, batch=batch, segment=segment, now=dt.datetime.now(dt.timezone.utc),
+                                        max_future=dt.timedelta(seconds=settings.max_future_skew_seconds))
         if errors:
             invalid = len({e["loc"][0] for e in errors}) if batch else 1
             raise IngestRejected(422, {"detail": errors,
