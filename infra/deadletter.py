@@ -53,7 +53,7 @@ def deadletter_record(
 ) -> dict[str, Any]:
     """The JSON-ready dead-letter record of one failed input, at most ``MAX_RECORD_BYTES`` as JSON."""
     data = raw.encode() if isinstance(raw, str) else raw
-    payload, encoding = _payload_text(data)
+    payload, encoding = payload_text(data)
     record: dict[str, Any] = {
         "reason": _cut(reason, MAX_REASON_CHARS),
         "stage": stage,
@@ -87,9 +87,24 @@ def original_payload(record: dict[str, Any]) -> bytes | None:
     payload = record.get("payload")
     if payload is None or record.get("payload_truncated"):
         return None
-    if record.get("payload_encoding") == "base64":
-        return base64.b64decode(payload)
-    return payload.encode()
+    return payload_bytes(payload, record.get("payload_encoding", "utf-8"))
+
+
+def payload_text(raw: bytes | None) -> tuple[str | None, str]:
+    """Raw bytes as JSON-able text and its encoding: UTF-8 text when they are, else base64."""
+    if raw is None:
+        return None, "none"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii"), "base64"
+
+
+def payload_bytes(payload: str | None, encoding: str) -> bytes | None:
+    """The raw bytes ``payload_text`` made ``payload`` from."""
+    if payload is None:
+        return None
+    return base64.b64decode(payload) if encoding == "base64" else payload.encode()
 
 
 def _size(value: Any) -> int:
@@ -115,15 +130,6 @@ def _cut(text: str | None, limit: int) -> str | None:
     if text is None or len(text) <= limit:
         return text
     return text[:limit] + _CUT
-
-
-def _payload_text(raw: bytes | None) -> tuple[str | None, str]:
-    if raw is None:
-        return None, "none"
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(raw).decode("ascii"), "base64"
 
 
 def _text(key: bytes | str | None) -> str | None:
