@@ -30,6 +30,9 @@ def _mount_optional_groups() -> None:
     app.add_typer(model_app, name="model", help="Build datasets, train, evaluate and promote the risk model.")
     app.add_typer(rules_app, name="rules", help="Validate, backtest and inspect trigger rules.")
     app.add_typer(users_app, name="users", help="Console users and API tokens.")
+    from retain.quarantine_cli import quarantine_app
+
+    app.add_typer(quarantine_app, name="quarantine", help="Customers whose stream state was set aside; release one.")
 
 
 _mount_optional_groups()

@@ -166,6 +166,7 @@ class Runtime:
         app = install_console(create_app(settings, publisher=publisher, engine=self.engine,
                                          routers=[*OUTREACH_ROUTERS, metrics.router]))
         app.state.counters = lambda: self.worker.counters() if self.worker else {}  # /metrics, console overview
+        app.state.health = self.worker.health  # /readyz names every part that is not ok
         app.state.consumer_lag = lambda: metrics.kafka_consumer_lag(self.bootstrap, settings.app_id,
                                                                     topic_partitions(settings))
         app.state.consent_publisher = consent_publisher  # webhooks publish consent changes after commit

@@ -205,3 +205,25 @@ async def test_event_time_skew_is_configurable(publisher):
         assert (await default.post("/v1/events", json=event(1, occurred_at=soon))).status_code == 202
     async with make_client(publisher, max_future_skew_seconds=3600) as strict:
         assert (await strict.post("/v1/events", json=event(2, occurred_at=soon))).status_code == 422
+
+
+async def test_readiness_names_a_crashed_or_stale_stream_part(publisher):
+    # Issue 10: /readyz said ready while no tick fired for anyone. It reads the worker's Health.
+    from infra.health import Health
+
+    clock = type("Clock", (), {"now": dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)})()
+    health = Health(clock=lambda: clock.now)
+    agent = health.register("signals.agent")
+    ticks = health.register("signals.ticks", stale_after=dt.timedelta(seconds=10))
+    app = create_app(Settings(), publisher=publisher)
+    app.state.health = health
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        agent.ok(), ticks.ok()
+        assert (await client.get("/readyz")).status_code == 200
+        agent.failed("crashed: OverflowError: date value out of range")
+        body = (await client.get("/readyz")).json()
+        assert body["status"] == "not ready" and body["checks"]["signals.agent"].startswith("failed: crashed")
+        agent.ok()
+        clock.now += dt.timedelta(seconds=11)  # no tick for longer than promised
+        response = await client.get("/readyz")
+        assert response.status_code == 503 and response.json()["checks"]["signals.ticks"].startswith("stale")
