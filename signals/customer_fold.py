@@ -33,7 +33,10 @@ shipping and usage in ``default_fold``).
 
 Routing: a detector with an ``event_types`` attribute only sees those event types.
 
-``replay`` is the offline runner (backtests, notebooks, golden tests) over the same fold. A
+Event time: ``advance(state, until)`` fires every deadline up to ``until``, each at its own time;
+the worker calls it before folding a customer's event (up to its ``occurred_at``) and on ticks.
+``replay`` is the offline runner (backtests, notebooks, golden tests) over the same fold and the
+same per-customer event time, so both give the same signals for the same events. A
 backtest runs it on a fold without features and keeps them in a ``ReplayFeatures`` instead (fed
 through ``replay(..., on_fold=...)``): the same values, folded in place rather than copied per
 event, and read only when a signal is scored.
