@@ -181,10 +181,9 @@ class StreamBatch:
                 failures.append(Failure(record, fault.reason, fault.stage))
                 continue
             except _StateFault as fault:
-                state = hold(quarantine(state, reason=describe_error(fault.cause), stage=fault.stage,
-                                        partition=record.partition, offset=record.offset, now=now),
-                             record.raw, partition=record.partition, offset=record.offset)
-                fresh = True
+                entry = quarantine(state, reason=describe_error(fault.cause), stage=fault.stage,
+                                   partition=record.partition, offset=record.offset, now=now)
+                state, fresh = self._hold(entry, record, failures), True
                 continue
             signals.extend(emitted)
         return state, signals, fresh, deadline

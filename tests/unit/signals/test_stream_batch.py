@@ -238,3 +238,11 @@ def test_deadlines_fire_before_the_event_that_passes_them_within_one_batch():
            h.record(raw("c1", 2, "checkout.abandoned", AGO + dt.timedelta(seconds=200), checkout_id="k1"), b"c1"))
     assert h.episodes() == ["checkout_idle:c1:k1"]
     assert dt.datetime.fromisoformat(h.signals[0][1]["detected_at"]) == AGO + dt.timedelta(seconds=95)
+
+
+def test_the_event_that_quarantines_a_customer_is_dead_lettered_if_it_does_not_fit_the_hold():
+    h = Harness(BrittleFold(), max_held_bytes=10)
+    h.feed(h.record(started("c1", 1), b"c1"), h.record(profile("c1", 2, "deadline"), b"c1"))
+    assert is_quarantined(h.table[b"c1"]) and h.table[b"c1"]["held"] == []
+    assert [(o, s) for o, s, _ in h.failures] == [(2, "signals.quarantine")]
+    assert set(h.table[b"c1"]["state"]["detectors"]["checkout_idle"]["open"]) == {"k1"}  # the good state is kept
