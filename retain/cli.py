@@ -39,6 +39,9 @@ def _mount_optional_groups(argv: list[str]) -> None:
     app.add_typer(rules_app, name="rules", help="Validate, backtest and inspect trigger rules.")
     app.add_typer(users_app, name="users", help="Console users and API tokens.")
     app.add_typer(producers_app, name="producers", help="Ingest credentials: create, list, revoke.")
+    from retain.quarantine_cli import quarantine_app
+
+    app.add_typer(quarantine_app, name="quarantine", help="Customers whose stream state was set aside; release one.")
 
 
 _mount_optional_groups(sys.argv)
