@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import faust
 
+from infra.health import Health
 from infra.settings import Settings
 from infra.stream_app import create_app
 from signals.agents import SignalAgents, register_signal_agents
@@ -59,6 +60,7 @@ def build_worker(
     fold: Any = None,
     fold_spec: str = DEFAULT_FOLD,
     decisions: bool = True,
+    health: Health | None = None,
     **app_overrides: Any,
 ) -> Worker:
     """The Faust app with the signals agents (and, with ``decisions``, the trigger stage) registered."""
@@ -68,7 +70,8 @@ def build_worker(
         tick_interval=settings.stream_tick_interval_seconds,
     )
     if decisions:
-        app.retain_decision_agents = register_decision_agents(app, settings)  # signals -> decisions
+        # signals -> decisions; the stage reports into the process's Health (the runtime's one)
+        app.retain_decision_agents = register_decision_agents(app, settings, health=health)
     return Worker(app=app, agents=agents)
 
 
