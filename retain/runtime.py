@@ -2,7 +2,9 @@
 
 ``Runtime`` is what ``retain up`` and ``retain demo`` run. Each part is started in dependency
 order and stopped in reverse, so Ctrl-C never leaves a broker process or a half-committed batch
-behind. With ``KAFKA_URL`` / ``DATABASE_URL`` set it uses those instead of the embedded defaults;
+behind. The process has one ``Health`` (``runtime.health``, ``app.state.health``): the worker's
+decision stage, the consumer loops and the sender report into it, and every background loop
+runs under one ``Supervisor`` that logs, counts and restarts a crashed loop. With ``KAFKA_URL`` / ``DATABASE_URL`` set it uses those instead of the embedded defaults;
 the code path is otherwise the same. Outreach runs here too: a consumer group turns ``decisions``
 into outbox rows, the scheduler runs the sender and the quiet-hours releases, and the API serves
 the provider webhooks, the unsubscribe link and the preference page.
@@ -31,6 +33,8 @@ from retain.api.app import create_app, kafka_publisher
 from retain.console.mount import install_console
 from infra.broker import EmbeddedBroker, ensure_topics, free_port, wait_until_ready
 from infra.database import make_engine
+from infra.health import Health
+from infra.supervisor import Supervisor
 from retain.migrations import migrate
 from signals.projection import Projection
 from infra.scheduler import create_scheduler, shutdown
@@ -83,6 +87,8 @@ class Runtime:
     sender: Sender | None = None
     outreach_jobs: OutreachJobs | None = None
     webhook_keys: WebhookSigningKeys = field(default_factory=WebhookSigningKeys)
+    health: Health = field(default_factory=Health)  # the one per process: /readyz and /metrics read it
+    supervisor: Supervisor | None = None
 
     @property
     def broker_url(self) -> str:
@@ -124,19 +130,19 @@ class Runtime:
         if settings.model_bootstrap:
             await asyncio.to_thread(self._ensure_model)
 
-        self.worker = build_worker(settings, broker_url=self.broker_url, fold=self.fold)
+        self.worker = build_worker(settings, broker_url=self.broker_url, fold=self.fold, health=self.health)
         in_process = InProcessWorker(self.worker)
         await in_process.start()
         stack.push_async_callback(in_process.stop)
 
+        self.supervisor = supervisor = Supervisor(self.health)
+        stack.push_async_callback(supervisor.stop)  # after the parts' own stops below: a safety net
         self.projection = Projection(self.engine, self.bootstrap)
-        await self.projection.start()
-        stack.push_async_callback(self.projection.stop)
+        stack.push_async_callback(supervisor.start("signals.projection", self.projection.run).stop)
 
         # Outreach: decisions -> outbox, and the publishers the scheduler's jobs and the webhooks use.
         self.outbox_consumer = DecisionsToOutbox(self.engine, self.bootstrap)
-        await self.outbox_consumer.start()
-        stack.push_async_callback(self.outbox_consumer.stop)
+        stack.push_async_callback(supervisor.start("outreach.enqueue", self.outbox_consumer.run).stop)
         decision_publisher = DecisionPublisher(self.bootstrap)
         await decision_publisher.start()
         stack.push_async_callback(decision_publisher.stop)
@@ -146,7 +152,8 @@ class Runtime:
         rulebook = decision_agents.stage.rulebook if decision_agents is not None else None
         self.sender = build_sender(settings, self.engine, rulebook=rulebook)
         self.outreach_jobs = OutreachJobs(self.sender, engine=self.engine, settings=settings,
-                                          consent_publisher=consent_publisher)
+                                          consent_publisher=consent_publisher,
+                                          health=self.health.register("outreach.sender"))
 
         scheduler = create_scheduler(settings, self.engine)
         # Quiet-hours releases run here and publish their engage decisions to the decisions topic.
@@ -165,9 +172,10 @@ class Runtime:
         stack.push_async_callback(publisher.stop)
         app = install_console(create_app(settings, publisher=publisher, engine=self.engine,
                                          routers=[*OUTREACH_ROUTERS, metrics.router]))
+        app.state.health = self.health  # /readyz and /metrics: the same registry the parts report to
         app.state.counters = lambda: self.worker.counters() if self.worker else {}  # /metrics, console overview
-        app.state.consumer_lag = lambda: metrics.kafka_consumer_lag(self.bootstrap, settings.app_id,
-                                                                    topic_partitions(settings))
+        app.state.consumer_lag = lambda: self._consumer_lag(settings)  # asks the broker
+        app.state.local_lag = self._local_lag  # the consumer loops' own view, no broker round trip
         app.state.consent_publisher = consent_publisher  # webhooks publish consent changes after commit
         port = self.api_port if self.api_port is not None else settings.api_port
         if not port or (self.api_port is None and not _port_is_free(settings.api_host, port)):
@@ -181,6 +189,19 @@ class Runtime:
                 server_task.result()  # raises the bind error, e.g. port in use
             await asyncio.sleep(0.02)
         self.api_url = f"http://{settings.api_host}:{port}"
+
+    async def _consumer_lag(self, settings: Settings) -> dict[tuple[str, str, int], int]:
+        """The stream worker's records behind per (group, topic, partition), from its committed offsets."""
+        lag = await metrics.kafka_consumer_lag(self.bootstrap, settings.app_id, topic_partitions(settings))
+        return {(settings.app_id, topic, partition): n for (topic, partition), n in lag.items()}
+
+    def _local_lag(self) -> dict[tuple[str, str, int], int]:
+        """The consumer loops' records behind per (group, topic, partition), as their consumers see it."""
+        lag = {}
+        for part in (self.projection, self.outbox_consumer):
+            if part is not None:
+                lag.update({(part.consumer.group_id, t, p): n for (t, p), n in part.consumer.counters.lag.items()})
+        return lag
 
     def _ensure_model(self) -> None:
         from models.registry import ensure_model, promoted_version
