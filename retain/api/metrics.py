@@ -38,24 +38,22 @@ STATUSES = ("starting", "ok", "degraded", "failed", "stale")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+def _family(metric: Any, labels: list[str], samples: Iterable[tuple[Mapping[str, Any], float]]) -> Any:
+    for values, number in samples:
+        metric.add_metric([str(values[n]) for n in labels], number)
+    return metric
+
+
 def counter(name: str, help_text: str, labels: Iterable[str],
             samples: Iterable[tuple[Mapping[str, Any], float]]) -> CounterMetricFamily:
     """A counter family from ``({label: value}, number)`` pairs."""
-    names = list(labels)
-    metric = CounterMetricFamily(name, help_text, labels=names)
-    for values, number in samples:
-        metric.add_metric([str(values[n]) for n in names], number)
-    return metric
+    return _family(CounterMetricFamily(name, help_text, labels=list(labels)), list(labels), samples)
 
 
 def gauge(name: str, help_text: str, labels: Iterable[str],
           samples: Iterable[tuple[Mapping[str, Any], float]]) -> GaugeMetricFamily:
     """A gauge family from ``({label: value}, number)`` pairs."""
-    names = list(labels)
-    metric = GaugeMetricFamily(name, help_text, labels=names)
-    for values, number in samples:
-        metric.add_metric([str(values[n]) for n in names], number)
-    return metric
+    return _family(GaugeMetricFamily(name, help_text, labels=list(labels)), list(labels), samples)
 
 
 def _grouped(engine: Engine, *columns: Any) -> list[tuple[dict[str, Any], float]]:

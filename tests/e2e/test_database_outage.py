@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -28,8 +27,7 @@ from infra.stream_app import DEADLETTER
 from outreach.outbox.records import OutboxRecord
 from retain.runtime import Runtime
 from tests.e2e.test_demo_outreach import daytime_phone, idle_checkout, profile
-from tests.fakes.outages import BreakableDatabase
-from tests.integration.conftest import postgres_url  # noqa: F401 - the fixture
+from tests.integration.conftest import breakable, postgres_url  # noqa: F401 - the fixtures
 from tests.topics import TopicCollector
 from tests.waiting import wait_for, wait_for_async
 from triggers.records import DecisionRecord
@@ -51,16 +49,6 @@ rules:
       brief: Tell the customer the cart is saved and that they can reply with any question.
 """
 PER_PHASE = 4  # customers arriving before, during and after the outage
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request, tmp_path) -> Iterator[BreakableDatabase]:
-    postgres = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    breakable = BreakableDatabase(request.param, tmp_path / "data", postgres)
-    try:
-        yield breakable
-    finally:
-        breakable.close()
 
 
 def _settings(tmp_path: Path, database_url: str | None) -> Settings:
@@ -123,9 +111,9 @@ class Scraper:
         await asyncio.gather(self._task, return_exceptions=True)
 
 
-async def test_a_database_outage_pauses_work_and_loses_nothing(database, tmp_path, monkeypatch):
+async def test_a_database_outage_pauses_work_and_loses_nothing(breakable, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.chdir(tmp_path)  # Faust keeps its app directory in the working directory
-    settings = _settings(tmp_path, database.url)
+    settings = _settings(tmp_path, breakable.url)
     now = dt.datetime.now(dt.timezone.utc)
     _, zone = daytime_phone(now)
     an_hour_ago = now - dt.timedelta(hours=1)
@@ -154,7 +142,7 @@ async def test_a_database_outage_pauses_work_and_loses_nothing(database, tmp_pat
         await wait_for(lambda: len(_sent(runtime, phases["before"])) == PER_PHASE, 90, "the first sends")
         await wait_for_async(ready, 30, lambda: f"ready before the outage: {runtime.health.problems()}")
 
-        database.start_outage()
+        breakable.start_outage()
         await ingest(phases["during"])
         # The parts that write see the outage: they pause and say so, and dead-letter nothing.
         paused = {"triggers.decide", "signals.projection"}
@@ -162,10 +150,10 @@ async def test_a_database_outage_pauses_work_and_loses_nothing(database, tmp_pat
                        lambda: f"the outage seen by {paused}: {runtime.health.problems()}")
         assert not deadletter.records, deadletter.values
         await wait_for_async(not_ready, 30, "readiness red during the outage")
-        if database.kind == "postgres":  # the scrape says which source failed (a locked SQLite still reads)
+        if breakable.kind == "postgres":  # the scrape says which source failed (a locked SQLite still reads)
             await wait_for(lambda: _source_up(metrics.last).get("database") == 0, 30, "database down in /metrics")
 
-        database.end_outage()
+        breakable.end_outage()
         await ingest(phases["after"])
         await wait_for(lambda: len(_sent(runtime, everyone)) == len(everyone), 120,
                        lambda: f"every customer's send; sent {_sent(runtime, everyone)}, "

@@ -12,24 +12,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from infra.broker import ensure_topics
-from infra.database import make_engine
 from infra.health import Health
 from infra.stream_app import DEADLETTER, EVENTS, SIGNALS
 from infra.supervisor import Supervisor
 from outreach.agents import DecisionsToOutbox
 from outreach.outbox.records import OutboxRecord
-from retain.migrations import downgrade, migrate
 from signals.projection import Projection
 from signals.records import CustomerRecord
-from tests.fakes.outages import BreakableDatabase
 from tests.fakes.outreach_world import T0, decision
 from tests.topics import read_json_topic
 from tests.waiting import wait_for
@@ -37,23 +33,6 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.integration
 
 BATCH = 6
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request, tmp_path) -> Iterator[tuple[BreakableDatabase, Engine]]:
-    postgres = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    breakable = BreakableDatabase(request.param, tmp_path, postgres)
-    engine = make_engine(breakable.url)
-    migrate(engine)
-    try:
-        yield breakable, engine
-    finally:
-        breakable.end_outage()
-        downgrade(engine, "base")
-        with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        engine.dispose()
-        breakable.close()
 
 
 @pytest.fixture
@@ -70,8 +49,8 @@ def _outbox_rows(engine: Engine) -> int:
         return session.scalar(select(func.count()).select_from(OutboxRecord)) or 0
 
 
-async def test_the_outbox_consumer_waits_out_an_outage_and_enqueues_each_decision_once(broker, producer, database):
-    breakable, engine = database
+async def test_the_outbox_consumer_waits_out_an_outage_and_enqueues_each_decision_once(broker, producer, breakable_engine):
+    breakable, engine = breakable_engine
     run = uuid.uuid4().hex[:8]
     topic, deadletter = f"decisions-{run}", f"deadletter-{run}"
     await ensure_topics(broker.bootstrap, {topic: 2, deadletter: 2})
@@ -111,8 +90,8 @@ def _profile(customer_id: str) -> bytes:
                        "properties": {"email": f"{customer_id}@example.org"}}).encode()
 
 
-async def test_the_projection_waits_out_an_outage_and_stores_every_profile(broker, producer, database):
-    breakable, engine = database
+async def test_the_projection_waits_out_an_outage_and_stores_every_profile(broker, producer, breakable_engine):
+    breakable, engine = breakable_engine
     run = uuid.uuid4().hex[:8]
     projection = Projection(engine, broker.bootstrap, group_id=f"projection-{run}")
     health = Health()

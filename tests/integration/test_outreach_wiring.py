@@ -8,14 +8,12 @@ import os
 import random
 import stat
 import uuid
-from types import SimpleNamespace
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
