@@ -27,6 +27,8 @@ from infra.settings import ReputationSettings
 from outreach.outbox.records import SENT, OutboxRecord
 from outreach.outbox.sender import Sender, SendReport
 from outreach.reputation import evaluate_rule, pause_of, thresholds_from_settings
+from infra.health import Reporter
+from infra.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +60,10 @@ class OutreachJobs:
     """The bodies of the outreach jobs, sharing one sender and one consent publisher."""
 
     def __init__(self, sender: Sender, *, engine: Engine, reputation: ReputationSettings,
-                 consent_publisher: Any = None, clock: Callable[[], dt.datetime] = utc_now) -> None:
+                 consent_publisher: Any = None, clock: Callable[[], dt.datetime] = utc_now,
+                 health: Reporter | None = None) -> None:
         self.sender = sender
+        self.health = health  # the send loop reports ok / degraded (database away) here
         self.engine = engine
         self.reputation = reputation
         self.consent_publisher = consent_publisher
@@ -68,7 +72,18 @@ class OutreachJobs:
 
     async def send_due(self) -> SendReport:
         """One sender pass (in a thread), then publish its committed consent changes."""
-        report = await asyncio.to_thread(self.sender.run_once, self.clock())
+        try:
+            report = await asyncio.to_thread(self.sender.run_once, self.clock())
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # The database is away: the rows keep their state and are tried again on a later pass.
+            if self.health is not None:
+                self.health.degraded(f"waiting for the database ({type(exc).__name__})")
+            log.warning("send pass skipped: %s", type(exc).__name__)
+            return SendReport()
+        if self.health is not None:
+            self.health.ok()
         self.totals.update(report.counts)
         if report.consent_changes and self.consent_publisher is not None:
             try:

@@ -3,7 +3,9 @@
 ``Runtime`` is what ``retain up`` and ``retain demo`` run. The database and the API come first:
 ingest, provider webhooks, unsubscribe and preference pages answer within seconds of a restart,
 while ``health`` (``app.state.health``, read by ``/readyz``) says which start-up phases are still
-running (broker, model, stream state, worker, consumers, scheduler). Each part is stopped in
+running (broker, model, stream state, worker, consumers, scheduler). The same ``Health`` hears
+from the worker's stages, the consumer loops and the sender; every background loop runs under
+one ``Supervisor`` that logs, counts and restarts a crashed loop. Each part is stopped in
 reverse order, so Ctrl-C never leaves a broker process or a half-committed batch behind. With
 ``KAFKA_URL`` / ``DATABASE_URL`` set it uses those instead of the embedded defaults; without
 KAFKA_URL the single-box wiring (``retain.single_box``) makes the database the durable record. Outreach runs here too: a consumer group turns ``decisions``
@@ -35,6 +37,7 @@ from retain.console.mount import install_console
 from infra.broker import EmbeddedBroker, ensure_topics, free_port, wait_until_ready
 from infra.database import make_engine
 from infra.private_files import private_dir
+from infra.supervisor import Supervisor
 from retain.migrations import migrate
 from signals.projection import Projection
 from infra.scheduler import create_scheduler, shutdown
@@ -98,6 +101,7 @@ class Runtime:
     single_box: SingleBox | None = None
     broker_ready: bool = False
     api_ready: asyncio.Event = field(default_factory=asyncio.Event)  # set once the API listens
+    supervisor: Supervisor | None = None
 
     @property
     def broker_url(self) -> str:
@@ -168,13 +172,13 @@ class Runtime:
         stack.push_async_callback(in_process.stop)
         phases["worker"].ok()
 
-        await self.projection.start()
-        stack.push_async_callback(self.projection.stop)
+        self.supervisor = supervisor = Supervisor(self.health)
+        stack.push_async_callback(supervisor.stop)  # after the parts' own stops below: a safety net
+        stack.push_async_callback(supervisor.start("signals.projection", self.projection.run).stop)
 
         # Outreach: decisions -> outbox, and the publishers the scheduler's jobs and the webhooks use.
         self.outbox_consumer = DecisionsToOutbox(self.engine, self.bootstrap)
-        await self.outbox_consumer.start()
-        stack.push_async_callback(self.outbox_consumer.stop)
+        stack.push_async_callback(supervisor.start("outreach.enqueue", self.outbox_consumer.run).stop)
         decision_publisher = DecisionPublisher(self.bootstrap)
         await decision_publisher.start()
         stack.push_async_callback(decision_publisher.stop)
@@ -188,7 +192,8 @@ class Runtime:
         self.sender = build_sender(self.engine, outbox=settings.outbox, providers=settings.providers, llm=settings.llm,
                                    framing=settings.message_framing, rule_for=rule_for)
         self.outreach_jobs = OutreachJobs(self.sender, engine=self.engine, reputation=settings.reputation,
-                                          consent_publisher=consent_publisher)
+                                          consent_publisher=consent_publisher,
+                                          health=self.health.register("outreach.sender"))
 
         scheduler = create_scheduler(settings, self.engine)
         # Quiet-hours releases run here and publish their engage decisions to the decisions topic.
@@ -216,9 +221,10 @@ class Runtime:
         stack.push_async_callback(consent_publisher.stop)
         app = install_console(create_app(settings, publisher=publisher, engine=self.engine,
                                          routers=OUTREACH_ROUTERS))
-        app.state.health = self.health  # /readyz: which parts are up
+        app.state.health = self.health  # /readyz and /metrics: the same registry the parts report to
         app.state.counters = lambda: self.worker.counters() if self.worker else {}  # /metrics, console overview
-        app.state.consumer_lag = self._consumer_lag
+        app.state.consumer_lag = self._consumer_lag  # asks the broker
+        app.state.local_lag = self._local_lag  # the consumer loops' own view, no broker round trip
         app.state.consent_publisher = consent_publisher  # webhooks publish consent changes after commit
         port = self.api_port if self.api_port is not None else settings.api_port
         if not port or (self.api_port is None and not _port_is_free(settings.api_host, port)):
@@ -235,16 +241,26 @@ class Runtime:
         self.api_ready.set()
         return consent_publisher
 
-    async def _consumer_lag(self) -> Any:
-        if not self.broker_ready:
-            return {}  # nothing to ask yet: the broker is still starting
-        return await metrics.kafka_consumer_lag(self.bootstrap, self.settings.app_id,
-                                                topic_partitions(self.settings))
-
     def _announce(self, message: str) -> None:
         log.info(message)
         if self.announce is not None:
             self.announce(message)
+
+    async def _consumer_lag(self) -> dict[tuple[str, str, int], int]:
+        """The stream worker's records behind per (group, topic, partition), from its committed offsets."""
+        if not self.broker_ready:
+            return {}  # nothing to ask yet: the broker is still starting
+        settings = self.settings
+        lag = await metrics.kafka_consumer_lag(self.bootstrap, settings.app_id, topic_partitions(settings))
+        return {(settings.app_id, topic, partition): n for (topic, partition), n in lag.items()}
+
+    def _local_lag(self) -> dict[tuple[str, str, int], int]:
+        """The consumer loops' records behind per (group, topic, partition), as their consumers see it."""
+        lag = {}
+        for part in (self.projection, self.outbox_consumer):
+            if part is not None:
+                lag.update({(part.consumer.group_id, t, p): n for (t, p), n in part.consumer.counters.lag.items()})
+        return lag
 
     def _ensure_model(self) -> None:
         from models.registry import ensure_model, promoted_version

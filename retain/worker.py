@@ -85,7 +85,8 @@ def build_worker(
         **({"clock": clock} if clock is not None else {}),
     )
     if decisions:
-        app.retain_decision_agents = register_decision_agents(app, settings)  # signals -> decisions
+        # signals -> decisions; the stage reports into the process's Health (the runtime's one)
+        app.retain_decision_agents = register_decision_agents(app, settings, health=health)
     return Worker(app=app, agents=agents, health=health)
 
 

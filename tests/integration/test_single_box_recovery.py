@@ -21,17 +21,20 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from infra import journal
 from infra.broker import EmbeddedBroker, ensure_topics
 from infra.database import make_engine, session_scope
+from infra.health import Health
 from infra.journal_relay import JournalRelay
 from infra.kafka_positions import partition_for
 from infra.records import JournalRecord, StreamStateRecord
 from infra.settings import Settings
 from infra.stream_app import CONSENT, EVENTS, SIGNALS, topic_partitions
 from infra.stream_checkpoint import StreamCheckpointer, load_positions, restore
+from infra.supervisor import Supervisor
 from outreach.consent.publisher import KafkaConsentPublisher
 from outreach.consent.replay import GatedConsentPublisher
 from outreach.consent.service import record_consent
@@ -81,9 +84,16 @@ def test_concurrent_appends_are_read_in_order_without_gaps(migrated):
 
     def write(n: int) -> None:
         for i in range(per_writer):
-            with session_scope(migrated) as session:
-                journal.append(session=session, topic="events", records=[(b"k", f"{n}-{i}".encode())], now=T0)
-                session.commit()
+            for _ in range(10):  # a busy SQLite refuses a writer now and then: ingest answers 503, the client retries
+                try:
+                    with session_scope(migrated) as session:
+                        journal.append(session=session, topic="events", records=[(b"k", f"{n}-{i}".encode())],
+                                       now=T0)
+                        session.commit()
+                    break
+                except OperationalError as exc:
+                    if "locked" not in str(exc):
+                        raise
 
     def read() -> None:
         cursor = 0
@@ -129,6 +139,8 @@ class Stage:
         self.relay: JournalRelay | None = None
         self.checkpointer: StreamCheckpointer | None = None
         self.in_process = InProcessWorker(self.worker)
+        self.supervisor = Supervisor(Health())
+        self.projection_run = None
 
     async def start(self) -> int:
         await ensure_topics(self.bootstrap, topic_partitions(self.settings))
@@ -144,7 +156,7 @@ class Stage:
         await self.checkpointer.start()
         await self.relay.start()
         await self.in_process.start()
-        await self.projection.start()
+        self.projection_run = self.supervisor.start("signals.projection", self.projection.run)
         return restored
 
     def states(self) -> dict[bytes, dict]:
@@ -160,7 +172,7 @@ class Stage:
 
     async def stop(self) -> None:
         """Everything stops as in a kill: no final checkpoint."""
-        await self.projection.stop()
+        await self.projection_run.stop()
         await self.in_process.stop()
         assert self.relay is not None and self.checkpointer is not None
         await self.relay.stop()

@@ -19,10 +19,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlmodel import Session
 
+from infra.health import Health
 from infra.broker import EmbeddedBroker, ensure_topics
 from infra.database import make_engine
 from infra.settings import Settings
 from infra.stream_app import topic_partitions
+from infra.supervisor import Supervisor
 from retain.console.customer import customer_timeline
 from retain.migrations import migrate
 from retain.quarantine_cli import _send as send_control
@@ -117,7 +119,7 @@ async def test_a_broken_customer_is_quarantined_visible_in_sql_and_released_by_t
         projection = Projection(engine, broker.bootstrap, group_id=f"projection-{run}")
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
         await producer.start()
-        await projection.start()
+        projection_run = Supervisor(Health()).start("signals.projection", projection.run)
         try:
             async with InProcessWorker(worker), TopicCollector(broker.bootstrap, "signals",
                                                                settings.topic_partitions) as signals:
@@ -152,6 +154,6 @@ async def test_a_broken_customer_is_quarantined_visible_in_sql_and_released_by_t
                 await wait_for(lambda: len(episodes(broken)) >= 2, 30, "the held checkouts' signals")
                 assert episodes(broken) == [f"checkout_idle:{broken}:k1", f"checkout_idle:{broken}:k3"]
         finally:
-            await projection.stop()
+            await projection_run.stop()
             await producer.stop()
             engine.dispose()
