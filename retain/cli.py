@@ -54,6 +54,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Simulator seed")] = 7,
     speedup: Annotated[float, typer.Option(min=1.0, help="Simulated seconds per real second")] = 60.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON summary at the end")] = False,
+    inject_bad_rule: Annotated[bool, typer.Option(
+        "--inject-bad-rule", help="Add one rule its recipients do not want, to watch the reputation guard pause it")] = False,
 ) -> None:
     """Start broker, worker, API and scheduler on embedded defaults, with a simulated shop feeding them."""
     from retain.demo import run_demo
@@ -64,7 +66,8 @@ def demo(
     configure_logging(file=private_dir(settings.data_dir) / "demo.log")
     console = Console(stderr=json_out)
     summary = asyncio.run(run_demo(settings, duration=duration, customers=customers, seed=seed,
-                                   speedup=speedup, console=console, show_progress=console.is_terminal))
+                                   speedup=speedup, console=console, show_progress=console.is_terminal,
+                                   inject_bad_rule=inject_bad_rule))
     if json_out:
         print(json.dumps(summary))
     else:

@@ -238,18 +238,19 @@ def test_reputation_sweep_pauses_a_rule_over_the_complaint_rate(tmp_path):
     settings = _settings(tmp_path, reputation_min_sends=20)
     engine = sqlite_engine(tmp_path)
     with Session(engine) as session:
-        for i in range(20):  # 20 sends of one rule, one spam complaint: 5 % > 0.1 %
+        for i in range(20):  # 20 sends of one rule, three spam complaints: at least 0.5 % with 99 % confidence
             d = decision(f"c{i}", episode=f"e{i}")
             message_id = outbox.enqueue(session=session, decision=d, now=T0)
             outbox.transition(session=session, message_id=message_id, now=T0, state=SENT, sent_at=T0)
-        session.add(DeliveryEventRecord(event_key="sendgrid:1", provider="sendgrid", kind="spamreport",
-                                        rule_id="late-notice", occurred_at=T0))
+        for i in range(3):
+            session.add(DeliveryEventRecord(event_key=f"sendgrid:{i}", provider="sendgrid", kind="spamreport",
+                                            rule_id="late-notice", occurred_at=T0))
         session.commit()
         assert pause_rules_over_threshold(session=session, reputation=settings.reputation, now=T0) == ["late-notice"]
         session.commit()
         assert pause_rules_over_threshold(session=session, reputation=settings.reputation, now=T0) == []  # already paused
         pause = session.get(RulePauseRecord, "late-notice")
-        assert pause.sends == 20 and "spam-complaint rate" in pause.reason
+        assert pause.sends == 20 and pause.reason.startswith("spam complaints: 3 of 20 e-mails")
     engine.dispose()
 
 
