@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     unsubscribe_secret: SecretStr = SecretStr("development-unsubscribe-secret")
     contact_hash_key: SecretStr = SecretStr("development-contact-hash-key")  # keyed hash of contact points
     webhook_max_age_seconds: float = 300.0  # older signed webhooks are refused as replays
-    support_webhook_url: str | None = None  # SMS replies that are neither keywords nor opt-outs
+    support_webhook_url: str | None = None  # helpdesk hand-off of customers' replies (signed, see below)
     outbox_max_attempts: int = 5
     outbox_lease_seconds: float = 120.0
     email_rate_per_second: float = 50.0
@@ -122,6 +122,18 @@ class Settings(BaseSettings):
     reputation_max_opt_out_rate: float = 0.02
     outreach_send_interval_seconds: float = 1.0  # how often the sender job claims due outbox rows
     reputation_check_seconds: float = 60.0  # how often every recently sending rule is re-evaluated
+
+    # Conversations (outreach/conversations/): customers' replies, triage, the console inbox
+    escalation_pause_hours: float = 72.0  # a complaint / frustrated / cancelling reply stops automated outreach
+    triage_timeout_seconds: float = 8.0  # the LLM's triage answer; past it the built-in classifier decides
+    # SendGrid Inbound Parse posts unsigned: it must know a secret, as the last path segment
+    # (/outreach/sendgrid/inbound/<secret>) or as HTTP basic auth in the configured URL.
+    inbound_email_secret: SecretStr | None = None
+    inbound_email_username: str = "sendgrid"
+    inbound_email_max_bytes: int = 30_000_000  # SendGrid's own limit for a whole message; attachments are dropped
+    # Replies go to reply+<token>@<inbound_email_domain> (the Inbound Parse MX host); unset -> no Reply-To.
+    inbound_email_domain: str | None = None
+    support_webhook_secret: SecretStr | None = None  # signs the helpdesk hand-off (X-Retain-Signature)
 
     @cached_property
     def sqlite_path(self) -> Path:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from outreach.conversations.records import ANSWER_RULE_ID
 from outreach.outbox.records import SENT, DeliveryEventRecord, OutboxRecord, RulePauseRecord
 
 COMPLAINT_KINDS = ("spamreport",)
@@ -59,6 +60,8 @@ def evaluate_rule(
     *, session: Session, rule_id: str, now: dt.datetime, window: dt.timedelta, thresholds: Thresholds
 ) -> RulePauseRecord | None:
     """Count the rule's recent sends and reactions; pause it (and return the record) when over a threshold."""
+    if rule_id == ANSWER_RULE_ID:
+        return None  # people's answers are no automated rule: nothing to pause
     existing = pause_of(session=session, rule_id=rule_id)
     if existing is not None:
         return existing

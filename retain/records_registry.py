@@ -13,6 +13,7 @@ import triggers.records  # noqa: F401  decisions, rule versions, rule audit
 import outreach.consent.records  # noqa: F401  consent history and state, contact points, suppressions
 import outreach.outbox.records  # noqa: F401  outbox, delivery events, rule pauses
 import retain.console.records  # noqa: F401  console users, API tokens, sessions, console audit
+import outreach.conversations.records  # noqa: F401  conversations and their threads
 
 # Tables owned by libraries, not by our migrations (APScheduler creates its own job table).
 EXTERNAL_TABLES: frozenset[str] = frozenset({"apscheduler_jobs"})

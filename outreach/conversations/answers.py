@@ -1,0 +1,194 @@
+"""Answers to customers: a suggestion drafted from the facts, and a person's answer sent through the outbox.
+
+Both go through the same drafting request and the same guardrails as outbound messages: a
+service-topic request built from the answered message's signal facts (no offers allowed, dates
+and amounts only from the facts, nothing echoed from the customer's text, the customer's
+language, no contact details, no foreign links). The suggestion is drafted by the LLM when one is
+configured (else the ``reply`` template) and is only ever shown; a person edits it and sends.
+
+Sending puts ONE outbox row in state ``drafted`` (the text is final), keyed by the conversation
+and the answer form's own key, so a double click or a resent form cannot queue a second message;
+the sender then re-checks consent and sends it like any other message, exactly once. Its rule id
+is ``ANSWER_RULE_ID``, which keeps answers out of every rule's statistics and reputation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from infra.database import dialect_insert
+from outreach.conversations.records import ANSWER_RULE_ID, ConversationRecord
+from outreach.conversations.service import entry_exists, record_answer, thread_entries
+from outreach.drafting.brief import DraftRequest, PrivateFacts, signal_facts
+from outreach.drafting.compose import compose_with_settings
+from outreach.drafting.draft import Draft
+from outreach.drafting.llm import llm_drafter_from_settings
+from outreach.drafting.system_parts import WORDING, SystemParts, frame_email, frame_sms
+from outreach.drafting.template import TemplateDrafter
+from outreach.guardrails import GuardrailInput, GuardrailLimits, GuardrailResult, failures, run_guardrails
+from outreach.outbox.records import DRAFTED, OutboxRecord
+from signals.records import CustomerRecord, SignalRecord
+
+REPLY_KIND = "reply"  # the drafting "signal kind" of an answer: templates/<lang>/reply.j2
+MAX_QUOTED_REPLY = 500
+TONE = "warm, plain and brief: a person answering a customer"
+BRIEFS = {
+    "order_status": "Answer the customer's question about their order or delivery with the facts in the data "
+                    "(order number, dates, carrier). If the data does not answer it, say that a colleague is "
+                    "checking and will write back.",
+    "billing": "Acknowledge the billing question and say that a colleague is checking the payment and will write "
+               "back. Promise no refund, credit or amount.",
+    "cancellation": "Acknowledge the request to cancel and say that a colleague is taking care of it and will "
+                    "confirm. Do not argue and do not offer anything.",
+    "complaint": "Apologise sincerely for the trouble, without repeating the customer's words, and say that a "
+                 "colleague is taking care of it personally.",
+    "thanks": "Thank the customer briefly for their reply.",
+    "opt_out": "Confirm briefly that they will get no more messages from us.",
+    "other": "Answer politely that a colleague will look at the message and write back.",
+}
+
+
+class AnswerRefused(Exception):
+    """An answer that fails its guardrails (``checks``) or cannot be sent (no known customer)."""
+
+    def __init__(self, reason: str, checks: list[GuardrailResult] | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.checks = list(checks or [])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form for a 422 answer."""
+        return {"message": self.reason, "failed": [c.to_dict() for c in failures(self.checks)],
+                "checks": [c.to_dict() for c in self.checks]}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A drafted answer for a person to edit: the text without the system parts, and how it was drafted."""
+
+    text: str
+    subject: str
+    drafter: str
+    guardrails: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SentAnswer:
+    """The outbox message an answer became; ``duplicate`` when this answer was queued before."""
+
+    message_id: str | None
+    duplicate: bool
+    guardrails: list[dict[str, Any]]
+
+
+def latest_reply(session: Session, conversation: ConversationRecord) -> tuple[str, str | None]:
+    """The text and subject of the customer's latest reply."""
+    inbound = [e for e in thread_entries(session=session, conversation_id=conversation.conversation_id)
+               if e.direction == "inbound"]
+    return (inbound[-1].text or "", inbound[-1].subject) if inbound else ("", None)
+
+
+def answer_request(*, session: Session, conversation: ConversationRecord) -> DraftRequest:
+    """The drafting request of an answer: service topic, no offers, the answered message's signal facts."""
+    customer = session.get(CustomerRecord, conversation.customer_id) if conversation.customer_id else None
+    message = session.get(OutboxRecord, conversation.message_id) if conversation.message_id else None
+    signal_id = (message.decision or {}).get("signal_id") if message is not None else None
+    signal = session.get(SignalRecord, signal_id) if signal_id else None
+    time_zone = customer.time_zone if customer is not None else None
+    facts = signal_facts(signal.attributes or {}, time_zone) if signal is not None else {}
+    text, _ = latest_reply(session, conversation)
+    facts["customer_reply"] = text[:MAX_QUOTED_REPLY]  # data for the drafter; the echo check keeps it out
+    # The reply's language when the system parts have wording for it (the sender line, the footer), else English.
+    language = conversation.language if conversation.language in WORDING else "en"
+    return DraftRequest(
+        channel=conversation.channel, topic="service", rule_id=ANSWER_RULE_ID,
+        brief=BRIEFS.get(conversation.intent, BRIEFS["other"]), tone=TONE, signal_kind=REPLY_KIND,
+        signal_reason=conversation.intent, facts=facts, offers=(),
+        first_name=customer.first_name if customer is not None else None, locale=language,
+        private=PrivateFacts(last_name=customer.last_name, email=customer.email, phone=customer.phone)
+        if customer is not None else PrivateFacts(),
+        message_ref=conversation.conversation_id,
+    )
+
+
+def suggest(*, session: Session, conversation: ConversationRecord, settings: Any) -> Suggestion:
+    """A suggested answer, drafted by the LLM (when configured) or the template, checked by the guardrails."""
+    request = answer_request(session=session, conversation=conversation)
+    fallback = TemplateDrafter()
+    composed = compose_with_settings(request, settings=settings, drafter=llm_drafter_from_settings(settings),
+                                     fallback=fallback)
+    final = composed.attempts[-1].draft
+    return Suggestion(text=final.body if final is not None else "", subject=_subject(session, conversation),
+                      drafter=composed.drafter, guardrails=[g.to_dict() for g in composed.guardrails])
+
+
+def _subject(session: Session, conversation: ConversationRecord) -> str:
+    _, subject = latest_reply(session, conversation)
+    if subject:
+        return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    message = session.get(OutboxRecord, conversation.message_id) if conversation.message_id else None
+    return f"Re: {message.subject}" if message is not None and message.subject else "Re: your message"
+
+
+def check_answer(*, request: DraftRequest, text: str, subject: str, settings: Any,
+                 ) -> tuple[str, list[GuardrailResult]]:
+    """The answer as it will be sent (system parts added) and every guardrail result for it."""
+    draft = Draft(body=text.strip(), subject=subject.strip(), language=request.language)
+    system = SystemParts.from_settings(settings)
+    framed = (frame_sms(draft, system, ai_drafted=False) if request.channel == "sms"
+              else frame_email(draft, system, ai_drafted=False, unsubscribe_url=None))
+    if not draft.body:
+        return framed.text, [GuardrailResult("length", False, "the answer is empty")]
+    inp = GuardrailInput(request, draft, framed.text, allowed_links=(), limits=GuardrailLimits.from_settings(settings))
+    return framed.text, run_guardrails(inp)
+
+
+def answer_key(conversation_id: str, form_key: str) -> str:
+    """The outbox idempotency key of one answer form: the same form posted twice is one message."""
+    return hashlib.sha256(f"answer\x1f{conversation_id}\x1f{form_key}".encode()).hexdigest()[:40]
+
+
+def send_answer(*, session: Session, conversation_id: str, text: str, subject: str | None, author: str,
+                form_key: str, now: dt.datetime, settings: Any) -> SentAnswer:
+    """Check a person's answer and queue it in the outbox once; ``AnswerRefused`` when it may not go."""
+    conversation = session.get(ConversationRecord, conversation_id)
+    if conversation is None:
+        raise LookupError(f"no conversation {conversation_id}")
+    key = answer_key(conversation_id, form_key)
+    if entry_exists(session=session, dedup_key=f"answer:{key}"):
+        existing = session.scalar(select(OutboxRecord.message_id).where(OutboxRecord.idempotency_key == key))
+        return SentAnswer(existing, True, [])
+    if conversation.customer_id is None:
+        raise AnswerRefused("the sender is not a known customer: answer from your own mail or phone")
+    request = answer_request(session=session, conversation=conversation)
+    subject = (subject or _subject(session, conversation)) if conversation.channel == "email" else None
+    body, checks = check_answer(request=request, text=text, subject=subject or "", settings=settings)
+    if failures(checks):
+        raise AnswerRefused("the answer fails its guardrails: "
+                            + "; ".join(f"{c.name}: {c.detail}" for c in failures(checks)), checks)
+    message_id = uuid.uuid4().hex
+    results = [c.to_dict() for c in checks]
+    table = OutboxRecord.__table__
+    inserted = session.execute(dialect_insert(session, table).values(
+        message_id=message_id, idempotency_key=key, decision_id=conversation_id, customer_id=conversation.customer_id,
+        rule_id=ANSWER_RULE_ID, episode_key=f"conversation:{conversation_id}", channel=conversation.channel,
+        topic="service", state=DRAFTED, requires_approval=False,
+        decision={"kind": "conversation_answer", "conversation_id": conversation_id, "rule_id": ANSWER_RULE_ID,
+                  "answers_rule_id": conversation.rule_id, "signal_kind": REPLY_KIND, "topic": "service",
+                  "channel": conversation.channel, "customer_id": conversation.customer_id},
+        attempts=0, next_attempt_at=now, rendered={"drafter": "human", "author": author, "text": text.strip(),
+                                                   "guardrails": results},
+        subject=subject, body=body, created_at=now, updated_at=now,
+    ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.message_id)).first()
+    if inserted is None:
+        return SentAnswer(None, True, results)
+    record_answer(session=session, conversation=conversation, dedup_key=f"answer:{key}", text=text.strip(),
+                  subject=subject, author=author, outbox_message_id=message_id, now=now, details={"guardrails": results})
+    return SentAnswer(message_id, False, results)
