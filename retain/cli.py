@@ -25,11 +25,13 @@ def _mount_optional_groups() -> None:
     # Sub-apps own their dependencies (LightGBM for `model`); mounted here so `retain --help` lists them.
     from models.cli import app as model_app
     from retain.console.cli import users_app
+    from retain.triage_cli import app as triage_app
     from triggers.cli import app as rules_app
 
     app.add_typer(model_app, name="model", help="Build datasets, train, evaluate and promote the risk model.")
     app.add_typer(rules_app, name="rules", help="Validate, backtest and inspect trigger rules.")
     app.add_typer(users_app, name="users", help="Console users and API tokens.")
+    app.add_typer(triage_app, name="triage", help="Build and evaluate the triage of customers' replies.")
 
 
 _mount_optional_groups()

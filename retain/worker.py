@@ -27,6 +27,7 @@ from infra.logs import redact_handlers
 from infra.private_files import open_private, private_dir
 from infra.settings import Settings
 from infra.stream_app import create_app
+from outreach.conversations.escalations import escalations_on
 from signals.agents import SignalAgents, register_signal_agents
 from triggers.agents import register_decision_agents
 
@@ -70,7 +71,8 @@ def build_worker(
         tick_interval=settings.stream_tick_interval_seconds,
     )
     if decisions:
-        app.retain_decision_agents = register_decision_agents(app, settings)  # signals -> decisions
+        # signals -> decisions; the conversation store tells the policy whose reply stopped outreach
+        app.retain_decision_agents = register_decision_agents(app, settings, escalations=escalations_on)
     return Worker(app=app, agents=agents)
 
 

@@ -65,7 +65,7 @@ class NewUser(BaseModel):
     """A console user to create."""
 
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    role: Literal["viewer", "editor", "approver", "admin"]
+    role: Literal["viewer", "editor", "approver", "agent", "admin"]
     password: str = Field(min_length=10, max_length=200)
 
 

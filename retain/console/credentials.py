@@ -16,13 +16,16 @@ import secrets
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD_LENGTH = 10
 
-ROLES = ("viewer", "editor", "approver", "admin")
-# What each role may do: everyone reads; editors change rules; approvers decide drafts; admins all.
+ROLES = ("viewer", "editor", "approver", "agent", "admin")
+# What each role may do: everyone reads; editors change rules; approvers decide drafts; agents answer
+# customers' replies in the conversations inbox (answering a person is not approving a rule's draft,
+# so it is a role of its own); admins all.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read"}),
     "editor": frozenset({"read", "rules"}),
     "approver": frozenset({"read", "approve"}),
-    "admin": frozenset({"read", "rules", "approve", "admin"}),
+    "agent": frozenset({"read", "converse"}),
+    "admin": frozenset({"read", "rules", "approve", "converse", "admin"}),
 }
 
 

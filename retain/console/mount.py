@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retain.console import api, login, pages
+from retain.console import api, conversation_api, conversation_pages, login, pages
 from retain.console.auth import LoginRequired
 
 
@@ -23,6 +23,8 @@ def install_console(app: FastAPI) -> FastAPI:
     app.include_router(login.router)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(conversation_pages.router)
+    app.include_router(conversation_api.router)
     app.mount("/console/static", StaticFiles(directory=Path(__file__).parent / "static"), name="console-static")
 
     @app.exception_handler(LoginRequired)

@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from retain.console import api, login, pages
+from retain.console import api, conversation_api, conversation_pages, login, pages
 from retain.console.credentials import ROLES, allowed
 from tests.fakes.console_world import PASSWORD, build_world
 
@@ -31,9 +31,18 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/console/customers/{customer_id}"): "read", ("GET", "/console/results"): "read",
     ("GET", "/console/users"): "admin", ("POST", "/console/users"): "admin", ("POST", "/console/tokens"): "admin",
     ("POST", "/console/logout"): "read",
+    ("GET", "/api/conversations"): "read", ("GET", "/api/conversations/{conversation_id}"): "read",
+    ("POST", "/api/conversations/{conversation_id}/answer"): "converse",
+    ("POST", "/api/conversations/{conversation_id}/assign"): "converse",
+    ("POST", "/api/conversations/{conversation_id}/status"): "converse",
+    ("GET", "/console/conversations"): "read", ("GET", "/console/conversations/{conversation_id}"): "read",
+    ("POST", "/console/conversations/{conversation_id}/answer"): "converse",
+    ("POST", "/console/conversations/{conversation_id}/assign"): "converse",
+    ("POST", "/console/conversations/{conversation_id}/status"): "converse",
 }
 PUBLIC = {("GET", "/console/login"), ("POST", "/console/login")}
-IDS = {"rule_id": "checkout-idle-nudge", "message_id": "m0007", "customer_id": "c-1", "token_id": "nope"}
+IDS = {"rule_id": "checkout-idle-nudge", "message_id": "m0007", "customer_id": "c-1", "token_id": "nope",
+       "conversation_id": "nope"}
 
 
 def concrete(path: str) -> str:
@@ -56,7 +65,8 @@ def log_in(world, username: str) -> tuple[TestClient, str]:
 
 
 def test_the_table_covers_every_console_route():
-    found = {(method, route.path) for r in (api.router, pages.router, login.router) for route in r.routes
+    found = {(method, route.path) for r in (api.router, pages.router, login.router, conversation_api.router,
+                                            conversation_pages.router) for route in r.routes
              for method in route.methods - {"HEAD"}}
     assert found == set(ROUTES) | PUBLIC
 
