@@ -7,7 +7,8 @@ malformed record gets in and lands in ``deadletter``. Messages the service sends
 sink, and from there to the simulated customers, who react through the real webhooks
 (``retain.demo_reactions``). Live counts are shown until Ctrl-C or ``--duration``; ``--json``
 prints one summary object at the end, with ``messages`` (by channel and status), ``opt_outs``
-(by source) and ``suppressed`` (held-back messages by reason).
+(by source), ``suppressed`` (held-back messages by reason) and ``conversations`` (customers'
+replies by intent, as triaged).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from outreach.consent.records import ConsentChangeRecord
+from outreach.conversations.records import ConversationRecord
 from outreach.outbox.records import DRAFTED, PENDING, SENDING, SUPPRESSED, OutboxRecord, RulePauseRecord
 from retain.demo_reactions import SimulatedRecipients
 from infra.database import session_scope
@@ -119,6 +121,8 @@ def _progress_table(elapsed: float, feeder: Feeder, runtime: Runtime,
     if recipients is not None:
         for reaction, count in sorted(recipients.reactions.items()):
             table.add_row(f"reactions: {reaction}", str(count))
+        for channel, count in sorted(recipients.replies.items()):
+            table.add_row(f"replies written back: {channel}", str(count))
     return table
 
 
@@ -129,7 +133,8 @@ def suppression_reason(last_error: str | None) -> str:
 
 
 def outreach_summary(engine: Engine) -> dict[str, Any]:
-    """Messages by channel and status, opt-outs by source, suppressed messages by reason, paused rules."""
+    """Messages by channel and status, opt-outs by source, suppressed messages by reason, paused rules,
+    conversations by intent."""
     with Session(engine) as session:
         by_state = session.execute(select(OutboxRecord.channel, OutboxRecord.state, func.count())
                                    .group_by(OutboxRecord.channel, OutboxRecord.state)).all()
@@ -138,11 +143,14 @@ def outreach_summary(engine: Engine) -> dict[str, Any]:
                                    .group_by(ConsentChangeRecord.source)).all()
         suppressed = session.scalars(select(OutboxRecord.last_error).where(OutboxRecord.state == SUPPRESSED)).all()
         paused = {pause.rule_id: pause.reason for pause in session.scalars(select(RulePauseRecord))}
+        conversations = session.execute(select(ConversationRecord.intent, func.count())
+                                        .group_by(ConversationRecord.intent)).all()
     messages: dict[str, dict[str, int]] = {}
     for channel, state, count in by_state:
         messages.setdefault(channel, {})[state] = count
     return {"messages": messages, "opt_outs": dict(opt_outs),
-            "suppressed": dict(Counter(suppression_reason(reason) for reason in suppressed)), "paused_rules": paused}
+            "suppressed": dict(Counter(suppression_reason(reason) for reason in suppressed)), "paused_rules": paused,
+            "conversations": dict(conversations)}
 
 
 async def run_demo(settings: Settings, *, duration: float | None, customers: int, seed: int,
@@ -164,7 +172,8 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
         assert runtime.sender is not None and runtime.engine is not None
         recipients = SimulatedRecipients(
             react=feed.deliver_message, channels=runtime.sender.channels, engine=runtime.engine,
-            api_url=runtime.api_url, public_base_url=runtime.settings.public_base_url, keys=runtime.webhook_keys)
+            api_url=runtime.api_url, public_base_url=runtime.settings.public_base_url, keys=runtime.webhook_keys,
+            seed=seed)
         console.print(f"API on {runtime.api_url}  (docs: {runtime.api_url}/docs)   broker {runtime.bootstrap}")
         console.print(await asyncio.to_thread(_demo_login, runtime))
         started = time.monotonic()  # the duration counts from a ready service, not from start-up
@@ -200,6 +209,7 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
         "outbox": summary["outreach"]["enqueue"],
         **outreach,
         "reactions": dict(recipients.reactions),
+        "replies": dict(recipients.replies),
         "webhooks": dict(recipients.webhooks),
         "customers": customers,
         "duration_seconds": round(time.monotonic() - started, 1),

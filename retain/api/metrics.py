@@ -56,6 +56,31 @@ def database_families(engine: Engine) -> list[str]:
     lines += family("retain_sends_total", "counter", "Outbox messages by channel and status.", sends)
     lines += family("retain_delivery_events_total", "counter", "Provider delivery events by provider and kind.",
                     _grouped(engine, DeliveryEventRecord.provider, DeliveryEventRecord.kind))
+    return lines + conversation_families(engine)
+
+
+def conversation_families(engine: Engine) -> list[str]:
+    """Customers' replies: conversations by intent and status, share answered and time to first answer per rule."""
+    from sqlmodel import Session
+
+    from outreach.conversations.measures_store import measures_since
+    from outreach.conversations.records import ConversationRecord
+
+    lines = family("retain_conversations_total", "counter", "Conversations opened by customers' replies, by intent "
+                   "and status.", _grouped(engine, ConversationRecord.intent, ConversationRecord.status))
+    with Session(engine) as session:
+        measures = measures_since(session=session)
+    lines += family("retain_replies_answered_ratio", "gauge", "Share of conversations a person answered, per rule.",
+                    [({"rule_id": m.rule_id}, m.share_answered or 0.0) for m in measures])
+    lines += ["# HELP retain_first_human_answer_seconds Time from a customer's first reply to the first human "
+              "answer, per rule.", "# TYPE retain_first_human_answer_seconds summary"]
+    for m in measures:
+        labels = {"rule_id": m.rule_id}
+        if m.median_seconds is not None:
+            lines.append(f"retain_first_human_answer_seconds{labels_text({**labels, 'quantile': '0.5'})} "
+                         f"{m.median_seconds:g}")
+        lines.append(f"retain_first_human_answer_seconds_sum{labels_text(labels)} {sum(m.answer_seconds):g}")
+        lines.append(f"retain_first_human_answer_seconds_count{labels_text(labels)} {m.answered:g}")
     return lines
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict
 from typing import Any, Literal
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from outreach.conversations.answers import AnswerRefused
+from outreach.conversations.measures_store import measures_since
 from outreach.conversations.records import OPEN
 from retain.console import conversation_actions
 from retain.console.auth import Principal, db, now_utc, require
@@ -44,6 +46,14 @@ def get_conversations(status: str = Query(OPEN, pattern="^(open|resolved|closed)
                       _: Principal = Depends(require("read"))) -> list[dict[str, Any]]:
     """The inbox queue: waiting first, then priority, then the longest wait."""
     return queue(session=session, now=now_utc(), status=status)
+
+
+@router.get("/measures")
+def get_measures(days: int = Query(30, ge=1, le=366), session: Session = Depends(db),
+                 _: Principal = Depends(require("read"))) -> list[dict[str, Any]]:
+    """Per rule: replies, share answered by a person, time to the first human answer (conversations of ``days``)."""
+    since = now_utc() - dt.timedelta(days=days)
+    return [m.to_dict() for m in measures_since(session=session, since=since)]
 
 
 @router.get("/{conversation_id}")

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from outreach.conversations.answers import latest_reply, suggest
+from outreach.conversations.measures import duration_text
 from outreach.conversations.context import conversation_packet, conversation_summary
 from outreach.conversations.records import OPEN, STATUSES, ConversationRecord
 from outreach.conversations.service import inbox
@@ -26,12 +27,8 @@ from triggers.policy.escalation import Escalation, pause_end
 
 
 def waited(since: dt.datetime | None, now: dt.datetime) -> str:
-    """How long a reply has waited, as ``3d 4h`` / ``2h 5m`` / ``7m``."""
-    if since is None:
-        return ""
-    minutes = max(int((now - since).total_seconds() // 60), 0)
-    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
-    return f"{days}d {hours}h" if days else f"{hours}h {mins}m" if hours else f"{mins}m"
+    """How long a reply has waited, as ``3d 4h`` / ``2h 5m`` / ``7m`` (empty when nothing waits)."""
+    return duration_text((now - since).total_seconds()) if since is not None else ""
 
 
 def queue(*, session: Session, now: dt.datetime, status: str = OPEN) -> list[dict[str, Any]]:

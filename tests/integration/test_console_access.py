@@ -32,6 +32,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/console/users"): "admin", ("POST", "/console/users"): "admin", ("POST", "/console/tokens"): "admin",
     ("POST", "/console/logout"): "read",
     ("GET", "/api/conversations"): "read", ("GET", "/api/conversations/{conversation_id}"): "read",
+    ("GET", "/api/conversations/measures"): "read",
     ("POST", "/api/conversations/{conversation_id}/answer"): "converse",
     ("POST", "/api/conversations/{conversation_id}/assign"): "converse",
     ("POST", "/api/conversations/{conversation_id}/status"): "converse",

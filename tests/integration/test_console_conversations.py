@@ -144,3 +144,19 @@ def test_the_inbox_pages_render(world):
     page = client.get(f"/console/conversations/{world.conversations['question']}")
     assert page.status_code == 200 and 'name="form_key"' in page.text and "Send answer" in page.text
     assert client.get("/console/conversations/nope").status_code == 404
+
+
+def test_time_to_first_answer_and_share_answered_on_the_results_page_and_in_metrics(world):
+    client, csrf = log_in(world, "agent")
+    client.post(f"/api/conversations/{world.conversations['question']}/answer",
+                json={"text": GOOD, "key": "answer-key-4"}, headers={"X-CSRF-Token": csrf})
+    [measures] = client.get("/api/conversations/measures").json()
+    assert (measures["rule_id"], measures["conversations"], measures["answered"]) == ("checkout-idle-nudge", 2, 1)
+    assert measures["share_answered"] == 0.5 and measures["escalated"] == 1 and measures["waiting"] == 1
+    assert 3 * 3600 - 60 <= measures["median_first_answer_seconds"] <= 3 * 3600 + 600  # replied 3 h before
+    page = client.get("/console/results").text
+    assert "Replies per rule" in page and "50.0%" in page and "3h 0m" in page
+    metrics = client.get("/metrics").text
+    assert 'retain_replies_answered_ratio{rule_id="checkout-idle-nudge"} 0.5' in metrics
+    assert 'retain_first_human_answer_seconds_count{rule_id="checkout-idle-nudge"} 1' in metrics
+    assert 'retain_conversations_total{intent="complaint",status="open"} 1' in metrics

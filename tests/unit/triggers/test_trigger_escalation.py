@@ -68,3 +68,19 @@ def test_without_an_escalation_port_nothing_changes(make_rule, make_signal, make
     [decision] = decide(make_signal(), [make_rule(action={"channels": ["email"], "brief": "x"})], make_customer(),
                         None, ContactHistory(), InMemoryConsent(), NOON_ISH)
     assert decision.outcome == Outcome.ENGAGE
+
+
+def test_retain_explain_shows_the_stop_and_why(make_rule, make_signal, make_customer):
+    from rich.console import Console
+
+    from triggers.explain import build_timeline, render_timeline
+
+    signal = make_signal()
+    escalations = InMemoryEscalations({"c1": [Escalation(NOON_ISH - HOUR, "cancellation", "conv-7")]})
+    decisions = decide(signal, [make_rule(action={"channels": ["email"], "brief": "x"})], make_customer(), None,
+                       ContactHistory(), InMemoryConsent(), NOON_ISH, escalations=escalations)
+    console = Console(record=True, width=200)
+    render_timeline("c1", build_timeline([signal], decisions), console)
+    text = console.export_text()
+    assert "suppressed (conversation_escalated) winback v1" in text
+    assert "cancellation reply in conversation conv-7: automated outreach paused until 2026-01-15T14:00:00+00:00" in text
