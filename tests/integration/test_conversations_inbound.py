@@ -244,3 +244,45 @@ def test_a_second_customer_of_the_same_number_is_not_mixed_in(world):
     world.twilio("/outreach/twilio/inbound", twilio_inbound(sender="+4915199999999", body="where is it?"))
     [conversation] = conversations(world)
     assert conversation.customer_id == "c2"
+
+
+def test_the_decision_stage_reads_escalations_through_its_own_session(world):
+    from signals.signal import Signal
+    from triggers.decision_stage import DecisionStage
+    from triggers.ruleset import RuleBook, RuleSet
+
+    from outreach.conversations.escalations import escalations_on
+
+    world.send(channel="sms")
+    world.twilio("/outreach/twilio/inbound", twilio_inbound(sender=PHONE, body="Cancel my order, I don't want it anymore."))
+    rule = Rule.model_validate({"id": "winback", "version": 1, "signals": ["usage_drop"], "topic": "marketing",
+                                "action": {"channels": ["email"], "brief": "x"}})
+    stage = DecisionStage(engine=world.engine, rulebook=RuleBook(RuleSet.of([rule])), escalations=escalations_on)
+    signal = Signal(kind="usage_drop", customer_id="c1", episode_key="usage_drop:c1:9", detected_at=world.now,
+                    reason="drop", context={"customer": {"email": EMAIL}})
+    assert stage.process([signal], world.now + dt.timedelta(minutes=5)) == []  # nothing published
+    with Session(world.engine) as session:
+        from triggers.records import DecisionRecord
+
+        [stored] = session.scalars(select(DecisionRecord).where(DecisionRecord.signal_id == signal.signal_id))
+    assert (stored.outcome, stored.reason) == ("suppressed", "conversation_escalated")
+
+
+def test_erasure_clears_the_reply_texts(world):
+    from outreach.consent.erasure import erase_customer
+
+    world.send(channel="sms")
+    world.twilio("/outreach/twilio/inbound", twilio_inbound(sender=PHONE, body="where is my parcel, Ada Lovelace here"))
+    with Session(world.engine) as session:
+        erase_customer(session=session, customer_id="c1", now=world.now)
+        session.commit()
+    assert [(e.text, e.subject) for e in entries(world)] == [(None, None)]
+
+
+def test_the_hand_off_needs_its_secret_outside_development():
+    from infra.settings import Settings
+    from outreach.webhooks.support_handoff import handoff_from_settings
+
+    assert handoff_from_settings(Settings()) is None  # no helpdesk: replies wait in the inbox
+    with pytest.raises(ValueError, match="RETAIN_SUPPORT_WEBHOOK_SECRET"):
+        handoff_from_settings(Settings(environment="production", support_webhook_url="https://helpdesk.example/h"))
