@@ -32,7 +32,14 @@ from outreach.drafting.draft import Draft
 from outreach.drafting.llm import llm_drafter_from_settings
 from outreach.drafting.system_parts import WORDING, SystemParts, frame_email, frame_sms
 from outreach.drafting.template import TemplateDrafter
-from outreach.guardrails import GuardrailInput, GuardrailLimits, GuardrailResult, failures, run_guardrails
+from outreach.guardrails import (
+    GuardrailInput,
+    GuardrailLimits,
+    GuardrailRefusal,
+    GuardrailResult,
+    failures,
+    run_guardrails,
+)
 from outreach.outbox.records import DRAFTED, OutboxRecord
 from signals.records import CustomerRecord, SignalRecord
 
@@ -55,18 +62,8 @@ BRIEFS = {
 }
 
 
-class AnswerRefused(Exception):
+class AnswerRefused(GuardrailRefusal):
     """An answer that fails its guardrails (``checks``) or cannot be sent (no known customer)."""
-
-    def __init__(self, reason: str, checks: list[GuardrailResult] | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.checks = list(checks or [])
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form for a 422 answer."""
-        return {"message": self.reason, "failed": [c.to_dict() for c in failures(self.checks)],
-                "checks": [c.to_dict() for c in self.checks]}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Callable
 
 from outreach.guardrails import facts, injection, language, length, links, offers, personal_data, service_tone
 from outreach.guardrails import sms_segments
-from outreach.guardrails.result import GuardrailInput, GuardrailLimits, GuardrailResult, failures
+from outreach.guardrails.result import GuardrailInput, GuardrailLimits, GuardrailRefusal, GuardrailResult, failures
 
 Check = Callable[[GuardrailInput], GuardrailResult]
 
@@ -20,7 +20,7 @@ COMMON_CHECKS: tuple[Check, ...] = (
 )
 SMS_CHECKS: tuple[Check, ...] = (sms_segments.check,)
 
-__all__ = ["GuardrailInput", "GuardrailLimits", "GuardrailResult", "failures", "run_guardrails"]
+__all__ = ["GuardrailInput", "GuardrailLimits", "GuardrailRefusal", "GuardrailResult", "failures", "run_guardrails"]
 
 
 def run_guardrails(inp: GuardrailInput) -> list[GuardrailResult]:

@@ -6,8 +6,10 @@ Uses the Debian ``chromium`` package through Playwright's ``executable_path``: n
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
+from collections.abc import Iterator
 import time
 from pathlib import Path
 
@@ -35,20 +37,29 @@ class _Server(uvicorn.Server):
         pass
 
 
-@pytest.fixture
-def console_url(tmp_path):
-    world = build_world(tmp_path, history=True)  # Secure cookies on: Chromium accepts them on http://127.0.0.1
+@contextlib.contextmanager
+def serve(app) -> Iterator[str]:
+    """``app`` on a free local port in a thread; yields its base URL, stops it afterwards."""
     port = free_port()
-    server = _Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, name="console-test-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:  # bounded wait for the socket to listen
         assert thread.is_alive() and time.monotonic() < deadline, "the console server did not start"
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def console_url(tmp_path):
+    world = build_world(tmp_path, history=True)  # Secure cookies on: Chromium accepts them on http://127.0.0.1
+    with serve(world.app) as url:
+        yield url
 
 
 @pytest.fixture

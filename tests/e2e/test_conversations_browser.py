@@ -7,17 +7,13 @@ download); screenshots under ``test-artifacts/conversations/``.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlmodel import Session, select
 
-from infra.broker import free_port
 from outreach.outbox.records import OutboxRecord
-from tests.e2e.test_console_browser import ARGS, CHROMIUM, TIMEOUT_MS, _Server
+from tests.e2e.test_console_browser import CHROMIUM, page, serve  # noqa: F401  (page: the browser fixture)
 from tests.fakes.console_world import PASSWORD, build_world, seed_conversations
 from tests.integration.test_console_conversations import sender
 
@@ -35,30 +31,9 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 def world(tmp_path):
     world = build_world(tmp_path)
     world.conversations = seed_conversations(world.engine)
-    port = free_port()
-    server = _Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, name="inbox-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:  # bounded wait for the socket to listen
-        assert thread.is_alive() and time.monotonic() < deadline, "the console server did not start"
-        time.sleep(0.02)
-    world.url = f"http://127.0.0.1:{port}"
-    yield world
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def page():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1200, "height": 900})
-            context.set_default_timeout(TIMEOUT_MS)
-            yield context.new_page()
-        finally:
-            browser.close()
+    with serve(world.app) as url:
+        world.url = url
+        yield world
 
 
 def shot(page, name: str) -> None:
