@@ -22,10 +22,11 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
+from infra.scheduler import add_periodic
+from infra.settings import ReputationSettings
 from outreach.outbox.records import SENT, OutboxRecord
 from outreach.outbox.sender import Sender, SendReport
 from outreach.reputation import evaluate_rule, pause_of, thresholds_from_settings
-from infra.scheduler import add_periodic
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,9 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def pause_rules_over_threshold(*, session: Session, settings: Any, now: dt.datetime) -> list[str]:
+def pause_rules_over_threshold(*, session: Session, reputation: ReputationSettings, now: dt.datetime) -> list[str]:
     """Evaluate every rule with sends in the reputation window; the ids of rules newly paused."""
-    thresholds, window = thresholds_from_settings(settings)
+    thresholds, window = thresholds_from_settings(reputation)
     rule_ids = session.scalars(select(OutboxRecord.rule_id).distinct().where(
         OutboxRecord.state == SENT, OutboxRecord.sent_at >= now - window))
     paused = []
@@ -56,11 +57,11 @@ def pause_rules_over_threshold(*, session: Session, settings: Any, now: dt.datet
 class OutreachJobs:
     """The bodies of the outreach jobs, sharing one sender and one consent publisher."""
 
-    def __init__(self, sender: Sender, *, engine: Engine, settings: Any, consent_publisher: Any = None,
-                 clock: Callable[[], dt.datetime] = utc_now) -> None:
+    def __init__(self, sender: Sender, *, engine: Engine, reputation: ReputationSettings,
+                 consent_publisher: Any = None, clock: Callable[[], dt.datetime] = utc_now) -> None:
         self.sender = sender
         self.engine = engine
-        self.settings = settings
+        self.reputation = reputation
         self.consent_publisher = consent_publisher
         self.clock = clock
         self.totals: Counter[str] = Counter()  # final states reached by this process's passes
@@ -79,7 +80,7 @@ class OutreachJobs:
     def check_reputation(self) -> list[str]:
         """Pause the rules over a threshold (blocking: runs in the scheduler's worker thread)."""
         with Session(self.engine) as session:
-            paused = pause_rules_over_threshold(session=session, settings=self.settings, now=self.clock())
+            paused = pause_rules_over_threshold(session=session, reputation=self.reputation, now=self.clock())
             session.commit()
         return paused
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from infra.settings import ReputationSettings
 from outreach.conversations.records import ANSWER_RULE_ID
 from outreach.outbox.records import SENT, DeliveryEventRecord, OutboxRecord, RulePauseRecord
 
@@ -94,7 +95,7 @@ def resume_rule(*, session: Session, rule_id: str) -> bool:
     return True
 
 
-def thresholds_from_settings(settings) -> tuple[Thresholds, dt.timedelta]:
+def thresholds_from_settings(settings: ReputationSettings) -> tuple[Thresholds, dt.timedelta]:
     """The guard's thresholds and window as the settings give them."""
     thresholds = Thresholds(max_complaint_rate=settings.reputation_max_complaint_rate,
                             max_opt_out_rate=settings.reputation_max_opt_out_rate,
@@ -102,11 +103,12 @@ def thresholds_from_settings(settings) -> tuple[Thresholds, dt.timedelta]:
     return thresholds, dt.timedelta(days=settings.reputation_window_days)
 
 
-def check_after_reaction(*, session: Session, settings, rule_id: str | None, now: dt.datetime) -> None:
+def check_after_reaction(*, session: Session, reputation: ReputationSettings, rule_id: str | None,
+                         now: dt.datetime) -> None:
     """Re-evaluate a rule after a complaint or opt-out it caused (webhook handlers call this)."""
     if rule_id is None:
         return
-    thresholds, window = thresholds_from_settings(settings)
+    thresholds, window = thresholds_from_settings(reputation)
     record = evaluate_rule(session=session, rule_id=rule_id, now=now, window=window, thresholds=thresholds)
     if record is not None and record.paused_at == now:
         log.warning("rule %s paused by the reputation guard: %s", rule_id, record.reason)

@@ -40,7 +40,7 @@ def evaluate(
     classifier = load_or_train(settings.data_dir)
     results = [run(KeywordTriage(), name="keyword matching"), run(classifier, name="classifier")]
     if llm:
-        triager = build_triager(settings, classifier)
+        triager = build_triager(settings.conversations, classifier)
         if triager is classifier:
             raise typer.BadParameter("no LLM is configured (set OPENAI_BASE_URL or OPENAI_API_KEY)")
         results.append(run(triager, name="LLM path"))

@@ -25,7 +25,7 @@ import faust
 
 from infra.logs import redact_handlers
 from infra.private_files import open_private, private_dir
-from infra.settings import Settings
+from infra.settings import DetectorSettings, Settings
 from infra.stream_app import create_app
 from outreach.conversations.escalations import escalations_on
 from signals.agents import SignalAgents, register_signal_agents
@@ -37,10 +37,10 @@ DEFAULT_FOLD = "signals.customer_fold:default_fold"
 
 
 def load_fold(spec: str, settings: Settings) -> Any:
-    """Build the fold named by ``module:factory`` (the factory takes the settings)."""
+    """Build the fold named by ``module:factory`` (the factory takes the detector settings)."""
     module_name, _, attr = spec.partition(":")
-    factory: Callable[[Settings], Any] = getattr(importlib.import_module(module_name), attr)
-    return factory(settings)
+    factory: Callable[[DetectorSettings], Any] = getattr(importlib.import_module(module_name), attr)
+    return factory(settings.detectors)
 
 
 @dataclass

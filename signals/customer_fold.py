@@ -48,6 +48,7 @@ import heapq
 import math
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from infra.settings import DetectorSettings, get_settings
 from signals import features as feature_fold
 from signals.detectors.base import Detector, iso
 from signals.detectors.checkout_idle import CheckoutIdleConfig, CheckoutIdleDetector
@@ -299,12 +300,10 @@ def _step(detectors: Iterable[Detector], states: dict[str, Any],
     return new_states, signals
 
 
-def default_fold(settings: Any = None) -> CustomerFold:
-    """The fold configured from ``infra.settings.Settings`` (environment when ``None``)."""
+def default_fold(settings: DetectorSettings | None = None) -> CustomerFold:
+    """The fold configured by the detector settings (read from the environment when ``None``)."""
     if settings is None:
-        from infra.settings import get_settings
-
-        settings = get_settings()
+        settings = get_settings().detectors
     lateness = dt.timedelta(seconds=settings.allowed_lateness_seconds)
     return CustomerFold(
         [

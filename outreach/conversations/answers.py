@@ -20,28 +20,25 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
 from infra.database import dialect_insert
+from infra.settings import ConversationSettings
 from outreach.conversations.records import ANSWER_RULE_ID, ConversationRecord
 from outreach.conversations.service import entry_exists, record_answer, thread_entries
-from outreach.drafting.brief import DraftRequest, PrivateFacts, signal_facts
-from outreach.drafting.compose import compose_with_settings
+from outreach.drafting.brief import DraftRequest, GuardrailLimits, PrivateFacts, signal_facts
+from outreach.drafting.compose import compose, frame
 from outreach.drafting.draft import Draft
 from outreach.drafting.llm import llm_drafter_from_settings
-from outreach.drafting.system_parts import WORDING, SystemParts, frame_email, frame_sms
+from outreach.drafting.stored_facts import NothingToDraftFrom, contact_details, with_snapshot
+from outreach.drafting.system_parts import WORDING, SystemParts
 from outreach.drafting.template import TemplateDrafter
-from outreach.guardrails import (
-    GuardrailInput,
-    GuardrailLimits,
-    GuardrailRefusal,
-    GuardrailResult,
-    failures,
-    run_guardrails,
-)
+from outreach.guardrails import Candidate, GuardrailRefusal, GuardrailResult, failures, run_guardrails
 from outreach.outbox.records import DRAFTED, OutboxRecord
-from signals.records import CustomerRecord, SignalRecord
+from signals.records import CustomerRecord
+from triggers.decision import Decision, DecisionSnapshot
 
 REPLY_KIND = "reply"  # the drafting "signal kind" of an answer: templates/<lang>/reply.j2
 MAX_QUOTED_REPLY = 500
@@ -92,35 +89,44 @@ def latest_reply(session: Session, conversation: ConversationRecord) -> tuple[st
     return (inbound[-1].text or "", inbound[-1].subject) if inbound else ("", None)
 
 
-def answer_request(*, session: Session, conversation: ConversationRecord) -> DraftRequest:
-    """The drafting request of an answer: service topic, no offers, the answered message's signal facts."""
+def answered_snapshot(session: Session, message: OutboxRecord | None) -> DecisionSnapshot | None:
+    """The snapshot of the decision behind the answered message (None: no message, or one of our answers)."""
+    if message is None:
+        return None
+    try:
+        decision = Decision.from_dict(message.decision or {})
+        return with_snapshot(session=session, decision=decision).snapshot
+    except (ValidationError, NothingToDraftFrom):
+        return None  # an answer to a person's answer, or an old row without its signal: the reply is the context
+
+
+def answer_request(*, session: Session, conversation: ConversationRecord, limits: GuardrailLimits) -> DraftRequest:
+    """The drafting request of an answer: service topic, no offers, no links, the answered message's facts."""
     customer = session.get(CustomerRecord, conversation.customer_id) if conversation.customer_id else None
     message = session.get(OutboxRecord, conversation.message_id) if conversation.message_id else None
-    signal_id = (message.decision or {}).get("signal_id") if message is not None else None
-    signal = session.get(SignalRecord, signal_id) if signal_id else None
-    time_zone = customer.time_zone if customer is not None else None
-    facts = signal_facts(signal.attributes or {}, time_zone) if signal is not None else {}
+    snapshot = answered_snapshot(session, message)
+    time_zone = (snapshot.time_zone if snapshot is not None else None) or (customer.time_zone if customer else None)
+    facts = signal_facts(snapshot.signal_attributes, time_zone) if snapshot is not None else {}
     text, _ = latest_reply(session, conversation)
     facts["customer_reply"] = text[:MAX_QUOTED_REPLY]  # data for the drafter; the echo check keeps it out
     # The reply's language when the system parts have wording for it (the sender line, the footer), else English.
     language = conversation.language if conversation.language in WORDING else "en"
+    private = contact_details(session=session, customer_id=conversation.customer_id) if customer else None
     return DraftRequest(
         channel=conversation.channel, topic="service", rule_id=ANSWER_RULE_ID,
         brief=BRIEFS.get(conversation.intent, BRIEFS["other"]), tone=TONE, signal_kind=REPLY_KIND,
         signal_reason=conversation.intent, facts=facts, offers=(),
         first_name=customer.first_name if customer is not None else None, locale=language,
-        private=PrivateFacts(last_name=customer.last_name, email=customer.email, phone=customer.phone)
-        if customer is not None else PrivateFacts(),
-        message_ref=conversation.conversation_id,
+        private=private or PrivateFacts(), message_ref=conversation.conversation_id, limits=limits,
     )
 
 
-def suggest(*, session: Session, conversation: ConversationRecord, settings: Any) -> Suggestion:
+def suggest(*, session: Session, conversation: ConversationRecord, settings: ConversationSettings) -> Suggestion:
     """A suggested answer, drafted by the LLM (when configured) or the template, checked by the guardrails."""
-    request = answer_request(session=session, conversation=conversation)
-    fallback = TemplateDrafter()
-    composed = compose_with_settings(request, settings=settings, drafter=llm_drafter_from_settings(settings),
-                                     fallback=fallback)
+    framing = settings.message_framing
+    request = answer_request(session=session, conversation=conversation, limits=GuardrailLimits.from_settings(framing))
+    drafter = llm_drafter_from_settings(settings.llm, sms_max_segments=framing.sms_max_segments)
+    composed = compose(request, drafter=drafter, fallback=TemplateDrafter(), system=SystemParts.from_settings(framing))
     final = composed.attempts[-1].draft
     return Suggestion(text=final.body if final is not None else "", subject=_subject(session, conversation),
                       drafter=composed.drafter, guardrails=[g.to_dict() for g in composed.guardrails])
@@ -134,17 +140,14 @@ def _subject(session: Session, conversation: ConversationRecord) -> str:
     return f"Re: {message.subject}" if message is not None and message.subject else "Re: your message"
 
 
-def check_answer(*, request: DraftRequest, text: str, subject: str, settings: Any,
+def check_answer(*, request: DraftRequest, text: str, subject: str, system: SystemParts,
                  ) -> tuple[str, list[GuardrailResult]]:
     """The answer as it will be sent (system parts added) and every guardrail result for it."""
     draft = Draft(body=text.strip(), subject=subject.strip(), language=request.language)
-    system = SystemParts.from_settings(settings)
-    framed = (frame_sms(draft, system, ai_drafted=False) if request.channel == "sms"
-              else frame_email(draft, system, ai_drafted=False, unsubscribe_url=None))
+    framed = frame(request, draft, system, ai_drafted=False)
     if not draft.body:
         return framed.text, [GuardrailResult("length", False, "the answer is empty")]
-    inp = GuardrailInput(request, draft, framed.text, allowed_links=(), limits=GuardrailLimits.from_settings(settings))
-    return framed.text, run_guardrails(inp)
+    return framed.text, run_guardrails(Candidate(request, draft, framed.text))
 
 
 def answer_key(conversation_id: str, form_key: str) -> str:
@@ -153,7 +156,7 @@ def answer_key(conversation_id: str, form_key: str) -> str:
 
 
 def send_answer(*, session: Session, conversation_id: str, text: str, subject: str | None, author: str,
-                form_key: str, now: dt.datetime, settings: Any) -> SentAnswer:
+                form_key: str, now: dt.datetime, settings: ConversationSettings) -> SentAnswer:
     """Check a person's answer and queue it in the outbox once; ``AnswerRefused`` when it may not go."""
     conversation = session.get(ConversationRecord, conversation_id)
     if conversation is None:
@@ -164,9 +167,11 @@ def send_answer(*, session: Session, conversation_id: str, text: str, subject: s
         return SentAnswer(existing, True, [])
     if conversation.customer_id is None:
         raise AnswerRefused("the sender is not a known customer: answer from your own mail or phone")
-    request = answer_request(session=session, conversation=conversation)
+    framing = settings.message_framing
+    request = answer_request(session=session, conversation=conversation, limits=GuardrailLimits.from_settings(framing))
     subject = (subject or _subject(session, conversation)) if conversation.channel == "email" else None
-    body, checks = check_answer(request=request, text=text, subject=subject or "", settings=settings)
+    body, checks = check_answer(request=request, text=text, subject=subject or "",
+                                system=SystemParts.from_settings(framing))
     if failures(checks):
         raise AnswerRefused("the answer fails its guardrails: "
                             + "; ".join(f"{c.name}: {c.detail}" for c in failures(checks)), checks)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import openai
 
+from infra.settings import ConversationSettings
 from outreach.conversations.triage import UNDETERMINED, Intent, Sentiment, Triage
 from outreach.drafting.llm import make_client
 from outreach.drafting.prompt import data_json
@@ -118,11 +119,12 @@ class LLMTriage:
                       triage.confidence, f"{why}; the {triage.source} decided")
 
 
-def build_triager(settings: Any, classifier: Triager) -> Triager:
+def build_triager(settings: ConversationSettings, classifier: Triager) -> Triager:
     """The LLM triage when an LLM is configured (the classifier as its fallback), else the classifier."""
-    if not settings.openai_base_url and settings.openai_api_key is None:
+    llm = settings.llm
+    if not llm.openai_base_url and llm.openai_api_key is None:
         return classifier
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key is not None else None
-    client = make_client(base_url=settings.openai_base_url, api_key=key, timeout=settings.triage_timeout_seconds,
-                         max_retries=settings.llm_max_retries)
-    return LLMTriage(client, model=settings.llm_model, fallback=classifier)
+    key = llm.openai_api_key.get_secret_value() if llm.openai_api_key is not None else None
+    client = make_client(base_url=llm.openai_base_url, api_key=key, timeout=settings.triage_timeout_seconds,
+                         max_retries=llm.llm_max_retries)
+    return LLMTriage(client, model=llm.llm_model, fallback=classifier)

@@ -24,6 +24,8 @@ import hmac
 import re
 from email.utils import getaddresses
 
+from infra.settings import ThreadingSettings
+
 REPLY_PREFIX = "reply+"
 TAG_CHARS = 16  # 64 bits of HMAC: the local part stays under its 64-character limit
 _REPLY_LOCAL = re.compile(r"reply\+([0-9a-f]{32})\.([0-9a-f]{%d})" % TAG_CHARS)
@@ -90,7 +92,7 @@ class OutboundThreading:
         return {"Message-ID": message_id_header(message_id, self.message_domain)}
 
     @classmethod
-    def from_settings(cls, settings) -> "OutboundThreading":
+    def from_settings(cls, settings: ThreadingSettings) -> "OutboundThreading":
         """Keyed like the unsubscribe links; Message-IDs on the sender's domain, replies to the inbound domain."""
         return cls(secret=settings.unsubscribe_secret.get_secret_value().encode(),
                    message_domain=domain_of(settings.sendgrid_from_email), reply_domain=settings.inbound_email_domain)

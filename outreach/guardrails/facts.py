@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from outreach.drafting.brief import DraftRequest
 from outreach.drafting.locale_format import MONTHS
-from outreach.guardrails.result import GuardrailInput, GuardrailResult
+from outreach.guardrails.result import Candidate, GuardrailResult
 
 NAME = "facts"
 
@@ -144,9 +144,9 @@ def mismatches(request: DraftRequest, text: str) -> list[str]:
     return bad
 
 
-def check(inp: GuardrailInput) -> GuardrailResult:
+def check(candidate: Candidate) -> GuardrailResult:
     """Every date and amount in the draft is one of the signal's facts."""
-    bad = mismatches(inp.request, inp.draft.text())
+    bad = mismatches(candidate.request, candidate.draft.text())
     if bad:
         return GuardrailResult(NAME, False, f"not in the signal's facts: {', '.join(bad)}")
     return GuardrailResult(NAME, True, "dates and amounts match the facts")

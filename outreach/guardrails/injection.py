@@ -11,7 +11,7 @@ import re
 from typing import Any, Iterator
 
 from outreach.drafting.brief import DraftRequest
-from outreach.guardrails.result import GuardrailInput, GuardrailResult
+from outreach.guardrails.result import Candidate, GuardrailResult
 
 NAME = "injection_echo"
 NGRAM = 4
@@ -54,9 +54,9 @@ def echoed_fragments(request: DraftRequest, text: str) -> list[str]:
     return found
 
 
-def check(inp: GuardrailInput) -> GuardrailResult:
+def check(candidate: Candidate) -> GuardrailResult:
     """The draft does not repeat instructions or long runs of upstream data."""
-    found = echoed_fragments(inp.request, inp.draft.text())
+    found = echoed_fragments(candidate.request, candidate.draft.text())
     if found:
         return GuardrailResult(NAME, False, f"echoes upstream data or instructions: {'; '.join(found)}")
     return GuardrailResult(NAME, True, "no echo")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from outreach.drafting.brief import DraftRequest
-from outreach.guardrails.result import GuardrailInput, GuardrailResult
+from outreach.guardrails.result import Candidate, GuardrailResult
 
 NAME = "offers"
 
@@ -85,10 +85,10 @@ def unlisted_offers(request: DraftRequest, text: str) -> list[OfferMention]:
     return [m for m in find_offer_mentions(text) if not _accounted(m, request)]
 
 
-def check(inp: GuardrailInput) -> GuardrailResult:
+def check(candidate: Candidate) -> GuardrailResult:
     """Every offer mentioned is on the rule's allowlist."""
-    bad = unlisted_offers(inp.request, inp.draft.text())
+    bad = unlisted_offers(candidate.request, candidate.draft.text())
     if bad:
         listed = "; ".join(f"{m.kind} '{m.text}'" for m in bad)
         return GuardrailResult(NAME, False, f"offers not in the allowlist: {listed}")
-    return GuardrailResult(NAME, True, f"{len(inp.request.offers)} allowed offer(s), none invented")
+    return GuardrailResult(NAME, True, f"{len(candidate.request.offers)} allowed offer(s), none invented")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from outreach.drafting.brief import DraftRequest
-from outreach.guardrails.result import GuardrailInput, GuardrailResult
+from outreach.guardrails.result import Candidate, GuardrailResult
 
 NAME = "personal_data"
 
@@ -53,9 +53,9 @@ def personal_data_kinds(request: DraftRequest, text: str) -> list[str]:
     return kinds
 
 
-def check(inp: GuardrailInput) -> GuardrailResult:
+def check(candidate: Candidate) -> GuardrailResult:
     """Nothing personal beyond the first name appears in the draft."""
-    kinds = personal_data_kinds(inp.request, inp.draft.text())
+    kinds = personal_data_kinds(candidate.request, candidate.draft.text())
     if kinds:
         return GuardrailResult(NAME, False, f"personal data in the draft: {', '.join(kinds)}")
     return GuardrailResult(NAME, True, "first name only")

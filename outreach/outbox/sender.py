@@ -9,18 +9,18 @@ or holds the row for review. It never sends it again blindly.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from infra.settings import OutboxSettings, development_default_secrets
 from outreach.channels.base import Channel, LookupUnsupported, OutgoingMessage, SendError
 from outreach.channels.rate_limit import TokenBucket
 from outreach.consent.contact_points import InvalidContactPoint
@@ -32,6 +32,9 @@ from outreach.consent.service import (
     register_contact_point,
     suppress,
 )
+from outreach.drafting.brief import PrivateFacts
+from outreach.drafting.compose import ComposedMessage
+from outreach.drafting.stored_facts import contact_details, with_snapshot
 from outreach.outbox import service as outbox
 from outreach.outbox.backoff import retry_delay
 from outreach.outbox.records import (
@@ -53,23 +56,18 @@ from triggers.decision import Decision
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ComposeRequest:
-    """What the drafter gets: the decision, the customer's non-contact facts, and the system links."""
+class Compose(Protocol):
+    """The drafting port (``outreach.drafting.compose.Composer``): one decision in, its message out."""
 
-    decision: Decision
-    message_id: str
-    customer: Mapping[str, Any]
-    unsubscribe_url: str
-    preferences_url: str
-
-
-Compose = Callable[[ComposeRequest], Any]  # returns an object (or dict) with subject/body or text
+    def __call__(self, decision: Decision, *, private: PrivateFacts, unsubscribe_url: str | None,
+                 preferences_url: str | None = None) -> ComposedMessage:
+        """Draft the message of ``decision``; ``private`` are contact details it must not contain."""
+        ...
 
 
 @dataclass(frozen=True)
 class SenderConfig:
-    """How the sender behaves; ``from_settings`` reads it from the one settings object."""
+    """How the sender behaves; ``from_settings`` reads it from the outbox settings."""
 
     unsubscribe_secret: bytes
     contact_hash_key: bytes
@@ -81,10 +79,9 @@ class SenderConfig:
     marketing_email_requires_opt_in: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "SenderConfig":
+    def from_settings(cls, settings: OutboxSettings) -> "SenderConfig":
         """The config the settings describe; refuses the development secrets outside development."""
-        placeholders = [name for name in ("unsubscribe_secret", "contact_hash_key")
-                        if getattr(settings, name).get_secret_value().startswith("development-")]
+        placeholders = development_default_secrets(settings)
         if placeholders and settings.environment != "development":
             raise ValueError(f"set RETAIN_{placeholders[0].upper()} (the development default is public)")
         return cls(
@@ -107,24 +104,6 @@ class SendReport:
     def add(self, state: str) -> None:
         """Count one row that reached ``state``."""
         self.counts[state] = self.counts.get(state, 0) + 1
-
-
-def draft_fields(draft: Any) -> tuple[str | None, str, dict[str, Any]]:
-    """(subject, body, everything else) from whatever the drafter returned."""
-    if hasattr(draft, "to_record"):  # the drafting pipeline's ComposedMessage
-        data = draft.to_record()
-    elif hasattr(draft, "model_dump"):
-        data = draft.model_dump(mode="json")
-    elif dataclasses.is_dataclass(draft):
-        data = dataclasses.asdict(draft)
-    elif isinstance(draft, Mapping):
-        data = dict(draft)
-    else:
-        data = {name: getattr(draft, name) for name in ("subject", "body", "text") if hasattr(draft, name)}
-    body = data.get("body") or data.get("text")
-    if not body:
-        raise ValueError("the drafter returned no body or text")
-    return data.get("subject"), str(body), data
 
 
 class Sender:
@@ -182,33 +161,24 @@ class Sender:
             session.commit()
         return report
 
-    def _customer_facts(self, session: Session, customer_id: str) -> dict[str, Any]:
-        customer = session.get(CustomerRecord, customer_id)
-        if customer is None:
-            return {}
-        # The prompt gets the first name and locale only; the other fields are there so the guardrails
-        # can make sure none of them appears in the draft.
-        return {"first_name": customer.first_name, "last_name": customer.last_name, "locale": customer.locale,
-                "time_zone": customer.time_zone, "email": customer.email, "phone": customer.phone}
-
     def _draft(self, session: Session, row: OutboxRecord, now: dt.datetime) -> None:
-        decision = Decision.from_dict(row.decision)
+        decision = with_snapshot(session=session, decision=Decision.from_dict(row.decision))
         secret = self.config.unsubscribe_secret
         unsubscribe = make_token(secret, purpose=UNSUBSCRIBE, customer_id=row.customer_id, now=now,
                                  channel=row.channel, topic=row.topic, message_id=row.message_id)
         preferences = make_token(secret, purpose=PREFERENCES, customer_id=row.customer_id, now=now)
-        request = ComposeRequest(
-            decision=decision, message_id=row.message_id, customer=self._customer_facts(session, row.customer_id),
-            unsubscribe_url=unsubscribe_url(self.config.public_base_url, unsubscribe),
-            preferences_url=preferences_url(self.config.public_base_url, preferences),
+        unsubscribe_link = unsubscribe_url(self.config.public_base_url, unsubscribe)
+        message = self.compose(
+            decision, private=contact_details(session=session, customer_id=row.customer_id) or PrivateFacts(),
+            unsubscribe_url=unsubscribe_link, preferences_url=preferences_url(self.config.public_base_url, preferences),
         )
-        subject, body, rendered = draft_fields(self.compose(request))
-        rendered["unsubscribe_url"] = request.unsubscribe_url
-        if rendered.get("passed") is False:
+        rendered = {**message.to_record(), "unsubscribe_url": unsubscribe_link}
+        if not message.passed:
             # Even the template fallback failed a guardrail: a person looks at it, nothing goes out.
             state = HELD_FOR_REVIEW
         else:
             state = AWAITING_APPROVAL if row.requires_approval else DRAFTED
+        subject, body = message.subject, message.text
         outbox.transition(session=session, message_id=row.message_id, now=now, state=state,
                           release=state == AWAITING_APPROVAL, subject=subject, body=body, rendered=rendered)
         row.state, row.subject, row.body, row.rendered = state, subject, body, rendered

@@ -16,7 +16,7 @@ from fastapi import Request
 from outreach.conversations.classifier import load_or_train
 from outreach.conversations.inbound import Received, Reply, hand_off, receive
 from outreach.conversations.llm_triage import Triager, build_triager
-from outreach.webhooks.requests import now_of, publish_changes, session_of
+from outreach.webhooks.requests import conversation_settings, now_of, publish_changes, session_of
 from outreach.webhooks.support_handoff import handoff_from_settings
 
 _LOCK = asyncio.Lock()
@@ -28,7 +28,7 @@ async def triager_of(request: Request) -> Triager:
     if getattr(state, "triager", None) is None:
         async with _LOCK:
             if getattr(state, "triager", None) is None:
-                settings = state.settings
+                settings = conversation_settings(request)
                 classifier = await asyncio.to_thread(load_or_train, settings.data_dir)
                 state.triager = build_triager(settings, classifier)
     return state.triager
@@ -38,7 +38,7 @@ def handoff_of(request: Request) -> Any:
     """The helpdesk hand-off: injected, configured, or None."""
     state = request.app.state
     injected = getattr(state, "support_handoff", None)
-    return injected if injected is not None else handoff_from_settings(state.settings)
+    return injected if injected is not None else handoff_from_settings(conversation_settings(request))
 
 
 async def take_reply(request: Request, reply: Reply) -> Received:

@@ -1,6 +1,7 @@
-"""What every webhook handler needs from the app: settings, a session, form bodies, publishing.
+"""What every webhook handler needs from the app: its settings slice, a session, form bodies, publishing.
 
-Handlers read their dependencies from ``app.state`` (as ``retain.api`` does): ``settings``,
+Handlers read their dependencies from ``app.state`` (as ``retain.api`` does): ``settings`` (of
+which they read only the ``webhooks`` slice, through ``webhook_settings``),
 ``engine``, and optionally ``consent_publisher`` (a ``ConsentPublisher``), ``support_handoff``
 (an async callable receiving the context packet) and ``clock`` (returns aware now, for tests).
 """
@@ -16,11 +17,22 @@ from urllib.parse import parse_qsl
 from fastapi import HTTPException, Request
 from sqlmodel import Session
 
+from infra.settings import ConversationSettings, WebhookSettings
 from outreach.consent.service import ConsentChange
 
 log = logging.getLogger(__name__)
 
 MAX_FORM_BYTES = 64_000  # a Twilio webhook or a preference form is a few hundred bytes
+
+
+def webhook_settings(request: Request) -> WebhookSettings:
+    """The webhooks' slice of the app's settings."""
+    return request.app.state.settings.webhooks
+
+
+def conversation_settings(request: Request) -> ConversationSettings:
+    """The conversations' slice of the app's settings (the reply webhooks read it)."""
+    return request.app.state.settings.conversations
 
 
 def now_of(request: Request) -> dt.datetime:
@@ -55,7 +67,7 @@ async def form_of(request: Request) -> dict[str, str]:
 
 def public_url(request: Request) -> str:
     """The URL the provider called (behind a proxy ``request.url`` differs: signatures cover this one)."""
-    base = request.app.state.settings.public_base_url.rstrip("/")
+    base = webhook_settings(request).public_base_url.rstrip("/")
     query = f"?{request.url.query}" if request.url.query else ""
     return f"{base}{request.url.path}{query}"
 

@@ -29,6 +29,7 @@ from outreach.conversations.inbound_email import InvalidInboundEmail, parse_inbo
 from outreach.conversations.service import ThreadHints
 from outreach.conversations.thread_links import message_id_of_address, referenced_message_ids
 from outreach.webhooks.replies import take_reply
+from outreach.webhooks.requests import conversation_settings
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ MAX_FIELDS = 100
 
 
 def _authorised(request: Request, path_secret: str | None) -> None:
-    settings = request.app.state.settings
+    settings = conversation_settings(request)
     secret = settings.inbound_email_secret
     if secret is None:
         raise HTTPException(status_code=404, detail="inbound e-mail is not configured (RETAIN_INBOUND_EMAIL_SECRET)")
@@ -63,7 +64,7 @@ def _authorised(request: Request, path_secret: str | None) -> None:
 async def _fields(request: Request) -> tuple[dict[str, str], list[dict]]:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise HTTPException(status_code=415, detail="expected multipart/form-data (SendGrid Inbound Parse)")
-    request.scope[CAP_KEY] = request.app.state.settings.inbound_email_max_bytes
+    request.scope[CAP_KEY] = conversation_settings(request).inbound_email_max_bytes
     try:
         form = await request.form(max_files=MAX_FILES, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES)
     except MultiPartException as exc:
@@ -92,12 +93,12 @@ async def _inbound(request: Request, path_secret: str | None) -> JSONResponse:
     if parsed.auto_reply:
         log.info("inbound e-mail: an auto-reply, not filed")
         return JSONResponse({"status": "ignored", "reason": "auto-reply"})
-    settings = request.app.state.settings
+    settings = conversation_settings(request)
     try:
         hashed = contact_hash(settings.contact_hash_key.get_secret_value().encode(), "email", parsed.sender)
     except InvalidContactPoint:
         raise HTTPException(status_code=400, detail="from is not an e-mail address") from None
-    secret = settings.unsubscribe_secret.get_secret_value().encode()
+    secret = settings.threading.unsubscribe_secret.get_secret_value().encode()
     by_address = next((m for m in (message_id_of_address(secret, a) for a in parsed.recipients) if m), None)
     hints = ThreadHints(channel="email", contact_hash=hashed, reply_address_message_id=by_address,
                         referenced_message_ids=tuple(referenced_message_ids(parsed.in_reply_to, parsed.references)))

@@ -23,12 +23,13 @@ from fastapi.responses import JSONResponse
 from sendgrid.helpers.eventwebhook import EventWebhook
 
 from infra.request_body import body_cap
+from infra.settings import WebhookSettings
 from outreach.consent.contact_points import InvalidContactPoint, contact_hash
 from outreach.consent.service import customers_with_contact, record_consent, suppress
 from outreach.outbox.delivery_events import record_event, set_provider_status
 from outreach.outbox.service import get_message
 from outreach.reputation import check_after_reaction
-from outreach.webhooks.requests import now_of, publish_changes, session_of
+from outreach.webhooks.requests import now_of, publish_changes, session_of, webhook_settings
 from outreach.webhooks.sendgrid_events import EmailEvent, InvalidProviderEvent, translate
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def _no_constants(name: str) -> None:
 
 async def verified_events(request: Request) -> list[dict]:
     """The JSON events when signature and timestamp are valid; 4xx otherwise."""
-    settings = request.app.state.settings
+    settings = webhook_settings(request)
     signature, timestamp = request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER)
     if not settings.sendgrid_webhook_public_key or not signature or not timestamp:
         raise HTTPException(status_code=403, detail=f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER}")
@@ -72,7 +73,7 @@ async def verified_events(request: Request) -> list[dict]:
     return events
 
 
-def _apply(session, settings, event: EmailEvent, now) -> list:
+def _apply(session, settings: WebhookSettings, event: EmailEvent, now) -> list:
     message = get_message(session=session, message_id=event.message_id) if event.message_id else None
     if not record_event(session=session, event_key=event.event_key, provider="sendgrid", kind=event.kind,
                         occurred_at=event.occurred_at, message_id=message.message_id if message else None,
@@ -103,7 +104,7 @@ def _apply(session, settings, event: EmailEvent, now) -> list:
                 evidence={"sg_event_id": event.event_key, "message_id": event.message_id}, contact_hash=hashed,
             ))
     if event.kind in ("spamreport", "unsubscribe", "group_unsubscribe") and message is not None:
-        check_after_reaction(session=session, settings=settings, rule_id=message.rule_id, now=now)
+        check_after_reaction(session=session, reputation=settings.reputation, rule_id=message.rule_id, now=now)
     return changes
 
 
@@ -124,7 +125,7 @@ def translate_batch(raw_events: list[dict], marketing_group_id: int | None) -> t
 async def sendgrid_events(request: Request) -> Response:
     """A batch of SendGrid events."""
     raw_events = await verified_events(request)
-    settings = request.app.state.settings
+    settings = webhook_settings(request)
     events, problems = translate_batch(raw_events, settings.sendgrid_marketing_asm_group_id)
     now = now_of(request)
     changes = []

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from sqlmodel import Session
 
+from infra.settings import ConversationSettings
 from outreach.outbox.records import OutboxRecord
 from outreach.outbox.service import list_messages
 from signals.service import list_signals
@@ -101,7 +102,7 @@ class HttpSupportHandoff:
             response.raise_for_status()
 
 
-def handoff_from_settings(settings: Any) -> HttpSupportHandoff | None:
+def handoff_from_settings(settings: ConversationSettings) -> HttpSupportHandoff | None:
     """The helpdesk hand-off the settings configure (None without a URL); a URL needs a secret outside development."""
     if not settings.support_webhook_url:
         return None
@@ -113,8 +114,3 @@ def handoff_from_settings(settings: Any) -> HttpSupportHandoff | None:
         return HttpSupportHandoff(settings.support_webhook_url, secret=b"development-support-webhook-secret")
     return HttpSupportHandoff(settings.support_webhook_url, secret=secret.get_secret_value().encode())
 
-
-async def log_only_handoff(packet: dict[str, Any]) -> None:
-    """The default without a helpdesk webhook: log that a reply waits in the console inbox (ids only)."""
-    log.info("reply from customer %s waits in the conversations inbox (intent %s, priority %s)",
-             packet.get("customer_id"), packet.get("intent"), packet.get("priority"))

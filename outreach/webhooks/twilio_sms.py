@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from twilio.request_validator import RequestValidator
 
 from infra.request_body import body_cap
+from infra.settings import ReputationSettings
 from outreach.channels.twilio import OPTED_OUT_CODE
 from outreach.consent.contact_points import InvalidContactPoint, contact_hash
 from outreach.consent.service import (
@@ -33,8 +34,16 @@ from outreach.conversations.service import ThreadHints
 from outreach.outbox.delivery_events import last_sent_to, record_event, set_provider_status
 from outreach.outbox.service import by_provider_id
 from outreach.reputation import check_after_reaction
-from outreach.webhooks.requests import MAX_FORM_BYTES, form_of, now_of, public_url, publish_changes, session_of
 from outreach.webhooks.replies import take_reply
+from outreach.webhooks.requests import (
+    MAX_FORM_BYTES,
+    form_of,
+    now_of,
+    public_url,
+    publish_changes,
+    session_of,
+    webhook_settings,
+)
 from outreach.webhooks.sms_keywords import ReplyKind, classify_reply
 
 log = logging.getLogger(__name__)
@@ -71,7 +80,7 @@ def twiml(text: str | None) -> Response:
 
 async def verified_form(request: Request) -> dict[str, str]:
     """The form fields when ``X-Twilio-Signature`` is valid for them; 403 otherwise."""
-    settings = request.app.state.settings
+    settings = webhook_settings(request)
     form = await form_of(request)
     token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
     signature = request.headers.get("X-Twilio-Signature")
@@ -80,8 +89,8 @@ async def verified_form(request: Request) -> dict[str, str]:
     return form
 
 
-def apply_keyword(*, session, settings, kind: ReplyKind, hashed: str, customers: list[str], rule_id: str | None,
-                  evidence: dict, now) -> list[ConsentChange]:
+def apply_keyword(*, session, reputation: ReputationSettings, kind: ReplyKind, hashed: str, customers: list[str],
+                  rule_id: str | None, evidence: dict, now) -> list[ConsentChange]:
     """Opt the number out (or back in) for every customer holding it; the consent changes made."""
     status = "opted_out" if kind == ReplyKind.OPT_OUT else "opted_in"
     changes = [record_consent(session=session, customer_id=customer_id, channel="sms", topic="*", status=status,
@@ -89,7 +98,7 @@ def apply_keyword(*, session, settings, kind: ReplyKind, hashed: str, customers:
                for customer_id in customers]
     if kind == ReplyKind.OPT_OUT:  # the number itself, whoever it belongs to (or nobody yet)
         suppress(session=session, contact_hash=hashed, channel="sms", reason="sms_stop", source="sms_keyword", now=now)
-        check_after_reaction(session=session, settings=settings, rule_id=rule_id, now=now)
+        check_after_reaction(session=session, reputation=reputation, rule_id=rule_id, now=now)
     else:
         lift_suppression(session=session, contact_hash=hashed, channel="sms")
     return changes
@@ -106,7 +115,7 @@ async def inbound_sms(request: Request) -> Response:
     form = await verified_form(request)
     sid, sender = required_fields(form, "MessageSid", "From")
     text = form.get("Body", "")
-    settings = request.app.state.settings
+    settings = webhook_settings(request)
     now = now_of(request)
     try:
         hashed = contact_hash(settings.contact_hash_key.get_secret_value().encode(), "sms", sender)
@@ -123,8 +132,9 @@ async def inbound_sms(request: Request) -> Response:
                                     kind=event_kind, occurred_at=now, message_id=last.message_id if last else None,
                                     rule_id=rule_id, customer_id=customers[0] if customers else None)
         if kind in (ReplyKind.OPT_OUT, ReplyKind.OPT_IN) and not repeated:
-            changes = apply_keyword(session=session, settings=settings, kind=kind, hashed=hashed, customers=customers,
-                                    rule_id=rule_id, evidence={"message_sid": sid, "reply_kind": kind.value}, now=now)
+            changes = apply_keyword(session=session, reputation=settings.reputation, kind=kind, hashed=hashed,
+                                    customers=customers, rule_id=rule_id,
+                                    evidence={"message_sid": sid, "reply_kind": kind.value}, now=now)
         session.commit()
     if repeated:
         if kind == ReplyKind.OTHER:
@@ -139,7 +149,7 @@ async def inbound_sms(request: Request) -> Response:
                 record_event(session=session, event_key=f"twilio:inbound:{sid}:opt_out", provider="twilio",
                              kind="sms_opt_out", occurred_at=now, message_id=last.message_id if last else None,
                              rule_id=rule_id, customer_id=customers[0] if customers else None)
-                changes = apply_keyword(session=session, settings=settings, kind=kind, hashed=hashed,
+                changes = apply_keyword(session=session, reputation=settings.reputation, kind=kind, hashed=hashed,
                                         customers=customers, rule_id=rule_id,
                                         evidence={"message_sid": sid, "reply_kind": "triage_opt_out"}, now=now)
                 session.commit()

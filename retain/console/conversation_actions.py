@@ -7,17 +7,16 @@ guardrails, ``LookupError`` for an unknown conversation.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
 from sqlmodel import Session
 
+from infra.settings import ConversationSettings
 from outreach.conversations.answers import SentAnswer, send_answer
 from outreach.conversations.service import assign, finish
 from retain.console.users import audit
 
 
 def answer(*, session: Session, conversation_id: str, text: str, subject: str | None, form_key: str, actor: str,
-           now: dt.datetime, settings: Any) -> SentAnswer:
+           now: dt.datetime, settings: ConversationSettings) -> SentAnswer:
     """Queue a person's answer once (same ``form_key``: same message) and audit it."""
     sent = send_answer(session=session, conversation_id=conversation_id, text=text, subject=subject, author=actor,
                        form_key=form_key, now=now, settings=settings)

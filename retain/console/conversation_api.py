@@ -77,7 +77,7 @@ def post_answer(conversation_id: str, body: Answer, request: Request, session: S
     try:
         sent = conversation_actions.answer(session=session, conversation_id=conversation_id, text=body.text,
                                            subject=body.subject, form_key=body.key, actor=principal.username,
-                                           now=now_utc(), settings=request.app.state.settings)
+                                           now=now_utc(), settings=request.app.state.settings.conversations)
     except LookupError:
         raise HTTPException(404, f"no conversation {conversation_id!r}") from None
     except AnswerRefused as exc:

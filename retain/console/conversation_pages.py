@@ -58,7 +58,7 @@ def answer_submit(conversation_id: str, request: Request, text: str = Form(""), 
     try:
         sent = conversation_actions.answer(session=session, conversation_id=conversation_id, text=text,
                                            subject=subject, form_key=form_key, actor=principal.username,
-                                           now=now_utc(), settings=request.app.state.settings)
+                                           now=now_utc(), settings=request.app.state.settings.conversations)
     except LookupError:
         return render(request, "error.html", principal, "Conversation", "conversations", status_code=404,
                       message=f"No conversation {conversation_id!r}.")

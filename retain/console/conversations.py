@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from infra.settings import Settings
 from outreach.conversations.answers import latest_reply, suggest
 from outreach.conversations.measures import duration_text
 from outreach.conversations.context import conversation_packet, conversation_summary
@@ -49,7 +50,7 @@ def answer_states(session: Session, thread: list[dict[str, Any]]) -> dict[str, s
     return {message_id: state + (f" ({error})" if error and state != "sent" else "") for message_id, state, error in rows}
 
 
-def detail(*, session: Session, conversation_id: str, now: dt.datetime, settings: Any,
+def detail(*, session: Session, conversation_id: str, now: dt.datetime, settings: Settings,
            with_suggestion: bool = True) -> dict[str, Any] | None:
     """Everything the conversation page shows; None when there is no such conversation."""
     conversation = session.get(ConversationRecord, conversation_id)
@@ -67,7 +68,7 @@ def detail(*, session: Session, conversation_id: str, now: dt.datetime, settings
         pause = {"reason": conversation.escalation_reason, "until": until.isoformat(), "active": now < until}
     suggestion = None
     if with_suggestion and conversation.customer_id is not None and conversation.status == OPEN:
-        suggestion = suggest(session=session, conversation=conversation, settings=settings)
+        suggestion = suggest(session=session, conversation=conversation, settings=settings.conversations)
     return {"packet": packet, "conversation": packet["conversation"], "pause": pause, "suggestion": suggestion,
             "waited": waited(conversation.waiting_since, now), "answerable": conversation.customer_id is not None}
 

@@ -14,17 +14,25 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retain.console import api, conversation_api, conversation_pages, login, pages
+from retain.console import api, api_docs, conversation_api, conversation_pages, login, pages, producers
+from retain.console import proposals_api, proposals_pages, users_api, users_pages
 from retain.console.auth import LoginRequired
+from retain.console.client_address import networks
+
+
+# Every console router: pages under /console, JSON under /api (the access test checks each route's permission).
+ROUTERS = (login.router, pages.router, users_pages.router, proposals_pages.router, producers.page_router,
+           conversation_pages.router, api.router, producers.api_router, users_api.router, proposals_api.router,
+           conversation_api.router)
 
 
 def install_console(app: FastAPI) -> FastAPI:
     """Add the console pages, its JSON API, static files and handlers to ``app``."""
-    app.include_router(login.router)
-    app.include_router(pages.router)
-    app.include_router(api.router)
-    app.include_router(conversation_pages.router)
-    app.include_router(conversation_api.router)
+    for router in ROUTERS:
+        app.include_router(router)
+    if app.openapi_url is None:  # outside development: the docs only for logged-in users
+        app.include_router(api_docs.router)
+    networks(app.state.settings.trusted_proxies)  # a bad proxy entry stops the start, not the first login
     app.mount("/console/static", StaticFiles(directory=Path(__file__).parent / "static"), name="console-static")
 
     @app.exception_handler(LoginRequired)

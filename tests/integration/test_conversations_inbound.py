@@ -283,6 +283,7 @@ def test_the_hand_off_needs_its_secret_outside_development():
     from infra.settings import Settings
     from outreach.webhooks.support_handoff import handoff_from_settings
 
-    assert handoff_from_settings(Settings()) is None  # no helpdesk: replies wait in the inbox
+    assert handoff_from_settings(Settings().conversations) is None  # no helpdesk: replies wait in the inbox
     with pytest.raises(ValueError, match="RETAIN_SUPPORT_WEBHOOK_SECRET"):
-        handoff_from_settings(Settings(environment="production", support_webhook_url="https://helpdesk.example/h"))
+        production = Settings(environment="production", support_webhook_url="https://helpdesk.example/h")
+        handoff_from_settings(production.conversations)

@@ -31,7 +31,6 @@ from outreach.wiring import (
     build_sender,
     development_webhook_keys,
     rule_for_rules_dir,
-    signal_for_engine,
     with_webhook_keys,
 )
 from infra.broker import ensure_topics
@@ -179,6 +178,11 @@ def _settings(tmp_path, **overrides) -> Settings:
                     sms_rate_per_second=100.0, **overrides)
 
 
+def _sender(settings, engine, **options):
+    return build_sender(engine, outbox=settings.outbox, providers=settings.providers, llm=settings.llm,
+                        framing=settings.message_framing, rule_for=rule_for_rules_dir(settings.rules_dir), **options)
+
+
 def _stored_signal(engine, d) -> Signal:
     signal = Signal(kind="shipping_delay", customer_id=d.customer_id, episode_key=d.episode_key, detected_at=T0,
                     reason="not_shipped", attributes={"order_id": "o-17"})
@@ -188,30 +192,30 @@ def _stored_signal(engine, d) -> Signal:
     return signal
 
 
-async def test_send_job_drafts_with_the_rule_and_signal_and_publishes_opt_outs_after_commit(tmp_path):
+async def test_send_job_drafts_with_the_rule_and_snapshot_and_publishes_opt_outs_after_commit(tmp_path):
     settings = _settings(tmp_path)
     engine = sqlite_engine(tmp_path)
     add_customer(engine, "c1", email="ada@example.com", phone="+4915112345678")
     add_customer(engine, "c2", phone="+4915187654321")
+    # No signal rows: the signals projection lags behind; the decisions carry what drafting reads.
     email, sms = decision("c1", channel="email"), decision("c2", channel="sms", episode="e2")
-    for d in (email, sms):
-        _stored_signal(engine, d)
     with Session(engine) as session:
         for d in (email, sms):
             outbox.enqueue(session=session, decision=d, now=T0)
         session.commit()
     sinks = {"email": SinkChannel("email"), "sms": OptedOutSms()}
-    sender = build_sender(settings, engine, channels=sinks)
+    sender = _sender(settings, engine, channels=sinks)
     sender.rng = random.Random(0)
     published = InMemoryConsentPublisher()
-    jobs = OutreachJobs(sender, engine=engine, settings=settings, consent_publisher=published, clock=lambda: T0)
+    jobs = OutreachJobs(sender, engine=engine, reputation=settings.reputation, consent_publisher=published,
+                        clock=lambda: T0)
 
     report = await jobs.send_due()
 
     assert report.counts == {"sent": 1, "suppressed": 1}
     [mail] = sinks["email"].delivered
     assert mail.unsubscribe_url and mail.unsubscribe_url.startswith("http://testserver/outreach/unsubscribe?token=")
-    assert "o-17" in mail.body  # the signal's facts reached the draft (signal_for)
+    assert "o-17" in mail.body  # the signal's facts reached the draft (from the decision's snapshot)
     with Session(engine) as session:
         row = outbox.get_message(session=session, message_id=mail.message_id)
         assert row.rendered["drafter"] == "template" and row.rendered["rule_id"] == "late-notice"
@@ -222,7 +226,7 @@ async def test_send_job_drafts_with_the_rule_and_signal_and_publishes_opt_outs_a
     engine.dispose()
 
 
-def test_rule_for_rules_dir_follows_file_changes_and_signal_for_reads_the_table(tmp_path):
+def test_rule_for_rules_dir_follows_file_changes(tmp_path):
     settings = _settings(tmp_path)
     rule_for = rule_for_rules_dir(settings.rules_dir, check_seconds=0.0)
     assert rule_for("late-notice").action.channels == ["sms", "email"]
@@ -232,12 +236,28 @@ def test_rule_for_rules_dir_follows_file_changes_and_signal_for_reads_the_table(
     (settings.rules_dir / "late.yaml").write_text("rules: [broken")
     assert rule_for("late-notice").version == 2  # a broken edit keeps the rules in force
 
+
+def test_a_decision_stored_before_snapshots_is_drafted_from_its_signal_row_or_not_at_all(tmp_path):
+    settings = _settings(tmp_path)
     engine = sqlite_engine(tmp_path)
-    d = decision("c1")
-    signal_for = signal_for_engine(engine)
-    assert signal_for(d) is None  # not projected yet: the composer falls back to the decision's facts
-    stored = _stored_signal(engine, d)
-    assert signal_for(d).attributes == stored.attributes
+    add_customer(engine, "c1", email="ada@example.com")
+    add_customer(engine, "c2", email="bob@example.com")
+    older = decision("c1").model_copy(update={"snapshot": None})
+    orphan = decision("c2", episode="e2").model_copy(update={"snapshot": None})
+    _stored_signal(engine, older)
+    with Session(engine) as session:
+        for d in (older, orphan):
+            outbox.enqueue(session=session, decision=d, now=T0)
+        session.commit()
+    sinks = {"email": SinkChannel("email"), "sms": SinkChannel("sms")}
+    report = _sender(settings, engine, channels=sinks).run_once(T0)
+
+    assert report.counts == {"sent": 1, "failed": 1}
+    [mail] = sinks["email"].delivered
+    assert "o-17" in mail.body  # read from the stored signal row
+    with Session(engine) as session:
+        [failed] = session.scalars(select(OutboxRecord).where(OutboxRecord.customer_id == "c2"))
+        assert "carries no snapshot and its signal is not stored" in failed.last_error  # no stub message
     engine.dispose()
 
 
@@ -252,9 +272,9 @@ def test_reputation_sweep_pauses_a_rule_over_the_complaint_rate(tmp_path):
         session.add(DeliveryEventRecord(event_key="sendgrid:1", provider="sendgrid", kind="spamreport",
                                         rule_id="late-notice", occurred_at=T0))
         session.commit()
-        assert pause_rules_over_threshold(session=session, settings=settings, now=T0) == ["late-notice"]
+        assert pause_rules_over_threshold(session=session, reputation=settings.reputation, now=T0) == ["late-notice"]
         session.commit()
-        assert pause_rules_over_threshold(session=session, settings=settings, now=T0) == []  # already paused
+        assert pause_rules_over_threshold(session=session, reputation=settings.reputation, now=T0) == []  # already paused
         pause = session.get(RulePauseRecord, "late-notice")
         assert pause.sends == 20 and "spam-complaint rate" in pause.reason
     engine.dispose()
