@@ -206,6 +206,9 @@ class Settings(BaseSettings):
     usage_recent_days: int = 7
     usage_baseline_days: int = 28
     allowed_lateness_seconds: float = 300.0
+    # An event whose occurred_at is further than this after our clock is refused (API: 422) or
+    # dead-lettered (worker): it cannot have happened yet (signals/event_time.py).
+    max_future_skew_seconds: float = Field(default=86400.0, gt=0)
 
     # Trigger rules and contact policy (defaults documented in triggers/policy/config.py)
     rules_dir: Path = Path("rules")

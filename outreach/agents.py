@@ -32,7 +32,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from outreach.outbox.service import enqueue
 from infra.database import session_scope
 from infra.stream_app import DEADLETTER, DECISIONS
-from infra.deadletter import deadletter_record, describe_error
+from infra.deadletter import deadletter_key, deadletter_record, describe_error
 from triggers.decision import Decision
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,8 @@ class DecisionsToOutbox:
         record = item.record
         value = deadletter_record(raw=record.value, reason=item.reason, stage=STAGE, topic=record.topic,
                                   partition=record.partition, offset=record.offset, key=record.key, now=self.clock())
-        await self._producer.send_and_wait(self.deadletter_topic, json.dumps(value).encode(), key=record.key)
+        await self._producer.send_and_wait(self.deadletter_topic, json.dumps(value).encode(),
+                                          key=deadletter_key(record.key))
         self.counters.deadletter += 1
         log.warning("deadletter %s[%s]@%s: %s", record.topic, record.partition, record.offset, item.reason)
 

@@ -113,6 +113,9 @@ def _progress_table(elapsed: float, feeder: Feeder, runtime: Runtime,
     for kind, count in sorted(worker.get("signals", {}).items()):
         table.add_row(f"signals: {kind}", str(count))
     table.add_row("dead-lettered", str(worker.get("deadletter", 0)))
+    table.add_row("customers quarantined", str(worker.get("quarantined", 0)))
+    health = worker.get("health", {})
+    table.add_row("ready", "yes" if health.get("ready") else "no: " + ", ".join(health.get("problems", {})))
     table.add_row("signals stored in SQL", str(sum(projected.get("signals", {}).values())))
     outreach = summary["outreach"]
     table.add_row("decisions put in the outbox", str(outreach["enqueue"].get("enqueued", 0)))
@@ -204,6 +207,9 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
         "events_sent": dict(feeder.sent),
         "signals": worker.get("signals", {}),
         "deadletter": worker.get("deadletter", 0),
+        "deadletter_stages": worker.get("deadletter_stages", {}),
+        "quarantined": worker.get("quarantined", 0),
+        "health": worker.get("health", {}),
         "signals_stored": sum(summary["projected"].get("signals", {}).values()),
         "decisions": summary["outreach"]["decisions"].get("decisions", {}),
         "outbox": summary["outreach"]["enqueue"],

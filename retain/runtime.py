@@ -154,7 +154,7 @@ class Runtime:
             await asyncio.to_thread(self._ensure_model)
         phases["model"].ok()
 
-        self.worker = build_worker(settings, broker_url=self.broker_url, fold=self.fold)
+        self.worker = build_worker(settings, broker_url=self.broker_url, fold=self.fold, health=self.health)
         self.projection = Projection(self.engine, self.bootstrap)
         if self.single_box is not None:
             # Before the worker: its table recovers from the restored changelog; the final

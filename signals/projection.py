@@ -1,4 +1,5 @@
-"""Projects the streams into SQL: customer profiles and goal events from ``events``, signals from ``signals``.
+"""Projects the streams into SQL: customer profiles and goal events from ``events``, signals from ``signals``,
+quarantined customers from ``quarantine``.
 
 A thin shell around ``signals.service``: one aiokafka consumer group, database writes in a worker
 thread (SQLAlchemy is synchronous), commits after each batch is stored. Every write is idempotent
@@ -20,9 +21,10 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from infra.database import session_scope
-from infra.stream_app import DEADLETTER, EVENTS, SIGNALS
+from infra.stream_app import DEADLETTER, EVENTS, QUARANTINE, SIGNALS
 from signals.events import parse_event
 from signals.goal_events import record_goal_event
+from signals.quarantine_store import record_quarantine_notice
 from signals.service import record_signal, upsert_customer_profile
 from signals.signal import Signal
 
@@ -46,7 +48,7 @@ class Projection:
     async def start(self) -> None:
         """Join the group and start consuming in the background."""
         self._consumer = AIOKafkaConsumer(
-            EVENTS, SIGNALS, DEADLETTER,
+            EVENTS, SIGNALS, DEADLETTER, QUARANTINE,
             bootstrap_servers=self.bootstrap, group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest",
         )
@@ -86,6 +88,8 @@ class Projection:
                     signal = Signal.from_dict(json.loads(record.value))
                     record_signal(session=session, signal=signal)
                     self.signals[signal.kind] += 1
+                elif record.topic == QUARANTINE:
+                    record_quarantine_notice(session=session, notice=json.loads(record.value))
                 elif record.topic == DEADLETTER:
                     self.deadletter += 1
                     reason = json.loads(record.value).get("reason", "")

@@ -27,7 +27,7 @@ from infra.database import make_engine
 from infra.scheduler import create_scheduler
 from infra.settings import Settings
 from infra.stream_app import topics_of
-from infra.deadletter import deadletter_record, describe_error
+from infra.deadletter import deadletter_key, deadletter_record, describe_error
 from signals.signal import Signal
 from triggers.decision import Decision
 from triggers.decision_stage import DecisionStage
@@ -154,7 +154,7 @@ class DecisionAgents:
             raw=_raw_text(event.value), reason=describe_error(exc), stage="triggers.decide", topic=message.topic,
             partition=message.partition, offset=message.offset, key=message.key, now=self.clock(),
         )
-        await self.deadletter_out.send(key=message.key, value=record)
+        await self.deadletter_out.send(key=deadletter_key(message.key), value=record)
         self.counters.deadletter += 1
         log.warning("deadletter %s[%s]@%s: %s", message.topic, message.partition, message.offset, record["reason"])
 

@@ -1,7 +1,7 @@
 """conversations: customers' replies, their triage, and the answers people sent
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0008
 Create Date: 2026-12-14 10:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
