@@ -67,7 +67,7 @@ class ProviderSettings:
 
 @dataclass(frozen=True)
 class OutboxSettings:
-    """How the outbox sender runs: its secrets, links, attempts, lease and the send-time consent default."""
+    """How the outbox sender runs: secrets, links, attempts, lease, send-time consent default, escalation pause."""
 
     environment: str
     unsubscribe_secret: SecretStr
@@ -76,6 +76,7 @@ class OutboxSettings:
     outbox_max_attempts: int
     outbox_lease_seconds: float
     marketing_email_requires_opt_in: bool
+    escalation_pause_hours: float  # a message queued before an escalated reply is held for this long
 
 
 @dataclass(frozen=True)

@@ -130,9 +130,9 @@ def _progress_table(elapsed: float, feeder: Feeder, runtime: Runtime,
 
 
 def suppression_reason(last_error: str | None) -> str:
-    """A countable reason of a suppressed message (a pause's text names its rates: keep the kind)."""
+    """A countable reason of a suppressed message (a pause's or an escalation's text names details: keep the kind)."""
     reason = last_error or "unknown"
-    return "rule_paused" if reason.startswith("rule paused") else reason
+    return "rule_paused" if reason.startswith("rule paused") else reason.split(":", 1)[0]
 
 
 def outreach_summary(engine: Engine) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def release(
     if defer.outcome != Outcome.DEFER or defer.channel is None or defer.topic is None:
         raise ValueError(f"decision {defer.decision_id} is not a defer")
     outcome, reason, detail = Outcome.ENGAGE, ReasonCode.ELIGIBLE, ""
-    escalated = escalation_verdict(defer.customer_id, escalations, now, config)
+    escalated = escalation_verdict(defer.customer_id, escalations, now, config.escalation_pause)
     if defer.expires_at is not None and now >= defer.expires_at:
         outcome, reason = Outcome.EXPIRED, ReasonCode.RELEVANCE_PASSED
     elif escalated is not None:  # the customer complained while the message waited for the morning

@@ -89,7 +89,7 @@ def _eligibility(
     # Steps 1-5: a Verdict when the rule is stopped, else the channel it would use.
     if now >= expires_at:
         return Verdict(rule, Outcome.EXPIRED, ReasonCode.RELEVANCE_PASSED, expires_at)
-    escalated = escalation_verdict(signal.customer_id, escalations, now, config)
+    escalated = escalation_verdict(signal.customer_id, escalations, now, config.escalation_pause)
     if escalated is not None:
         return Verdict(rule, Outcome.SUPPRESSED, escalated[0], expires_at, detail=escalated[1])
     reason = episode_verdict(rule, signal.episode_key, history) or cooldown_verdict(rule, history, now)

@@ -10,9 +10,9 @@ half-open like every policy window: ``[escalated_at, escalated_at + pause)``. An
 >>> import datetime as dt
 >>> at = dt.datetime(2026, 1, 12, 15, tzinfo=dt.timezone.utc)
 >>> view = InMemoryEscalations({"c1": [Escalation(at, "complaint", "conv-1")]})
->>> escalation_verdict("c1", view, at + dt.timedelta(hours=1), PolicyConfig())[0].value
+>>> escalation_verdict("c1", view, at + dt.timedelta(hours=1), dt.timedelta(hours=72))[0].value
 'conversation_escalated'
->>> escalation_verdict("c1", view, at + dt.timedelta(days=4), PolicyConfig()) is None
+>>> escalation_verdict("c1", view, at + dt.timedelta(days=4), dt.timedelta(hours=72)) is None
 True
 """
 
@@ -22,7 +22,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
-from triggers.policy.config import PolicyConfig
 from triggers.policy.reasons import ReasonCode
 
 
@@ -59,20 +58,24 @@ class InMemoryEscalations:
         return max(seen, key=lambda e: e.escalated_at, default=None)
 
 
-def pause_end(escalation: Escalation, config: PolicyConfig) -> dt.datetime:
+def pause_end(escalation: Escalation, pause: dt.timedelta) -> dt.datetime:
     """When automated outreach may speak again after ``escalation``."""
-    return escalation.escalated_at + config.escalation_pause
+    return escalation.escalated_at + pause
 
 
 def escalation_verdict(
-    customer_id: str, escalations: EscalationView | None, now: dt.datetime, config: PolicyConfig,
+    customer_id: str, escalations: EscalationView | None, now: dt.datetime, pause: dt.timedelta,
 ) -> tuple[ReasonCode, str] | None:
-    """``CONVERSATION_ESCALATED`` with a detail naming the reply and the pause's end, or None."""
+    """``CONVERSATION_ESCALATED`` with a detail naming the reply and the pause's end, or None.
+
+    The one rule for decision time (the policy and quiet-hours releases, ``PolicyConfig.escalation_pause``)
+    and send time (the outbox sender, for messages queued before the reply came in).
+    """
     if escalations is None:
         return None
     escalation = escalations.latest_escalation(customer_id, now)
-    if escalation is None or escalation.escalated_at > now or now >= pause_end(escalation, config):
+    if escalation is None or escalation.escalated_at > now or now >= pause_end(escalation, pause):
         return None
     detail = (f"{escalation.reason} reply in conversation {escalation.conversation_id or '?'}: automated outreach "
-              f"paused until {pause_end(escalation, config).isoformat()}")
+              f"paused until {pause_end(escalation, pause).isoformat()}")
     return ReasonCode.CONVERSATION_ESCALATED, detail

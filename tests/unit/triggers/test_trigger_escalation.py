@@ -31,7 +31,7 @@ def test_escalation_verdict_window(escalated_ago, pause, stopped):
     escalations = InMemoryEscalations()
     if escalated_ago is not None:
         escalations.add("c1", Escalation(NOON_ISH - escalated_ago, "complaint", "conv-1"))
-    verdict = escalation_verdict("c1", escalations, NOON_ISH, PolicyConfig(escalation_pause=pause))
+    verdict = escalation_verdict("c1", escalations, NOON_ISH, pause)
     assert (verdict is not None) == stopped
     if stopped:
         reason, detail = verdict
@@ -43,7 +43,7 @@ def test_latest_escalation_counts():
     escalations = InMemoryEscalations()
     escalations.add("c1", Escalation(NOON_ISH - dt.timedelta(days=10), "complaint", "old"))
     escalations.add("c1", Escalation(NOON_ISH - HOUR, "cancellation", "new"))
-    reason, detail = escalation_verdict("c1", escalations, NOON_ISH, PolicyConfig())
+    reason, detail = escalation_verdict("c1", escalations, NOON_ISH, PolicyConfig().escalation_pause)
     assert "cancellation" in detail and "new" in detail
 
 
