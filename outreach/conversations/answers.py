@@ -9,7 +9,10 @@ configured (else the ``reply`` template) and is only ever shown; a person edits 
 Sending puts ONE outbox row in state ``drafted`` (the text is final), keyed by the conversation
 and the answer form's own key, so a double click or a resent form cannot queue a second message;
 the sender then re-checks consent and sends it like any other message, exactly once. Its rule id
-is ``ANSWER_RULE_ID``, which keeps answers out of every rule's statistics and reputation.
+is ``ANSWER_RULE_ID``, which keeps answers out of every rule's statistics and reputation (and out
+of the escalation pause: a person's answer is what the pause is for). An e-mail answer carries
+``In-Reply-To`` / ``References`` naming the customer's latest reply (``thread_links.reply_headers``),
+so it threads under that reply in their mail client.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from sqlmodel import Session
 
 from infra.database import dialect_insert
 from infra.settings import ConversationSettings
-from outreach.conversations.records import ANSWER_RULE_ID, ConversationRecord
+from outreach.conversations.records import ANSWER_RULE_ID, INBOUND, ConversationEntryRecord, ConversationRecord
 from outreach.conversations.service import entry_exists, record_answer, thread_entries
+from outreach.conversations.thread_links import reply_headers
 from outreach.drafting.brief import DraftRequest, GuardrailLimits, PrivateFacts, signal_facts
 from outreach.drafting.compose import compose, frame
 from outreach.drafting.draft import Draft
@@ -82,11 +86,23 @@ class SentAnswer:
     guardrails: list[dict[str, Any]]
 
 
+def latest_inbound(session: Session, conversation: ConversationRecord) -> ConversationEntryRecord | None:
+    """The customer's latest reply in the conversation, or None."""
+    inbound = [e for e in thread_entries(session=session, conversation_id=conversation.conversation_id)
+               if e.direction == INBOUND]
+    return inbound[-1] if inbound else None
+
+
 def latest_reply(session: Session, conversation: ConversationRecord) -> tuple[str, str | None]:
     """The text and subject of the customer's latest reply."""
-    inbound = [e for e in thread_entries(session=session, conversation_id=conversation.conversation_id)
-               if e.direction == "inbound"]
-    return (inbound[-1].text or "", inbound[-1].subject) if inbound else ("", None)
+    entry = latest_inbound(session, conversation)
+    return (entry.text or "", entry.subject) if entry is not None else ("", None)
+
+
+def thread_headers(session: Session, conversation: ConversationRecord) -> dict[str, str]:
+    """The e-mail headers that thread an answer under the customer's latest reply (none for SMS)."""
+    entry = latest_inbound(session, conversation) if conversation.channel == "email" else None
+    return reply_headers((entry.details or {}).get("email_thread") or {}) if entry is not None else {}
 
 
 def answered_snapshot(session: Session, message: OutboxRecord | None) -> DecisionSnapshot | None:
@@ -177,6 +193,10 @@ def send_answer(*, session: Session, conversation_id: str, text: str, subject: s
                             + "; ".join(f"{c.name}: {c.detail}" for c in failures(checks)), checks)
     message_id = uuid.uuid4().hex
     results = [c.to_dict() for c in checks]
+    rendered: dict[str, Any] = {"drafter": "human", "author": author, "text": text.strip(), "guardrails": results}
+    headers = thread_headers(session, conversation)
+    if headers:
+        rendered["headers"] = headers  # the sender hands them to the provider with the message
     table = OutboxRecord.__table__
     inserted = session.execute(dialect_insert(session, table).values(
         message_id=message_id, idempotency_key=key, decision_id=conversation_id, customer_id=conversation.customer_id,
@@ -185,8 +205,7 @@ def send_answer(*, session: Session, conversation_id: str, text: str, subject: s
         decision={"kind": "conversation_answer", "conversation_id": conversation_id, "rule_id": ANSWER_RULE_ID,
                   "answers_rule_id": conversation.rule_id, "signal_kind": REPLY_KIND, "topic": "service",
                   "channel": conversation.channel, "customer_id": conversation.customer_id},
-        attempts=0, next_attempt_at=now, rendered={"drafter": "human", "author": author, "text": text.strip(),
-                                                   "guardrails": results},
+        attempts=0, next_attempt_at=now, rendered=rendered,
         subject=subject, body=body, created_at=now, updated_at=now,
     ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.message_id)).first()
     if inserted is None:

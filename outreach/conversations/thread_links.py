@@ -15,6 +15,14 @@ headers are the sender's to write), or the last message sent to the sender's add
 True
 >>> referenced_message_ids("<x@y> <retain.0123456789abcdef0123456789abcdef@example.com>")
 ['0123456789abcdef0123456789abcdef']
+
+An answer to an e-mail reply threads under it in the customer's mail client (RFC 5322 3.6.4):
+``In-Reply-To`` names the reply, ``References`` the reply's own references and then the reply.
+Only well-formed ``<id>`` tokens are kept from the reply's headers, so nothing a sender writes
+there (a line break, another header) reaches an outgoing message.
+
+>>> reply_headers(reply_thread("<r2@mail.example>", "<r1@x>", None))
+{'In-Reply-To': '<r2@mail.example>', 'References': '<r1@x> <r2@mail.example>'}
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import hashlib
 import hmac
 import re
 from email.utils import getaddresses
+from typing import Any
 
 from infra.settings import ThreadingSettings
 
@@ -30,6 +39,9 @@ REPLY_PREFIX = "reply+"
 TAG_CHARS = 16  # 64 bits of HMAC: the local part stays under its 64-character limit
 _REPLY_LOCAL = re.compile(r"reply\+([0-9a-f]{32})\.([0-9a-f]{%d})" % TAG_CHARS)
 _OUR_MESSAGE_ID = re.compile(r"<retain\.([0-9a-f]{32})@[^<>\s]+>")
+# Any Message-ID as mail clients write it: visible ASCII but the brackets, within a sane length.
+_ANY_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>")
+MAX_REFERENCES = 20  # the newest ones; clients thread by the last few
 
 
 def _tag(secret: bytes, message_id: str) -> str:
@@ -63,6 +75,27 @@ def referenced_message_ids(*headers: str | None) -> list[str]:
             if message_id not in found:
                 found.append(message_id)
     return found
+
+
+def message_ids(value: str | None) -> list[str]:
+    """The well-formed Message-IDs in a header value, in order; anything else is dropped."""
+    return _ANY_MESSAGE_ID.findall(value or "")
+
+
+def reply_thread(message_id: str | None, in_reply_to: str | None, references: str | None) -> dict[str, Any]:
+    """What an answer to this e-mail reply needs to thread under it: its Message-ID and the ids it references."""
+    own = message_ids(message_id)
+    referenced = message_ids(references) or message_ids(in_reply_to)
+    return {"message_id": own[0] if own else None, "references": referenced[-MAX_REFERENCES:]}
+
+
+def reply_headers(thread: dict[str, Any]) -> dict[str, str]:
+    """``In-Reply-To`` and ``References`` of an answer to the reply ``thread`` describes (empty without its id)."""
+    message_id = thread.get("message_id")
+    if not message_id:
+        return {}
+    earlier = [ref for ref in thread.get("references") or () if ref != message_id]
+    return {"In-Reply-To": message_id, "References": " ".join([*earlier[-(MAX_REFERENCES - 1):], message_id])}
 
 
 def addresses(*values: str | None) -> list[str]:

@@ -270,6 +270,7 @@ class Sender:
                 body=row.body or "", subject=row.subject, html=(row.rendered or {}).get("html"),
                 unsubscribe_url=(row.rendered or {}).get("unsubscribe_url"),
                 status_callback_url=f"{self.config.public_base_url.rstrip('/')}/outreach/twilio/status",
+                headers=dict((row.rendered or {}).get("headers") or {}),  # an answer's In-Reply-To / References
             )
             try:
                 result = channel.send(message)

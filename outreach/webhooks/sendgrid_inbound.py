@@ -27,7 +27,7 @@ from outreach.consent.contact_points import InvalidContactPoint, contact_hash
 from outreach.conversations.inbound import Reply
 from outreach.conversations.inbound_email import InvalidInboundEmail, parse_inbound
 from outreach.conversations.service import ThreadHints
-from outreach.conversations.thread_links import message_id_of_address, referenced_message_ids
+from outreach.conversations.thread_links import message_id_of_address, referenced_message_ids, reply_thread
 from outreach.webhooks.replies import take_reply
 from outreach.webhooks.requests import conversation_settings
 
@@ -102,7 +102,8 @@ async def _inbound(request: Request, path_secret: str | None) -> JSONResponse:
     by_address = next((m for m in (message_id_of_address(secret, a) for a in parsed.recipients) if m), None)
     hints = ThreadHints(channel="email", contact_hash=hashed, reply_address_message_id=by_address,
                         referenced_message_ids=tuple(referenced_message_ids(parsed.in_reply_to, parsed.references)))
-    details = {"attachments_dropped": list(parsed.attachments), "truncated": parsed.truncated}
+    details = {"attachments_dropped": list(parsed.attachments), "truncated": parsed.truncated,
+               "email_thread": reply_thread(parsed.message_id, parsed.in_reply_to, parsed.references)}
     received = await take_reply(request, Reply(hints=hints, text=parsed.text, subject=parsed.subject,
                                                dedup_key=parsed.dedup_key(), details=details))
     if received.duplicate:

@@ -7,14 +7,20 @@ import datetime as dt
 import json
 
 import pytest
+from pydantic import SecretStr
 from sqlmodel import Session, select
 
+from outreach.channels.from_settings import build_channels
+from outreach.conversations.answers import send_answer
 from outreach.conversations.escalations import StoredEscalations
 from outreach.conversations.records import ConversationEntryRecord, ConversationRecord
 from outreach.conversations.thread_links import message_id_header, reply_address
 from outreach.conversations.triage import Intent, Sentiment, Triage
+from outreach.outbox.records import OutboxRecord
+from outreach.outbox.sender import Sender
 from outreach.webhooks.support_handoff import HttpSupportHandoff, verify_signature
-from tests.fakes.outreach_world import CONFIG, add_customer
+from tests.fakes.outreach_world import CONFIG, add_customer, simple_compose
+from tests.fakes.sendgrid_api import FakeSendGrid
 from tests.fakes.webhook_world import EMAIL, INBOUND_SECRET, PHONE, World
 from tests.recorded_payloads import sendgrid_inbound, twilio_inbound
 from triggers.decision import decide
@@ -23,6 +29,7 @@ from triggers.rule import Rule
 
 pytestmark = pytest.mark.integration
 INBOUND = f"/outreach/sendgrid/inbound/{INBOUND_SECRET}"
+ANSWER = "Hi Ada, thanks for asking. A colleague is checking where your order is and will write back soon."
 
 
 @pytest.fixture
@@ -137,6 +144,42 @@ def test_email_reply_from_the_recorded_inbound_parse_payload(world):
     assert entry.details["threaded_by"] == "references"
     assert [a["name"] for a in entry.details["attachments_dropped"]] == ["parcel.jpg", "receipt.docx"]
     assert EMAIL not in json.dumps(entry.details)
+
+
+def test_an_answer_to_an_email_reply_threads_under_it_at_the_provider(world):
+    sent = world.send()
+    ours = message_id_header(sent.message_id, "example.com")
+    reply_id = "<CAN_reply-1@mail.gmail.com>"
+    post_email(world, text="Which carrier has it?", message_id=reply_id, in_reply_to=ours)
+    [conversation] = conversations(world)
+    with Session(world.engine) as session:
+        answer = send_answer(session=session, conversation_id=conversation.conversation_id, text=ANSWER,
+                             subject="Re: your parcel", author="agent", form_key="form-1", now=world.now,
+                             settings=world.app.state.settings.conversations)
+        session.commit()
+    with FakeSendGrid() as sendgrid:
+        providers = world.app.state.settings.model_copy(update={
+            "sendgrid_api_key": SecretStr(sendgrid.api_key), "sendgrid_host": sendgrid.url}).providers
+        Sender(world.engine, channels=build_channels(providers), compose=simple_compose, config=CONFIG).run_once(
+            world.now)
+        [payload] = sendgrid.sent_to(EMAIL)
+    assert payload["headers"]["In-Reply-To"] == reply_id  # the customer's mail client threads the answer under it
+    assert payload["headers"]["References"] == f"{ours} {reply_id}"  # their references, then their message
+    assert payload["headers"]["Message-ID"] == message_id_header(answer.message_id, "example.com")
+    assert payload["subject"] == "Re: your parcel"
+
+
+def test_malformed_thread_headers_of_a_reply_never_reach_an_answer(world):
+    world.send()
+    post_email(world, message_id="victim@example.net", in_reply_to="not an id")  # no <id> among them
+    [conversation] = conversations(world)
+    with Session(world.engine) as session:
+        answer = send_answer(session=session, conversation_id=conversation.conversation_id, text=ANSWER,
+                             subject="Re: your parcel", author="agent", form_key="form-1", now=world.now,
+                             settings=world.app.state.settings.conversations)
+        session.commit()
+        row = session.get(OutboxRecord, answer.message_id)
+    assert "headers" not in row.rendered and "victim" not in json.dumps(row.rendered)
 
 
 def test_email_reply_to_a_reply_address_threads_to_that_message(world):

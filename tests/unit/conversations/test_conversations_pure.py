@@ -14,6 +14,8 @@ from outreach.conversations.thread_links import (
     message_id_of_address,
     referenced_message_ids,
     reply_address,
+    reply_headers,
+    reply_thread,
 )
 from outreach.conversations.triage import Intent, Sentiment, Triage, priority_of, queue_key
 
@@ -111,3 +113,26 @@ def test_reply_measures_per_rule():
     assert r1.share_answered == pytest.approx(2 / 3) and r1.median_seconds == 1800 and r1.mean_seconds == 1800
     assert measures["r2"].share_answered == 0 and measures["r2"].median_seconds is None
     assert measures[NO_RULE].answer_seconds == (7200.0,)
+
+
+@pytest.mark.parametrize(("message_id", "in_reply_to", "references", "expected"), [
+    # RFC 5322 3.6.4: the reply's references (else its In-Reply-To), then the reply itself
+    ("<r2@mail.example>", "<r1@x>", "<ours@example.com> <r1@x>",
+     {"In-Reply-To": "<r2@mail.example>", "References": "<ours@example.com> <r1@x> <r2@mail.example>"}),
+    ("<r2@mail.example>", "<r1@x>", None, {"In-Reply-To": "<r2@mail.example>", "References": "<r1@x> <r2@mail.example>"}),
+    ("<r2@mail.example>", None, None, {"In-Reply-To": "<r2@mail.example>", "References": "<r2@mail.example>"}),
+    (None, "<r1@x>", "<r1@x>", {}),  # no Message-ID of its own: nothing to answer under
+    ("<r2@x>\r\nBcc: victim@example.net", None, None, {"In-Reply-To": "<r2@x>", "References": "<r2@x>"}),
+    ("no id here", "<a b@x>", "<é@x>", {}),  # nothing well-formed: no header at all
+])
+def test_reply_headers_keep_only_well_formed_message_ids(message_id, in_reply_to, references, expected):
+    headers = reply_headers(reply_thread(message_id, in_reply_to, references))
+    assert headers == expected
+    assert all("\r" not in v and "\n" not in v and "victim" not in v for v in headers.values())
+
+
+def test_reply_headers_keep_the_newest_references_within_the_limit():
+    chain = " ".join(f"<m{i}@x>" for i in range(100))
+    headers = reply_headers(reply_thread("<new@x>", None, chain))
+    ids = headers["References"].split()
+    assert len(ids) == 20 and ids[-1] == "<new@x>" and ids[-2] == "<m99@x>"
