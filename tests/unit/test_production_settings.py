@@ -39,6 +39,10 @@ def test_development_has_no_checks():
     ({"public_base_url": "http://127.0.0.1:8000"}, "RETAIN_PUBLIC_BASE_URL"),
     ({"sendgrid_api_key": "SG.x"}, "RETAIN_SENDGRID_WEBHOOK_PUBLIC_KEY"),
     ({"twilio_account_sid": "AC1"}, "RETAIN_TWILIO_AUTH_TOKEN"),
+    ({"inbound_email_secret": "short"}, "RETAIN_INBOUND_EMAIL_SECRET must be at least 32"),
+    ({"support_webhook_url": "https://helpdesk.example/h"}, "RETAIN_SUPPORT_WEBHOOK_SECRET"),
+    ({"support_webhook_url": "https://helpdesk.example/h", "support_webhook_secret": "short"},
+     "RETAIN_SUPPORT_WEBHOOK_SECRET must be at least 32"),
     # any value other than "development" is production: a typo must not open the service
     ({"environment": "prod", "metrics_token": None}, "RETAIN_METRICS_TOKEN"),
 ])
