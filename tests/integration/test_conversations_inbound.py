@@ -146,17 +146,23 @@ def test_email_reply_from_the_recorded_inbound_parse_payload(world):
     assert EMAIL not in json.dumps(entry.details)
 
 
-def test_an_answer_to_an_email_reply_threads_under_it_at_the_provider(world):
-    sent = world.send()
-    ours = message_id_header(sent.message_id, "example.com")
-    reply_id = "<CAN_reply-1@mail.gmail.com>"
-    post_email(world, text="Which carrier has it?", message_id=reply_id, in_reply_to=ours)
+def answer_the_reply(world):
+    """A person's answer to the only conversation, queued in the outbox."""
     [conversation] = conversations(world)
     with Session(world.engine) as session:
         answer = send_answer(session=session, conversation_id=conversation.conversation_id, text=ANSWER,
                              subject="Re: your parcel", author="agent", form_key="form-1", now=world.now,
                              settings=world.app.state.settings.conversations)
         session.commit()
+    return answer
+
+
+def test_an_answer_to_an_email_reply_threads_under_it_at_the_provider(world):
+    sent = world.send()
+    ours = message_id_header(sent.message_id, "example.com")
+    reply_id = "<CAN_reply-1@mail.gmail.com>"
+    post_email(world, text="Which carrier has it?", message_id=reply_id, in_reply_to=ours)
+    answer = answer_the_reply(world)
     with FakeSendGrid() as sendgrid:
         providers = world.app.state.settings.model_copy(update={
             "sendgrid_api_key": SecretStr(sendgrid.api_key), "sendgrid_host": sendgrid.url}).providers
@@ -172,12 +178,8 @@ def test_an_answer_to_an_email_reply_threads_under_it_at_the_provider(world):
 def test_malformed_thread_headers_of_a_reply_never_reach_an_answer(world):
     world.send()
     post_email(world, message_id="victim@example.net", in_reply_to="not an id")  # no <id> among them
-    [conversation] = conversations(world)
+    answer = answer_the_reply(world)
     with Session(world.engine) as session:
-        answer = send_answer(session=session, conversation_id=conversation.conversation_id, text=ANSWER,
-                             subject="Re: your parcel", author="agent", form_key="form-1", now=world.now,
-                             settings=world.app.state.settings.conversations)
-        session.commit()
         row = session.get(OutboxRecord, answer.message_id)
     assert "headers" not in row.rendered and "victim" not in json.dumps(row.rendered)
 
