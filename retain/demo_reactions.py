@@ -14,8 +14,9 @@ the real providers, through the same HTTP endpoints and signed the same way:
 - ``purchased``: the simulator itself queues the customer's checkout and ``order.placed`` (they
   reach the service through the feeder like every other event), so nothing is posted here;
 - some customers write back (``retain.demo_replies``): questions and thanks from those who ignore
-  or buy, and an angry reply from some who complain, as a signed Twilio inbound SMS or as a
-  SendGrid Inbound Parse post (multipart, to its secret URL).
+  or buy, and an angry reply from some who complain (the first message delivered is always
+  answered), as a signed Twilio inbound SMS or as a SendGrid Inbound Parse post (multipart, to
+  its secret URL).
 
 Contact details only ever travel in the webhook bodies, as they do from the providers.
 """
@@ -131,7 +132,7 @@ class SimulatedRecipients:
         return len(messages)
 
     async def _act(self, item: Delivered, reaction: str, now: dt.datetime) -> None:
-        text = reply_for(reaction, item.signal_kind, self.rng)
+        text = reply_for(reaction, item.signal_kind, self.rng, first=not self.replies)
         if text is not None:
             await self.write_back(item.message, text)
         if reaction not in ("replied_stop", "unsubscribed", "complained"):

@@ -24,12 +24,19 @@ REPLY_SHARE = 0.15  # of the customers who ignore or buy, this many write back
 COMPLAINT_SHARE = 0.5  # of the customers who complain, this many write before they report or STOP
 
 
-def reply_for(reaction: str, signal_kind: str, rng: random.Random) -> str | None:
-    """The text a simulated customer writes back for ``reaction`` to a message about ``signal_kind``, or None."""
+def reply_for(reaction: str, signal_kind: str, rng: random.Random, *, first: bool = False) -> str | None:
+    """The text a simulated customer writes back for ``reaction`` to a message about ``signal_kind``, or None.
+
+    ``first``: the demo's first delivered message is always answered (a complaint, else a question),
+    so even a short demo, which may send only a few messages, shows a conversation in the inbox.
+    """
+    questions = QUESTIONS.get(signal_kind, QUESTIONS["checkout_idle"])
+    if first:
+        return rng.choice(COMPLAINTS if reaction == "complained" else questions)
     if reaction == "complained":
         return rng.choice(COMPLAINTS) if rng.random() < COMPLAINT_SHARE else None
     if reaction not in ("ignored", "purchased") or rng.random() >= REPLY_SHARE:
         return None
     if reaction == "purchased" or rng.random() < 0.4:
         return rng.choice(THANKS)
-    return rng.choice(QUESTIONS.get(signal_kind, QUESTIONS["checkout_idle"]))
+    return rng.choice(questions)
