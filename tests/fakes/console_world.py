@@ -16,6 +16,7 @@ from outreach.drafting.brief import PrivateFacts
 from outreach.drafting.compose import Composer
 from outreach.outbox.records import DeliveryEventRecord, OutboxRecord
 from retain.api.app import create_app
+from retain.console.credentials import ROLES  # one seeded user per role, named as the role
 from retain.console.mount import install_console
 from retain.console.users import create_user
 from infra.database import make_engine, session_scope
@@ -31,7 +32,6 @@ from triggers.service import record_rule_versions
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
-ROLES = ("viewer", "editor", "approver", "agent", "admin")
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 HISTORY_START = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
 
