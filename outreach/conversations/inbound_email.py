@@ -88,11 +88,13 @@ def text_of_html(markup: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", markup))
 
 
-def _json_field(fields: Mapping[str, str], name: str) -> Any:
+def _json_object(fields: Mapping[str, str], name: str) -> dict[str, Any]:
+    # A field SendGrid fills with a JSON object; anything else (a number, a list, garbage) counts as absent.
     try:
-        return json.loads(fields.get(name) or "null")
+        value = json.loads(fields.get(name) or "null")
     except json.JSONDecodeError:
-        return None
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _from_raw(raw: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
@@ -120,7 +122,7 @@ def parse_inbound(fields: Mapping[str, str], uploads: list[dict[str, Any]] | Non
         fields = {**fields, **raw_fields}
         dropped += in_message
     headers = HeaderParser().parsestr(fields.get("headers") or "", headersonly=True)
-    envelope = _json_field(fields, "envelope") or {}
+    envelope = _json_object(fields, "envelope")
     sender = parseaddr(fields.get("from") or "")[1] or str(envelope.get("from") or "")
     if "@" not in sender:
         raise InvalidInboundEmail("from: no sender address")
@@ -133,8 +135,8 @@ def parse_inbound(fields: Mapping[str, str], uploads: list[dict[str, Any]] | Non
             or str(headers.get("Precedence", "")).lower() in ("auto_reply", "bulk", "junk")
             or headers.get("X-Autoreply") is not None or headers.get("X-Autorespond") is not None
             or bool(_AUTO_SUBJECT.match(subject)))
-    info = _json_field(fields, "attachment-info")
-    if isinstance(info, dict) and not dropped:  # the files themselves were not posted: note what SendGrid says
+    info = _json_object(fields, "attachment-info")
+    if info and not dropped:  # the files themselves were not posted: note what SendGrid says
         dropped = [{"name": str(v.get("filename", "")), "type": str(v.get("type", "")), "size": None}
                    for v in info.values() if isinstance(v, dict)]
     return InboundEmail(

@@ -92,6 +92,14 @@ def test_a_post_without_a_sender_is_invalid():
         parse_inbound({"text": "hi", "envelope": "not json"})
 
 
+@pytest.mark.parametrize("envelope", ["1", "[1]", '"ada@example.com"', "true", "null", "{", '{"from": 7}'])
+def test_an_envelope_that_is_not_an_object_is_no_sender(envelope):
+    # Found by the property test below: "envelope": "1" crashed the parser (a 500 at the webhook).
+    with pytest.raises(InvalidInboundEmail):
+        parse_inbound({"from": "", "envelope": envelope})
+    assert parse_inbound({"from": "ada@example.com", "envelope": envelope}).sender == "ada@example.com"
+
+
 def test_long_replies_are_truncated_and_say_so():
     reply = parse_inbound({"from": "ada@example.com", "text": "x" * 30_000})
     assert len(reply.text) == 20_000 and reply.truncated
