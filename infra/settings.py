@@ -36,6 +36,15 @@ class DetectorSettings:
 
 
 @dataclass(frozen=True)
+class ThreadingSettings:
+    """How e-mail is threaded to its replies: reply addresses keyed like the unsubscribe links, our Message-IDs."""
+
+    unsubscribe_secret: SecretStr  # keys the reply addresses' tags
+    sendgrid_from_email: str  # Message-IDs are on the sender's domain
+    inbound_email_domain: str | None  # replies go to reply+<token>@<it>; unset: no Reply-To
+
+
+@dataclass(frozen=True)
 class ProviderSettings:
     """SendGrid and Twilio accounts, their timeouts and the send rates (unset keys: the local sink)."""
 
@@ -53,11 +62,12 @@ class ProviderSettings:
     provider_timeout_seconds: float
     email_rate_per_second: float
     sms_rate_per_second: float
+    threading: ThreadingSettings  # outbound e-mail carries its Message-ID and reply address
 
 
 @dataclass(frozen=True)
 class OutboxSettings:
-    """How the outbox sender runs: its secrets, links, attempts, lease and the send-time consent default."""
+    """How the outbox sender runs: secrets, links, attempts, lease, send-time consent default, escalation pause."""
 
     environment: str
     unsubscribe_secret: SecretStr
@@ -66,6 +76,7 @@ class OutboxSettings:
     outbox_max_attempts: int
     outbox_lease_seconds: float
     marketing_email_requires_opt_in: bool
+    escalation_pause_hours: float  # a message queued before an escalated reply is held for this long
 
 
 @dataclass(frozen=True)
@@ -116,9 +127,26 @@ class WebhookSettings:
     sendgrid_marketing_asm_group_id: int | None
     twilio_auth_token: SecretStr | None
     webhook_max_age_seconds: float
-    support_webhook_url: str | None
     sender_name: str  # the SMS keyword replies name the sender
     reputation: ReputationSettings  # a complaint or opt-out re-evaluates its rule
+
+
+@dataclass(frozen=True)
+class ConversationSettings:
+    """Customers' replies (outreach/conversations/): inbound e-mail, triage, the helpdesk hand-off, answers."""
+
+    environment: str
+    data_dir: Path  # the reply classifier is trained and kept under it
+    contact_hash_key: SecretStr  # a reply's sender is found by the hash of their address or number
+    triage_timeout_seconds: float
+    inbound_email_secret: SecretStr | None
+    inbound_email_username: str
+    inbound_email_max_bytes: int
+    support_webhook_url: str | None
+    support_webhook_secret: SecretStr | None
+    threading: ThreadingSettings  # a reply address names the message it answers
+    llm: LlmSettings  # the LLM triages replies and drafts suggested answers
+    message_framing: MessageFramingSettings  # answers are framed and limited like every message
 
 
 Slice = TypeVar("Slice")
@@ -237,7 +265,7 @@ class Settings(BaseSettings):
     unsubscribe_secret: SecretStr = SecretStr("development-unsubscribe-secret")
     contact_hash_key: SecretStr = SecretStr("development-contact-hash-key")  # keyed hash of contact points
     webhook_max_age_seconds: float = 300.0  # older signed webhooks are refused as replays
-    support_webhook_url: str | None = None  # SMS replies that are neither keywords nor opt-outs
+    support_webhook_url: str | None = None  # helpdesk hand-off of customers' replies (signed, see below)
     outbox_max_attempts: int = 5
     outbox_lease_seconds: float = 120.0
     email_rate_per_second: float = 50.0
@@ -255,6 +283,18 @@ class Settings(BaseSettings):
     outreach_send_interval_seconds: float = 1.0  # how often the sender job claims due outbox rows
     reputation_check_seconds: float = 60.0  # how often every recently sending rule is re-evaluated
 
+    # Conversations (outreach/conversations/): customers' replies, triage, the console inbox
+    escalation_pause_hours: float = 72.0  # a complaint / frustrated / cancelling reply stops automated outreach
+    triage_timeout_seconds: float = 8.0  # the LLM's triage answer; past it the built-in classifier decides
+    # SendGrid Inbound Parse posts unsigned: it must know a secret, as the last path segment
+    # (/outreach/sendgrid/inbound/<secret>) or as HTTP basic auth in the configured URL.
+    inbound_email_secret: SecretStr | None = None
+    inbound_email_username: str = "sendgrid"
+    inbound_email_max_bytes: int = 30_000_000  # SendGrid's own limit for a whole message; attachments are dropped
+    # Replies go to reply+<token>@<inbound_email_domain> (the Inbound Parse MX host); unset -> no Reply-To.
+    inbound_email_domain: str | None = None
+    support_webhook_secret: SecretStr | None = None  # signs the helpdesk hand-off (X-Retain-Signature)
+
     # Typed slices: each part gets only what it reads (built on access, so ``model_copy`` stays consistent).
     @property
     def detectors(self) -> DetectorSettings:
@@ -264,7 +304,7 @@ class Settings(BaseSettings):
     @property
     def providers(self) -> ProviderSettings:
         """The delivery channels' slice."""
-        return _slice(ProviderSettings, self)
+        return _slice(ProviderSettings, self, threading=self.threading)
 
     @property
     def outbox(self) -> OutboxSettings:
@@ -290,6 +330,17 @@ class Settings(BaseSettings):
     def webhooks(self) -> WebhookSettings:
         """The webhooks' slice."""
         return _slice(WebhookSettings, self, reputation=self.reputation)
+
+    @property
+    def threading(self) -> ThreadingSettings:
+        """The e-mail threading slice (reply addresses, Message-IDs)."""
+        return _slice(ThreadingSettings, self)
+
+    @property
+    def conversations(self) -> ConversationSettings:
+        """The conversations' slice: inbound e-mail, triage, the helpdesk hand-off, answers."""
+        return _slice(ConversationSettings, self, threading=self.threading, llm=self.llm,
+                      message_framing=self.message_framing)
 
     @cached_property
     def sqlite_path(self) -> Path:
@@ -358,6 +409,11 @@ def production_problems(settings: Settings) -> list[str]:
     ]
     if settings.ingest_token is not None:
         problems.append(_secret_problem("RETAIN_INGEST_TOKEN", settings.ingest_token, ""))
+    if settings.inbound_email_secret is not None:
+        problems.append(_secret_problem("RETAIN_INBOUND_EMAIL_SECRET", settings.inbound_email_secret, ""))
+    if settings.support_webhook_url:
+        problems.append(_secret_problem("RETAIN_SUPPORT_WEBHOOK_SECRET", settings.support_webhook_secret,
+                                        "it signs the helpdesk hand-off of customers' replies"))
     if settings.sendgrid_api_key is not None and not settings.sendgrid_webhook_public_key:
         problems.append("set RETAIN_SENDGRID_WEBHOOK_PUBLIC_KEY: without it SendGrid's bounce, unsubscribe and "
                         "spam-report events are refused, and those opt-outs are lost")

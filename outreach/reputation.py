@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from infra.settings import ReputationSettings
+from outreach.conversations.records import ANSWER_RULE_ID
 from outreach.outbox.records import SENT, DeliveryEventRecord, OutboxRecord, RulePauseRecord
 from outreach.reputation_verdict import Counts, Thresholds, Verdict, decide
 
@@ -66,6 +67,8 @@ def evaluate_rule(
     *, session: Session, rule_id: str, now: dt.datetime, window: dt.timedelta, thresholds: Thresholds
 ) -> RulePauseRecord | None:
     """Judge the rule on its recent sends and reactions; pause it (and return the record) when the evidence says so."""
+    if rule_id == ANSWER_RULE_ID:
+        return None  # people's answers are no automated rule: nothing to pause
     existing = pause_of(session=session, rule_id=rule_id)
     if existing is not None:
         return existing

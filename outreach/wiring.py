@@ -7,8 +7,8 @@ folder, re-read when its files change). What a message says comes from the decis
 
 Webhook signing keys for the demo: the sink stands in for SendGrid and Twilio, and the demo's
 simulated customers call the same signed webhooks the providers call. In ``environment ==
-"development"`` a missing Twilio auth token and SendGrid verification key are generated once per
-data dir (``<data_dir>/webhook-keys/``, owner-only files) so ``retain demo`` needs no
+"development"`` a missing Twilio auth token, SendGrid verification key and Inbound Parse secret
+are generated once per data dir (``<data_dir>/webhook-keys/``, owner-only files) so ``retain demo`` needs no
 configuration; any other environment refuses to generate them.
 """
 
@@ -39,6 +39,7 @@ from triggers.ruleset import RuleBook
 
 KEYS_DIR = "webhook-keys"
 TWILIO_TOKEN_FILE = "twilio_auth_token"
+INBOUND_SECRET_FILE = "inbound_email_secret"
 SENDGRID_KEY_FILE = "sendgrid_webhook_key.pem"
 
 
@@ -79,6 +80,7 @@ class WebhookSigningKeys:
 
     twilio_auth_token: str | None = None
     sendgrid_private_key: ec.EllipticCurvePrivateKey | None = None
+    inbound_email_secret: str | None = None  # the Inbound Parse URL's secret
 
     def sign_twilio(self, url: str, form: dict[str, str]) -> str:
         """``X-Twilio-Signature`` for a form POST to ``url``."""
@@ -124,11 +126,14 @@ def development_webhook_keys(settings: Settings) -> tuple[Settings, WebhookSigni
     generated key would accept requests nobody but this process can sign.
     """
     if settings.environment != "development":
-        raise ValueError("webhook keys are generated in development only; set RETAIN_TWILIO_AUTH_TOKEN and "
-                         "RETAIN_SENDGRID_WEBHOOK_PUBLIC_KEY")
+        raise ValueError("webhook keys are generated in development only; set RETAIN_TWILIO_AUTH_TOKEN, "
+                         "RETAIN_SENDGRID_WEBHOOK_PUBLIC_KEY and RETAIN_INBOUND_EMAIL_SECRET")
     folder = Path(settings.data_dir) / KEYS_DIR
     updates: dict[str, Any] = {}
-    token, private = None, None
+    token, private, inbound = None, None, None
+    if settings.inbound_email_secret is None:
+        inbound = _load_or_create(folder / INBOUND_SECRET_FILE, lambda: secrets.token_hex(16).encode()).decode().strip()
+        updates["inbound_email_secret"] = SecretStr(inbound)
     if settings.twilio_auth_token is None:
         token = _load_or_create(folder / TWILIO_TOKEN_FILE, lambda: secrets.token_hex(16).encode()).decode().strip()
         updates["twilio_auth_token"] = SecretStr(token)
@@ -139,7 +144,8 @@ def development_webhook_keys(settings: Settings) -> tuple[Settings, WebhookSigni
         assert isinstance(loaded, ec.EllipticCurvePrivateKey)
         private = loaded
         updates["sendgrid_webhook_public_key"] = public_key_b64(private)
-    return settings.model_copy(update=updates), WebhookSigningKeys(twilio_auth_token=token, sendgrid_private_key=private)
+    return settings.model_copy(update=updates), WebhookSigningKeys(twilio_auth_token=token, sendgrid_private_key=private,
+                                                                   inbound_email_secret=inbound)
 
 
 def with_webhook_keys(settings: Settings) -> tuple[Settings, WebhookSigningKeys]:

@@ -33,14 +33,15 @@ def _mount_optional_groups(argv: list[str]) -> None:
     from models.cli import app as model_app
     from retain.console.cli import users_app
     from retain.producers.cli import producers_app
+    from retain.quarantine_cli import quarantine_app
+    from retain.triage_cli import app as triage_app
     from triggers.cli import app as rules_app
 
     app.add_typer(model_app, name="model", help="Build datasets, train, evaluate and promote the risk model.")
     app.add_typer(rules_app, name="rules", help="Validate, backtest and inspect trigger rules.")
     app.add_typer(users_app, name="users", help="Console users and API tokens.")
     app.add_typer(producers_app, name="producers", help="Ingest credentials: create, list, revoke.")
-    from retain.quarantine_cli import quarantine_app
-
+    app.add_typer(triage_app, name="triage", help="Build and evaluate the triage of customers' replies.")
     app.add_typer(quarantine_app, name="quarantine", help="Customers whose stream state was set aside; release one.")
 
 

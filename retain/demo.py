@@ -10,7 +10,8 @@ sink, and from there to the simulated customers, who react through the real webh
 discount blast) to a copy of the rules, once, to show the reputation guard pausing it. Live counts
 are shown until Ctrl-C or ``--duration``; ``--json`` prints one summary object at the end, with
 ``messages`` (by channel and status), ``opt_outs`` (by source), ``suppressed`` (held-back
-messages by reason), ``paused_rules`` and ``reputation`` (the guard's evidence per sending rule).
+messages by reason), ``paused_rules``, ``reputation`` (the guard's evidence per sending rule) and ``conversations``
+(customers' replies by intent, as triaged).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from outreach.consent.records import ConsentChangeRecord
+from outreach.conversations.records import ConversationRecord
 from outreach.outbox.records import DRAFTED, PENDING, SENDING, SENT, SUPPRESSED, OutboxRecord, RulePauseRecord
 from outreach.reputation import standing
 from retain.demo_reactions import SimulatedRecipients
@@ -162,13 +164,15 @@ def _progress_table(elapsed: float, feeder: Feeder, runtime: Runtime,
     if recipients is not None:
         for reaction, count in sorted(recipients.reactions.items()):
             table.add_row(f"reactions: {reaction}", str(count))
+        for channel, count in sorted(recipients.replies.items()):
+            table.add_row(f"replies written back: {channel}", str(count))
     return table
 
 
 def suppression_reason(last_error: str | None) -> str:
-    """A countable reason of a suppressed message (a pause's text names its rates: keep the kind)."""
+    """A countable reason of a suppressed message (a pause's or an escalation's text names details: keep the kind)."""
     reason = last_error or "unknown"
-    return "rule_paused" if reason.startswith("rule paused") else reason
+    return "rule_paused" if reason.startswith("rule paused") else reason.split(":", 1)[0]
 
 
 def reputation_summary(session: Session, reputation: ReputationSettings, now: dt.datetime) -> dict[str, Any]:
@@ -186,7 +190,8 @@ def reputation_summary(session: Session, reputation: ReputationSettings, now: dt
 
 
 def outreach_summary(engine: Engine, reputation: ReputationSettings | None = None) -> dict[str, Any]:
-    """Messages by channel and status, opt-outs by source, suppressed messages by reason, paused rules, guard evidence."""
+    """Messages by channel and status, opt-outs by source, suppressed messages by reason, paused rules,
+    guard evidence, conversations by intent."""
     with Session(engine) as session:
         by_state = session.execute(select(OutboxRecord.channel, OutboxRecord.state, func.count())
                                    .group_by(OutboxRecord.channel, OutboxRecord.state)).all()
@@ -197,12 +202,14 @@ def outreach_summary(engine: Engine, reputation: ReputationSettings | None = Non
         paused = {pause.rule_id: pause.reason for pause in session.scalars(select(RulePauseRecord))}
         guard = (reputation_summary(session, reputation, dt.datetime.now(dt.timezone.utc))
                  if reputation is not None else {})
+        conversations = session.execute(select(ConversationRecord.intent, func.count())
+                                        .group_by(ConversationRecord.intent)).all()
     messages: dict[str, dict[str, int]] = {}
     for channel, state, count in by_state:
         messages.setdefault(channel, {})[state] = count
     return {"messages": messages, "opt_outs": dict(opt_outs),
             "suppressed": dict(Counter(suppression_reason(reason) for reason in suppressed)), "paused_rules": paused,
-            "reputation": guard}
+            "reputation": guard, "conversations": dict(conversations)}
 
 
 async def run_demo(settings: Settings, *, duration: float | None, customers: int, seed: int,
@@ -228,7 +235,8 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
         recipients = SimulatedRecipients(
             react=feed.deliver_message, channels=runtime.sender.channels, engine=runtime.engine,
             api_url=runtime.api_url, public_base_url=runtime.settings.public_base_url, keys=runtime.webhook_keys,
-            unwanted_rules=frozenset({BAD_RULE_ID}) if inject_bad_rule else frozenset())
+            unwanted_rules=frozenset({BAD_RULE_ID}) if inject_bad_rule else frozenset(),
+            seed=seed)
         console.print(f"API on {runtime.api_url}  (docs: {runtime.api_url}/docs)   broker {runtime.bootstrap}")
         console.print(await asyncio.to_thread(_demo_login, runtime))
         started = time.monotonic()  # the duration counts from a ready service, not from start-up
@@ -267,6 +275,7 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
         "outbox": summary["outreach"]["enqueue"],
         **outreach,
         "reactions": dict(recipients.reactions),
+        "replies": dict(recipients.replies),
         "webhooks": dict(recipients.webhooks),
         "customers": customers,
         "injected_rule": BAD_RULE_ID if inject_bad_rule else None,

@@ -16,7 +16,11 @@ providers, through the same HTTP endpoints and signed the same way:
   ``List-Unsubscribe`` link (RFC 8058);
 - ``complained`` on e-mail: a signed SendGrid ``spamreport`` event;
 - ``purchased``: the simulator itself queues the customer's checkout and ``order.placed`` (they
-  reach the service through the feeder like every other event), so nothing is posted here.
+  reach the service through the feeder like every other event), so nothing is posted here;
+- some customers write back (``retain.demo_replies``): questions and thanks from those who ignore
+  or buy, and an angry reply from some who complain (the first message delivered is always
+  answered), as a signed Twilio inbound SMS or as a SendGrid Inbound Parse post (multipart, to
+  its secret URL).
 
 Contact details only ever travel in the webhook bodies, as they do from the providers.
 """
@@ -27,6 +31,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import random
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -41,12 +46,14 @@ from sqlmodel import Session
 from outreach.channels.base import OutgoingMessage
 from outreach.outbox.records import OutboxRecord
 from outreach.wiring import WebhookSigningKeys
+from retain.demo_replies import reply_for
 
 log = logging.getLogger(__name__)
 
 TWILIO_INBOUND = "/outreach/twilio/inbound"
 TWILIO_STATUS = "/outreach/twilio/status"
 SENDGRID_EVENTS = "/outreach/sendgrid/events"
+SENDGRID_INBOUND = "/outreach/sendgrid/inbound"
 DEMO_ACCOUNT_SID = "AC" + "0" * 32
 DEMO_SENDER_NUMBER = "+15005550006"  # Twilio's magic test number: never a real person
 
@@ -75,7 +82,7 @@ class SimulatedRecipients:
 
     def __init__(self, *, react: React, channels: Mapping[str, Any], engine: Engine, api_url: str,
                  public_base_url: str, keys: WebhookSigningKeys, timeout: float = 30.0,
-                 unwanted_rules: frozenset[str] = frozenset()) -> None:
+                 unwanted_rules: frozenset[str] = frozenset(), seed: int = 0) -> None:
         self.react = react
         self.unwanted_rules = unwanted_rules
         self.channels = dict(channels)
@@ -85,6 +92,8 @@ class SimulatedRecipients:
         self.http = httpx.AsyncClient(base_url=api_url, timeout=timeout)
         self.reactions: Counter[str] = Counter()  # by reaction
         self.webhooks: Counter[str] = Counter()  # by "<endpoint> <status code>"
+        self.replies: Counter[str] = Counter()  # written back, by channel
+        self.rng = random.Random(f"retain-demo-replies:{seed}")
         self._seen: dict[str, int] = {name: 0 for name in self.channels}
 
     async def close(self) -> None:
@@ -133,6 +142,9 @@ class SimulatedRecipients:
         return len(messages)
 
     async def _act(self, item: Delivered, reaction: str, now: dt.datetime) -> None:
+        text = reply_for(reaction, item.signal_kind, self.rng, first=not self.replies)
+        if text is not None:
+            await self.write_back(item.message, text)
         if reaction not in ("replied_stop", "unsubscribed", "complained"):
             return
         if item.message.channel == "sms":
@@ -169,6 +181,26 @@ class SimulatedRecipients:
         return await self._twilio(TWILIO_INBOUND, {
             "MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": DEMO_ACCOUNT_SID, "From": from_number,
             "To": DEMO_SENDER_NUMBER, "Body": text})
+
+    async def write_back(self, message: OutgoingMessage, text: str) -> httpx.Response | None:
+        """The customer answers the message on its own channel."""
+        self.replies[message.channel] += 1
+        if message.channel == "sms":
+            return await self.sms_reply(message.to, text)
+        return await self.email_reply(message, text)
+
+    async def email_reply(self, message: OutgoingMessage, text: str) -> httpx.Response | None:
+        """A SendGrid Inbound Parse post of an e-mail reply to ``message`` (to the secret URL)."""
+        if not self.keys.inbound_email_secret:
+            return None
+        fields = {"from": (None, message.to), "to": (None, "replies@inbound.example.com"),
+                  "subject": (None, f"Re: {message.subject or ''}"), "text": (None, text),
+                  "headers": (None, f"Message-ID: <{uuid.uuid4().hex}@mail.example.com>\n"),
+                  "envelope": (None, json.dumps({"to": ["replies@inbound.example.com"], "from": message.to}))}
+        path = f"{SENDGRID_INBOUND}/{self.keys.inbound_email_secret}"
+        response = await self.http.post(path, files=fields)
+        self.webhooks[f"{SENDGRID_INBOUND} {response.status_code}"] += 1
+        return response
 
     async def sendgrid_events(self, events: list[dict[str, Any]], now: dt.datetime) -> httpx.Response:
         """A signed SendGrid event webhook batch."""

@@ -16,6 +16,7 @@ import outreach.channels.records  # noqa: F401  what the local sink delivered
 import infra.records  # noqa: F401  ingest journal, stream state checkpoints (single-box mode)
 import retain.console.records  # noqa: F401  console users, API tokens, sessions, console audit
 import retain.producers.records  # noqa: F401  ingest credentials of producers
+import outreach.conversations.records  # noqa: F401  conversations and their threads
 
 # Tables owned by libraries, not by our migrations (APScheduler creates its own job table).
 EXTERNAL_TABLES: frozenset[str] = frozenset({"apscheduler_jobs"})

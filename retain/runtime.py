@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from outreach.agents import DecisionPublisher, DecisionsToOutbox
 from outreach.consent.publisher import KafkaConsentPublisher
+from outreach.conversations.escalations import escalations_on
 from outreach.jobs import OutreachJobs, register_outreach_jobs
 from outreach.outbox.sender import Sender
 from outreach.webhooks.routers import ROUTERS as OUTREACH_ROUTERS
@@ -198,8 +199,8 @@ class Runtime:
         scheduler = create_scheduler(settings, self.engine)
         # Quiet-hours releases run here and publish their engage decisions to the decisions topic.
         register_deferral_runner(scheduler, DeferralContext(
-            engine=self.engine, publish=decision_publisher,
-            policy_config=PolicyConfig(marketing_email_requires_opt_in=settings.marketing_email_requires_opt_in)))
+            engine=self.engine, publish=decision_publisher, policy_config=PolicyConfig.from_settings(settings),
+            escalations=escalations_on))
         stack.callback(install_deferral_context, None)
         register_outreach_jobs(scheduler, self.outreach_jobs, send_seconds=settings.outreach_send_interval_seconds,
                                reputation_seconds=settings.reputation_check_seconds)

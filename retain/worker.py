@@ -29,6 +29,7 @@ from infra.logs import redact_handlers
 from infra.private_files import open_private, private_dir
 from infra.settings import DetectorSettings, Settings
 from infra.stream_app import create_app
+from outreach.conversations.escalations import escalations_on
 from signals.agents import SignalAgents, register_signal_agents
 from triggers.agents import register_decision_agents
 
@@ -85,8 +86,10 @@ def build_worker(
         **({"clock": clock} if clock is not None else {}),
     )
     if decisions:
-        # signals -> decisions; the stage reports into the process's Health (the runtime's one)
-        app.retain_decision_agents = register_decision_agents(app, settings, health=health)
+        # signals -> decisions; the stage reports into the process's Health (the runtime's one), and the
+        # conversation store tells the policy whose reply stopped outreach
+        app.retain_decision_agents = register_decision_agents(app, settings, health=health,
+                                                              escalations=escalations_on)
     return Worker(app=app, agents=agents, health=health)
 
 

@@ -233,6 +233,7 @@ def register_decision_agents(
     scorer: Callable[[], Any] | None = None,
     deferrals: Any = None,
     policy_config: PolicyConfig | None = None,
+    escalations: Callable[[Any], Any] | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     decisions_out: Any = None,
     deadletter_out: Any = None,
@@ -242,7 +243,8 @@ def register_decision_agents(
 
     Defaults come from ``settings``: the database, the rules in ``rules_dir`` (hot reloaded every
     ``rules_reload_seconds``), the promoted model, and a paused scheduler that writes deferral
-    jobs to the job store for the scheduler process to run.
+    jobs to the job store for the scheduler process to run. ``escalations`` builds the
+    conversation store's ``EscalationView`` on the stage's session (the composition root wires it).
     """
     engine = engine if engine is not None else make_engine(settings)
     on_start: list[Callable[[], Any]] = []
@@ -257,8 +259,8 @@ def register_decision_agents(
         on_start.append(lambda: writer.start(paused=True))  # a job writer: never runs jobs itself
     stage = DecisionStage(
         engine=engine, rulebook=rulebook, scorer=scorer or _serving_scorer(settings),
-        policy_config=policy_config or PolicyConfig(marketing_email_requires_opt_in=settings.marketing_email_requires_opt_in),
-        deferrals=deferrals,
+        policy_config=policy_config or PolicyConfig.from_settings(settings),
+        deferrals=deferrals, escalations=escalations,
     )
     return DecisionAgents(
         app, stage, reloader=reloader, reload_interval=settings.rules_reload_seconds, clock=clock,

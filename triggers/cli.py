@@ -76,7 +76,7 @@ def backtest(
         raise typer.BadParameter(f"{events}: need an existing .jsonl or .parquet file", param_hint="--events")
     settings = Settings()
     scorer, model_line = (None, "risk scores off (--no-model)") if no_model else load_scorer(model, settings)
-    config = PolicyConfig(marketing_email_requires_opt_in=settings.marketing_email_requires_opt_in)
+    config = PolicyConfig.from_settings(settings)
     report = run_backtest(raw_events(events, progress=not json_out), ruleset, scorer=scorer, policy_config=config)
     if json_out:
         typer.echo(json.dumps({**report.to_dict(), "rules_fingerprint": ruleset.fingerprint, "model": model_line}))

@@ -23,7 +23,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from signals.signal import Signal
 from triggers.matcher import match_rules
-from triggers.policy import ContactHistory, ConsentView, InMemoryConsent, PolicyConfig, Verdict, apply_policy
+from triggers.policy import (
+    ContactHistory,
+    ConsentView,
+    EscalationView,
+    InMemoryConsent,
+    PolicyConfig,
+    Verdict,
+    apply_policy,
+)
 from triggers.policy.reasons import Outcome, ReasonCode
 from triggers.risk import Risk
 from triggers.rule import Channel, Rule, Topic
@@ -153,10 +161,13 @@ def decide(
     consent: ConsentView,
     now: dt.datetime,
     policy_config: PolicyConfig | None = None,
+    *,
+    escalations: EscalationView | None = None,
 ) -> list[Decision]:
     """Match ``rules`` against the signal and apply the contact policy; one decision per matched rule.
 
     ``risk`` is a ``Risk``, a mapping or a scorer ``Score`` (probability, bucket, drivers).
+    ``escalations`` is the conversation store's port (None: no replies are known).
     Decisions come in rank order (winner first); with no match, one ``no_rule_matched`` record.
     """
     if now.tzinfo is None:
@@ -167,6 +178,7 @@ def decide(
     matched = match_rules(signal, rules, customer, scored)
     verdicts = apply_policy(
         signal=signal, rules=matched, customer=customer, history=history, consent=consent, now=now, config=config,
+        escalations=escalations,
     )
     if verdicts:
         return [_decision(signal, verdict, customer, scored, now, fingerprint) for verdict in verdicts]

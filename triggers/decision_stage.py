@@ -22,7 +22,7 @@ from infra.database import session_scope
 from signals.signal import Signal
 from triggers.decision import Decision, decide
 from triggers.deferred import release_id_for
-from triggers.policy import ConsentView, ContactHistory, PolicyConfig
+from triggers.policy import ConsentView, ContactHistory, EscalationView, PolicyConfig
 from triggers.policy.reasons import Outcome
 from triggers.rule import Rule
 from triggers.ruleset import RuleBook
@@ -70,6 +70,8 @@ class DecisionStage:
     deferrals: Deferrals | None = None
     history: HistorySource = field(default_factory=StoredDecisionHistory)
     consent: Callable[[str, Mapping[str, Any]], ConsentView] = upstream_consent
+    # The conversation store's view through the stage's session (None: no replies are known).
+    escalations: Callable[[Session], EscalationView] | None = None
 
     def decide_one(self, session: Session, signal: Signal, now: dt.datetime) -> list[Decision]:
         """Decide one signal against the rules in force (reads history through ``session``)."""
@@ -77,8 +79,9 @@ class DecisionStage:
         facts = customer_facts(context)
         risk = score_context(self.scorer(), context)
         history = self.history.history(session, signal.customer_id, now)
+        escalations = self.escalations(session) if self.escalations is not None else None
         return decide(signal, self.rulebook.current, facts, risk, history,
-                      self.consent(signal.customer_id, facts), now, self.policy_config)
+                      self.consent(signal.customer_id, facts), now, self.policy_config, escalations=escalations)
 
     def process(self, signals: Sequence[Signal], now: dt.datetime) -> list[Decision]:
         """Decide and store a batch in one transaction; returns the stored engage/defer decisions."""

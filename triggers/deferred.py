@@ -27,8 +27,9 @@ from sqlalchemy import Engine
 from infra.database import session_scope
 from infra.scheduler import schedule_once
 from triggers.decision import Decision
-from triggers.policy import ConsentView, ContactHistory, PolicyConfig
+from triggers.policy import ConsentView, ContactHistory, EscalationView, PolicyConfig
 from triggers.policy.consent import channel_verdict
+from triggers.policy.escalation import escalation_verdict
 from triggers.policy.frequency_caps import cap_verdict
 from triggers.policy.reasons import Outcome, ReasonCode
 from triggers.policy.regions import recipient_regions
@@ -49,14 +50,17 @@ def release_id_for(defer_decision_id: str) -> str:
 
 def release(
     defer: Decision, rule: Rule, customer: Mapping[str, Any], history: ContactHistory,
-    consent: ConsentView, now: dt.datetime, config: PolicyConfig,
+    consent: ConsentView, now: dt.datetime, config: PolicyConfig, escalations: EscalationView | None = None,
 ) -> Decision:
     """Pure: what a deferred action becomes at ``now`` (engage, expired, or suppressed with reason)."""
     if defer.outcome != Outcome.DEFER or defer.channel is None or defer.topic is None:
         raise ValueError(f"decision {defer.decision_id} is not a defer")
     outcome, reason, detail = Outcome.ENGAGE, ReasonCode.ELIGIBLE, ""
+    escalated = escalation_verdict(defer.customer_id, escalations, now, config.escalation_pause)
     if defer.expires_at is not None and now >= defer.expires_at:
         outcome, reason = Outcome.EXPIRED, ReasonCode.RELEVANCE_PASSED
+    elif escalated is not None:  # the customer complained while the message waited for the morning
+        outcome, (reason, detail) = Outcome.SUPPRESSED, escalated
     else:
         refused = channel_verdict(defer.customer_id, customer, defer.channel, defer.topic, consent, config)
         if refused is not None:
@@ -100,6 +104,7 @@ class DeferralContext:
     policy_config: PolicyConfig = field(default_factory=PolicyConfig)
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
     consent: Callable[[str, Mapping[str, Any]], ConsentView] = lambda cid, facts: UpstreamConsent.of(cid, facts)
+    escalations: Callable[[Any], EscalationView] | None = None  # the conversation store, on the job's session
 
 
 _context: DeferralContext | None = None
@@ -129,8 +134,9 @@ def _release_and_store(context: DeferralContext, decision_id: str, rule: Rule, c
         customer = with_projected_consent(customer, get_customer(session=session, customer_id=defer.customer_id))
         now = context.clock()
         history = contact_history(session=session, customer_id=defer.customer_id, now=now, exclude=[decision_id])
+        escalations = context.escalations(session) if context.escalations is not None else None
         outcome = release(defer, rule, customer, history, context.consent(defer.customer_id, customer), now,
-                          context.policy_config)
+                          context.policy_config, escalations)
         record_decisions(session=session, decisions=[outcome])
         stored = get_decision(session=session, decision_id=outcome.decision_id)
         session.commit()

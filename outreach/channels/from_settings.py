@@ -14,6 +14,7 @@ from outreach.channels.rate_limit import TokenBucket
 from outreach.channels.sendgrid import SendGridChannel
 from outreach.channels.sink import SinkChannel, SqlSinkLedger
 from outreach.channels.twilio import TwilioChannel
+from outreach.conversations.thread_links import OutboundThreading
 
 
 def build_channels(settings: ProviderSettings, *, engine: Engine | None = None) -> dict[str, Channel]:
@@ -25,6 +26,7 @@ def build_channels(settings: ProviderSettings, *, engine: Engine | None = None) 
             settings.sendgrid_api_key.get_secret_value(), from_email=settings.sendgrid_from_email,
             from_name=settings.sender_name, asm_group_id=settings.sendgrid_marketing_asm_group_id,
             host=settings.sendgrid_host, timeout=settings.provider_timeout_seconds,
+            threading=OutboundThreading.from_settings(settings.threading),
         )
     if settings.twilio_account_sid and settings.twilio_auth_token is not None:
         channels["sms"] = TwilioChannel(

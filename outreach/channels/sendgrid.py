@@ -25,6 +25,7 @@ from outreach.channels.base import (
     retry_after_seconds,
     retryable_status,
 )
+from outreach.conversations.thread_links import OutboundThreading
 from outreach.provider_timing import timed_provider_call
 
 # python_http_client logs whole request bodies (recipient addresses) at DEBUG.
@@ -32,10 +33,15 @@ logging.getLogger("python_http_client.client").setLevel(logging.WARNING)
 
 
 def mail_payload(
-    message: OutgoingMessage, *, from_email: str, from_name: str | None = None, asm_group_id: int | None = None
+    message: OutgoingMessage, *, from_email: str, from_name: str | None = None, asm_group_id: int | None = None,
+    threading: OutboundThreading | None = None,
 ) -> dict[str, Any]:
-    """The v3 ``/mail/send`` body for one message (pure)."""
+    """The v3 ``/mail/send`` body for one message (pure); ``threading`` adds Message-ID and Reply-To."""
     headers = dict(message.headers)
+    reply_to = None
+    if threading is not None:
+        headers.update(threading.headers(message.message_id))
+        reply_to = threading.reply_to(message.message_id)
     if message.unsubscribe_url:
         headers["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -55,6 +61,8 @@ def mail_payload(
     }
     if headers:
         payload["headers"] = headers
+    if reply_to:  # SendGrid refuses a Reply-To header: it has its own field
+        payload["reply_to"] = {"email": reply_to}
     if asm_group_id is not None and message.topic.split(":", 1)[0] == "marketing":
         payload["asm"] = {"group_id": asm_group_id}
     return payload
@@ -68,7 +76,7 @@ class SendGridChannel:
 
     def __init__(
         self, api_key: str, *, from_email: str, from_name: str | None = None, asm_group_id: int | None = None,
-        host: str = "https://api.sendgrid.com", timeout: float = 10.0,
+        host: str = "https://api.sendgrid.com", timeout: float = 10.0, threading: OutboundThreading | None = None,
     ):
         self.client = SendGridAPIClient(api_key=api_key, host=host)
         # python_http_client copies the timeout into every sub-client it builds per URL segment.
@@ -76,11 +84,12 @@ class SendGridChannel:
         self.from_email = from_email
         self.from_name = from_name
         self.asm_group_id = asm_group_id
+        self.threading = threading
 
     def send(self, message: OutgoingMessage) -> SendResult:
         """POST /v3/mail/send; 202 means accepted, the id is in ``X-Message-Id``."""
         payload = mail_payload(message, from_email=self.from_email, from_name=self.from_name,
-                               asm_group_id=self.asm_group_id)
+                               asm_group_id=self.asm_group_id, threading=self.threading)
         try:
             with timed_provider_call(self.provider):
                 response = self.client.send(payload)

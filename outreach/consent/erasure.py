@@ -38,6 +38,9 @@ def erase_customer(*, session: Session, customer_id: str, now: dt.datetime) -> i
         update(OutboxRecord).where(OutboxRecord.customer_id == customer_id)
         .values(subject=None, body=None, rendered={})
     )
+    from outreach.conversations.service import erase_texts  # conversations depend on consent, too
+
+    erase_texts(session=session, customer_id=customer_id)
     session.merge(ErasureRecord(customer_id=customer_id, requested_at=now, completed_at=now))
     session.flush()
     return len(points)

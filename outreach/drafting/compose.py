@@ -62,7 +62,8 @@ def _problems(result: DraftResult) -> list[dict[str, str]]:
     return [{"check": r.name, "problem": r.detail} for r in result.guardrails or () if not r.passed]
 
 
-def _frame(request: DraftRequest, draft: Draft, system: SystemParts, *, ai_drafted: bool) -> FramedMessage:
+def frame(request: DraftRequest, draft: Draft, system: SystemParts, *, ai_drafted: bool) -> FramedMessage:
+    """``draft`` with the system parts of its channel around it (the footer's unsubscribe link from ``request``)."""
     if request.channel == "sms":
         return frame_sms(draft, system, ai_drafted=ai_drafted)
     return frame_email(draft, system, ai_drafted=ai_drafted, unsubscribe_url=request.unsubscribe_url)
@@ -73,7 +74,7 @@ def _checked(request: DraftRequest, result: DraftResult, system: SystemParts, *,
     if result.draft is None:
         check = GuardrailResult(MODEL_OUTPUT, False, result.detail or result.failure or "no draft")
         return dataclasses.replace(result, guardrails=(check,))
-    framed = _frame(request, result.draft, system, ai_drafted=ai_drafted)
+    framed = frame(request, result.draft, system, ai_drafted=ai_drafted)
     return dataclasses.replace(result, guardrails=tuple(run_guardrails(Candidate(request, result.draft, framed.text))))
 
 
@@ -82,7 +83,7 @@ def _message(request: DraftRequest, final: DraftResult, attempts: list[DraftResu
     draft = final.draft
     if draft is None:
         raise ValueError("the final attempt has no draft")  # only drafts that passed or templates get here
-    framed = _frame(request, draft, system, ai_drafted=final.drafter != fallback.name)
+    framed = frame(request, draft, system, ai_drafted=final.drafter != fallback.name)
     llm = [a for a in attempts if a.model]
     html = None
     if request.channel == "email":

@@ -11,7 +11,7 @@ from typing import Callable
 from outreach.guardrails import facts, injection, language, length, links, offers, personal_data, service_tone
 from outreach.guardrails import sms_segments
 from outreach.drafting.brief import GuardrailLimits
-from outreach.guardrails.result import Candidate, GuardrailResult, failures
+from outreach.guardrails.result import Candidate, GuardrailRefusal, GuardrailResult, failures
 
 Check = Callable[[Candidate], GuardrailResult]
 
@@ -21,7 +21,7 @@ COMMON_CHECKS: tuple[Check, ...] = (
 )
 SMS_CHECKS: tuple[Check, ...] = (sms_segments.check,)
 
-__all__ = ["Candidate", "GuardrailLimits", "GuardrailResult", "failures", "run_guardrails"]
+__all__ = ["Candidate", "GuardrailLimits", "GuardrailRefusal", "GuardrailResult", "failures", "run_guardrails"]
 
 
 def run_guardrails(candidate: Candidate) -> list[GuardrailResult]:

@@ -37,3 +37,17 @@ class GuardrailResult:
 def failures(results: list[GuardrailResult]) -> list[GuardrailResult]:
     """The failed results, in order."""
     return [r for r in results if not r.passed]
+
+
+class GuardrailRefusal(Exception):
+    """A person's text refused: it fails its guardrails (``checks`` holds every result) or cannot be checked."""
+
+    def __init__(self, reason: str, checks: list[GuardrailResult] | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.checks = list(checks or [])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form for a 422 answer: why, the failed checks, and every check that ran."""
+        return {"message": self.reason, "failed": [c.to_dict() for c in failures(self.checks)],
+                "checks": [c.to_dict() for c in self.checks]}

@@ -1,7 +1,8 @@
 """The sender: claims outbox rows, drafts them, re-checks consent, and sends each at most once.
 
-Order per row: draft (stored before anything goes out) -> approval if the rule asks -> rule paused
-or moment expired? -> consent re-checked against the store -> rate limit -> state ``sending``
+Order per row: moment expired, rule paused, or the customer's reply escalated (a person handles
+them now; ``triggers.policy.escalation``)? -> draft (stored before anything goes out) -> approval
+if the rule asks -> consent re-checked against the store -> rate limit -> state ``sending``
 COMMITTED -> provider call -> result recorded. A sender that dies after the commit of ``sending``
 leaves the row there; ``reconcile`` later asks the provider (when its API can find our message id)
 or holds the row for review. It never sends it again blindly.
@@ -32,6 +33,8 @@ from outreach.consent.service import (
     register_contact_point,
     suppress,
 )
+from outreach.conversations.escalations import escalations_on
+from outreach.conversations.records import ANSWER_RULE_ID
 from outreach.drafting.brief import PrivateFacts
 from outreach.drafting.compose import ComposedMessage
 from outreach.drafting.stored_facts import contact_details, with_snapshot
@@ -53,6 +56,7 @@ from infra.transient import is_transient
 from outreach.tokens import PREFERENCES, UNSUBSCRIBE, make_token, preferences_url, unsubscribe_url
 from signals.records import CustomerRecord
 from triggers.decision import Decision
+from triggers.policy.escalation import escalation_verdict
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +104,7 @@ class SenderConfig:
     marketing_email_requires_opt_in: bool = False
     customer_wait: dt.timedelta = dt.timedelta(days=1)  # how long a row without expiry waits for its customer
     transient_retry: dt.timedelta = dt.timedelta(seconds=5)  # a row hit by a database error is due again after
+    escalation_pause: dt.timedelta = dt.timedelta(hours=72)  # after a complaint, only a person's answers go out
 
     @classmethod
     def from_settings(cls, settings: OutboxSettings) -> "SenderConfig":
@@ -114,6 +119,7 @@ class SenderConfig:
             max_attempts=settings.outbox_max_attempts,
             lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
             marketing_email_requires_opt_in=settings.marketing_email_requires_opt_in,
+            escalation_pause=dt.timedelta(hours=settings.escalation_pause_hours),
         )
 
 
@@ -220,6 +226,17 @@ class Sender:
                           release=state == AWAITING_APPROVAL, subject=subject, body=body, rendered=rendered)
         row.state, row.subject, row.body, row.rendered = state, subject, body, rendered
 
+    def _escalated(self, session: Session, row: OutboxRecord, now: dt.datetime) -> str | None:
+        """Why an automated message must not go out now that the customer's reply escalated, or None.
+
+        The decision-time policy step, applied again to messages queued, drafted or awaiting
+        approval before the reply came in. A person's answer is what the pause is for: it goes out.
+        """
+        if row.rule_id == ANSWER_RULE_ID:
+            return None
+        verdict = escalation_verdict(row.customer_id, escalations_on(session), now, self.config.escalation_pause)
+        return None if verdict is None else f"{verdict[0].value}: {verdict[1]}"
+
     def _address(self, session: Session, row: OutboxRecord, now: dt.datetime) -> tuple[str | None, str | None]:
         point = contact_point(session=session, customer_id=row.customer_id, channel=row.channel)
         if point is not None and point.address:
@@ -250,6 +267,9 @@ class Sender:
             pause = pause_of(session=session, rule_id=row.rule_id)
             if pause is not None:
                 return self._finish(session, row, now, SUPPRESSED, report, last_error=f"rule paused: {pause.reason}")
+            escalated = self._escalated(session, row, now)
+            if escalated is not None:
+                return self._finish(session, row, now, SUPPRESSED, report, last_error=escalated)
             if self._customer_unknown(session, row):
                 return self._wait_for_customer(session, row, now, report)
             if row.state == PENDING:
@@ -291,6 +311,7 @@ class Sender:
                 body=row.body or "", subject=row.subject, html=(row.rendered or {}).get("html"),
                 unsubscribe_url=(row.rendered or {}).get("unsubscribe_url"),
                 status_callback_url=f"{self.config.public_base_url.rstrip('/')}/outreach/twilio/status",
+                headers=dict((row.rendered or {}).get("headers") or {}),  # an answer's In-Reply-To / References
             )
             try:
                 result = channel.send(message)

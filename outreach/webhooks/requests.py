@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 from fastapi import HTTPException, Request
 from sqlmodel import Session
 
-from infra.settings import WebhookSettings
+from infra.settings import ConversationSettings, WebhookSettings
 from outreach.consent.service import ConsentChange
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,11 @@ MAX_FORM_BYTES = 64_000  # a Twilio webhook or a preference form is a few hundre
 def webhook_settings(request: Request) -> WebhookSettings:
     """The webhooks' slice of the app's settings."""
     return request.app.state.settings.webhooks
+
+
+def conversation_settings(request: Request) -> ConversationSettings:
+    """The conversations' slice of the app's settings (the reply webhooks read it)."""
+    return request.app.state.settings.conversations
 
 
 def now_of(request: Request) -> dt.datetime:

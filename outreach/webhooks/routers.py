@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from outreach.webhooks import preferences, sendgrid_webhook, twilio_sms
+from outreach.webhooks import preferences, sendgrid_inbound, sendgrid_webhook, twilio_sms
 
-ROUTERS: tuple[APIRouter, ...] = (twilio_sms.router, sendgrid_webhook.router, preferences.router)
+ROUTERS: tuple[APIRouter, ...] = (twilio_sms.router, sendgrid_webhook.router, sendgrid_inbound.router,
+                                   preferences.router)

@@ -2,9 +2,11 @@
 
 Inbound: opt-out keywords (and plain-language stops) opt the number out of SMS at once, for every
 customer holding it, and get exactly one confirmation; START/UNSTOP/YES opt back in; HELP/INFO get
-the help text; anything else goes to support and gets an acknowledgement. Replies are TwiML, so
-no extra API call is needed. A repeated webhook (same MessageSid, or same sid and status) changes
-nothing and sends no second confirmation.
+the help text; anything else is a reply for a person: threaded, triaged and stored in its
+conversation (``outreach.conversations``), handed to the helpdesk when one is configured, and
+acknowledged; a reply that triage reads as an opt-out in plain words is one. Replies are TwiML,
+so no extra API call is needed. A repeated webhook (same MessageSid, or same sid and status)
+changes nothing and sends no second confirmation.
 """
 
 from __future__ import annotations
@@ -17,15 +19,32 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from twilio.request_validator import RequestValidator
 
 from infra.request_body import body_cap
+from infra.settings import ReputationSettings
 from outreach.channels.twilio import OPTED_OUT_CODE
 from outreach.consent.contact_points import InvalidContactPoint, contact_hash
-from outreach.consent.service import customers_with_contact, lift_suppression, record_consent, suppress
+from outreach.consent.service import (
+    ConsentChange,
+    customers_with_contact,
+    lift_suppression,
+    record_consent,
+    suppress,
+)
+from outreach.conversations.inbound import Reply
+from outreach.conversations.service import ThreadHints
 from outreach.outbox.delivery_events import last_sent_to, record_event, set_provider_status
 from outreach.outbox.service import by_provider_id
 from outreach.reputation import check_after_reaction
-from outreach.webhooks.requests import MAX_FORM_BYTES, form_of, now_of, public_url, publish_changes, session_of, webhook_settings
+from outreach.webhooks.replies import take_reply
+from outreach.webhooks.requests import (
+    MAX_FORM_BYTES,
+    form_of,
+    now_of,
+    public_url,
+    publish_changes,
+    session_of,
+    webhook_settings,
+)
 from outreach.webhooks.sms_keywords import ReplyKind, classify_reply
-from outreach.webhooks.support_handoff import HttpSupportHandoff, context_packet, log_only_handoff
 
 log = logging.getLogger(__name__)
 
@@ -70,15 +89,24 @@ async def verified_form(request: Request) -> dict[str, str]:
     return form
 
 
-async def _handoff(request: Request, packet: dict) -> None:
-    handoff = getattr(request.app.state, "support_handoff", None)
-    if handoff is None:
-        url = webhook_settings(request).support_webhook_url
-        handoff = HttpSupportHandoff(url) if url else log_only_handoff
-    try:
-        await handoff(packet)
-    except Exception:
-        log.exception("support hand-off failed for customer %s", packet.get("customer_id"))
+def apply_keyword(*, session, reputation: ReputationSettings, kind: ReplyKind, hashed: str, customers: list[str],
+                  rule_id: str | None, evidence: dict, now) -> list[ConsentChange]:
+    """Opt the number out (or back in) for every customer holding it; the consent changes made."""
+    status = "opted_out" if kind == ReplyKind.OPT_OUT else "opted_in"
+    changes = [record_consent(session=session, customer_id=customer_id, channel="sms", topic="*", status=status,
+                              source="sms_keyword", changed_at=now, evidence=evidence, contact_hash=hashed)
+               for customer_id in customers]
+    if kind == ReplyKind.OPT_OUT:  # the number itself, whoever it belongs to (or nobody yet)
+        suppress(session=session, contact_hash=hashed, channel="sms", reason="sms_stop", source="sms_keyword", now=now)
+        check_after_reaction(session=session, reputation=reputation, rule_id=rule_id, now=now)
+    else:
+        lift_suppression(session=session, contact_hash=hashed, channel="sms")
+    return changes
+
+
+def _reply(hashed: str, text: str, sid: str) -> Reply:
+    return Reply(hints=ThreadHints(channel="sms", contact_hash=hashed), text=text, dedup_key=f"twilio:inbound:{sid}",
+                 details={"message_sid": sid})
 
 
 @router.post("/inbound")
@@ -94,40 +122,41 @@ async def inbound_sms(request: Request) -> Response:
     except InvalidContactPoint:
         raise HTTPException(status_code=400, detail="From is not a phone number") from None
     kind = classify_reply(text)
-    changes, packet = [], None
+    changes: list[ConsentChange] = []
     with session_of(request) as session:
         customers = customers_with_contact(session=session, contact_hash=hashed, channel="sms")
         last = last_sent_to(session=session, customer_ids=customers, channel="sms")
+        rule_id = last.rule_id if last else None
         event_kind = {ReplyKind.OPT_OUT: "sms_opt_out", ReplyKind.OPT_IN: "sms_opt_in"}.get(kind, "sms_reply")
-        if not record_event(session=session, event_key=f"twilio:inbound:{sid}", provider="twilio", kind=event_kind,
-                            occurred_at=now, message_id=last.message_id if last else None,
-                            rule_id=last.rule_id if last else None, customer_id=customers[0] if customers else None):
-            return twiml(None)  # a repeated webhook: it was answered the first time
-        evidence = {"message_sid": sid, "reply_kind": kind.value}
-        if kind in (ReplyKind.OPT_OUT, ReplyKind.OPT_IN):
-            status = "opted_out" if kind == ReplyKind.OPT_OUT else "opted_in"
-            for customer_id in customers:
-                changes.append(record_consent(session=session, customer_id=customer_id, channel="sms", topic="*",
-                                              status=status, source="sms_keyword", changed_at=now,
-                                              evidence=evidence, contact_hash=hashed))
-            if kind == ReplyKind.OPT_OUT:  # the number itself, whoever it belongs to (or nobody yet)
-                suppress(session=session, contact_hash=hashed, channel="sms", reason="sms_stop",
-                         source="sms_keyword", now=now)
-                check_after_reaction(session=session, reputation=settings.reputation,
-                                     rule_id=last.rule_id if last else None, now=now)
-            else:
-                lift_suppression(session=session, contact_hash=hashed, channel="sms")
-        elif kind == ReplyKind.OTHER:
-            packet = context_packet(session=session, customer_id=customers[0] if customers else None,
-                                    reply_text=text, channel="sms", last_message=last, now=now)
+        repeated = not record_event(session=session, event_key=f"twilio:inbound:{sid}", provider="twilio",
+                                    kind=event_kind, occurred_at=now, message_id=last.message_id if last else None,
+                                    rule_id=rule_id, customer_id=customers[0] if customers else None)
+        if kind in (ReplyKind.OPT_OUT, ReplyKind.OPT_IN) and not repeated:
+            changes = apply_keyword(session=session, reputation=settings.reputation, kind=kind, hashed=hashed,
+                                    customers=customers, rule_id=rule_id,
+                                    evidence={"message_sid": sid, "reply_kind": kind.value}, now=now)
         session.commit()
+    if repeated:
+        if kind == ReplyKind.OTHER:
+            # Stored once by its key: a repeat after a crash between the two commits still files the reply.
+            await take_reply(request, _reply(hashed, text, sid))
+        return twiml(None)  # a repeated webhook: it was answered the first time
+    if kind == ReplyKind.OTHER:
+        received = await take_reply(request, _reply(hashed, text, sid))
+        if received.opt_out:  # "please don't text me anymore": an opt-out, whatever the words
+            kind = ReplyKind.OPT_OUT
+            with session_of(request) as session:
+                record_event(session=session, event_key=f"twilio:inbound:{sid}:opt_out", provider="twilio",
+                             kind="sms_opt_out", occurred_at=now, message_id=last.message_id if last else None,
+                             rule_id=rule_id, customer_id=customers[0] if customers else None)
+                changes = apply_keyword(session=session, reputation=settings.reputation, kind=kind, hashed=hashed,
+                                        customers=customers, rule_id=rule_id,
+                                        evidence={"message_sid": sid, "reply_kind": "triage_opt_out"}, now=now)
+                session.commit()
     await publish_changes(request, changes)
-    if packet is not None:
-        await _handoff(request, packet)
-    sender_name = settings.sender_name
     template = {ReplyKind.OPT_OUT: OPT_OUT_TEXT, ReplyKind.OPT_IN: OPT_IN_TEXT, ReplyKind.HELP: HELP_TEXT,
                 ReplyKind.OTHER: ACK_TEXT}[kind]
-    return twiml(template.format(sender=sender_name))
+    return twiml(template.format(sender=settings.sender_name))
 
 
 @router.post("/status")

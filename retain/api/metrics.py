@@ -23,7 +23,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from sqlalchemy import Engine, func, select
 
 from infra.health import OK, Health
@@ -77,6 +77,28 @@ def database_families(engine: Engine) -> list[Metric]:
         counter("retain_sends_total", "Outbox messages by channel and status.", ["channel", "status"], sends),
         counter("retain_delivery_events_total", "Provider delivery events by provider and kind.", ["provider", "kind"],
                 _grouped(engine, DeliveryEventRecord.provider, DeliveryEventRecord.kind)),
+    ] + conversation_families(engine)
+
+
+def conversation_families(engine: Engine) -> list[Metric]:
+    """Customers' replies: conversations by intent and status, share answered and time to first answer per rule."""
+    from sqlmodel import Session
+
+    from outreach.conversations.measures_store import measures_since
+    from outreach.conversations.records import ConversationRecord
+
+    with Session(engine) as session:
+        measures = measures_since(session=session)
+    answer_time = SummaryMetricFamily("retain_first_human_answer_seconds", "Time from a customer's first reply to "
+                                      "the first human answer, per rule.", labels=["rule_id"])
+    for m in measures:
+        answer_time.add_metric([m.rule_id], count_value=m.answered, sum_value=sum(m.answer_seconds))
+    return [
+        counter("retain_conversations_total", "Conversations opened by customers' replies, by intent and status.",
+                ["intent", "status"], _grouped(engine, ConversationRecord.intent, ConversationRecord.status)),
+        gauge("retain_replies_answered_ratio", "Share of conversations a person answered, per rule.", ["rule_id"],
+              [({"rule_id": m.rule_id}, m.share_answered or 0.0) for m in measures]),
+        answer_time,
     ]
 
 

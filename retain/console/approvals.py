@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from outreach.guardrails import GuardrailLimits, GuardrailResult, failures, links, run_guardrails
+from outreach.guardrails import GuardrailLimits, GuardrailRefusal, GuardrailResult, failures, links, run_guardrails
 from outreach.outbox.records import AWAITING_APPROVAL, DRAFTED, SUPPRESSED, OutboxRecord
 from retain.console.edit_check import (
     SYSTEM_PARTS,
@@ -31,18 +31,8 @@ from retain.console.edit_check import (
 )
 
 
-class EditRefused(Exception):
+class EditRefused(GuardrailRefusal):
     """An edit that failed its guardrails (``checks`` holds every result) or could not be checked."""
-
-    def __init__(self, reason: str, checks: list[GuardrailResult] | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.checks = list(checks or [])
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form for a 422 answer: why, the failed checks, and every check that ran."""
-        return {"message": self.reason, "failed": [c.to_dict() for c in failures(self.checks)],
-                "checks": [c.to_dict() for c in self.checks]}
 
 
 def queue(*, session: Session, limit: int = 100) -> list[OutboxRecord]:

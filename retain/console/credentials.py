@@ -22,13 +22,16 @@ MAX_PASSWORD_LENGTH = 200  # longer is refused at creation and never matches at 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
 USERNAME_RULE = "a user name is 1-64 characters of A-Z, a-z, 0-9 and _ . @ -"
 
-ROLES = ("viewer", "editor", "approver", "admin")
-# What each role may do: everyone reads; editors change rules; approvers decide drafts; admins all.
+ROLES = ("viewer", "editor", "approver", "agent", "admin")
+# What each role may do: everyone reads; editors change rules; approvers decide drafts; agents answer
+# customers' replies in the conversations inbox (answering a person is not approving a rule's draft,
+# so it is a role of its own); admins all.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read"}),
     "editor": frozenset({"read", "rules"}),
     "approver": frozenset({"read", "approve"}),
-    "admin": frozenset({"read", "rules", "approve", "admin"}),
+    "agent": frozenset({"read", "converse"}),
+    "admin": frozenset({"read", "rules", "approve", "converse", "admin"}),
 }
 
 

@@ -14,15 +14,16 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retain.console import api, api_docs, login, pages, producers, proposals_api, proposals_pages, users_api
-from retain.console import users_pages
+from retain.console import api, api_docs, conversation_api, conversation_pages, login, pages, producers
+from retain.console import proposals_api, proposals_pages, users_api, users_pages
 from retain.console.auth import LoginRequired
 from retain.console.client_address import networks
 
 
 # Every console router: pages under /console, JSON under /api (the access test checks each route's permission).
-ROUTERS = (login.router, pages.router, users_pages.router, proposals_pages.router, producers.page_router, api.router,
-           producers.api_router, users_api.router, proposals_api.router)
+ROUTERS = (login.router, pages.router, users_pages.router, proposals_pages.router, producers.page_router,
+           conversation_pages.router, api.router, producers.api_router, users_api.router, proposals_api.router,
+           conversation_api.router)
 
 
 def install_console(app: FastAPI) -> FastAPI:

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from outreach.conversations.records import ANSWER_RULE_ID
 from outreach.outbox.records import SENT, DeliveryEventRecord, OutboxRecord
 from outreach.reputation import OPT_OUT_KINDS
 from retain.console.results import RuleResult, rule_results
@@ -79,7 +80,8 @@ def exposures(*, session: Session, since: dt.datetime) -> Iterator[Exposure]:
     sent = (select(OutboxRecord.rule_id, OutboxRecord.customer_id, OutboxRecord.sent_at, OutboxRecord.topic,
                    DecisionRecord.rule_version, DecisionRecord.decided_at, OutboxRecord.decision)
             .join(DecisionRecord, DecisionRecord.decision_id == OutboxRecord.decision_id, isouter=True)
-            .where(OutboxRecord.state == SENT, OutboxRecord.sent_at >= since))
+            .where(OutboxRecord.state == SENT, OutboxRecord.sent_at >= since,
+                   OutboxRecord.rule_id != ANSWER_RULE_ID))  # people's answers are no rule's exposure
     for rule_id, customer_id, at, topic, version, decided_at, decision in session.execute(sent):
         if version is None:  # the decisions table lacks it: the decision stored with the message has it
             version = (decision or {}).get("rule_version")

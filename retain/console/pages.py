@@ -17,6 +17,8 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from outreach.guardrails import GuardrailLimits
+from outreach.conversations.measures import duration_text
+from outreach.conversations.measures_store import measures_since
 from outreach.outbox.records import STATES
 from retain.console import approvals, reputation_view, rule_actions, rule_backtest
 from retain.console.auth import Principal, db, now_utc, page
@@ -47,7 +49,7 @@ def pp(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:+.1f} pp"
 
 
-templates.env.globals.update(pct=pct, pp=pp)
+templates.env.globals.update(pct=pct, pp=pp, duration=duration_text)
 
 
 def render(request: Request, name: str, principal: Principal | None, title: str, nav: str = "",
@@ -264,5 +266,8 @@ def customer_page(customer_id: str, request: Request, days: int = 90, session: S
 def results_page(request: Request, days: int = 30, session: Session = Depends(db),
                  principal: Principal = Depends(page("read"))) -> HTMLResponse:
     """Per rule: sent vs holdout outcome rates, the difference with its interval, opt-out rate."""
-    rows = [r.to_dict() for r in results(session=session, now=now_utc(), days=min(max(days, 1), 366))]
-    return render(request, "results.html", principal, "Results per rule", "results", results=rows, confidence=0.95)
+    days = min(max(days, 1), 366)
+    rows = [r.to_dict() for r in results(session=session, now=now_utc(), days=days)]
+    replies = [m.to_dict() for m in measures_since(session=session, since=now_utc() - dt.timedelta(days=days))]
+    return render(request, "results.html", principal, "Results per rule", "results", results=rows, confidence=0.95,
+                  replies=replies)

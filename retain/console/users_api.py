@@ -28,7 +28,7 @@ class NewUser(BaseModel):
     """A console user to create."""
 
     username: UserName
-    role: Literal["viewer", "editor", "approver", "admin"]
+    role: Literal["viewer", "editor", "approver", "agent", "admin"]
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 
 

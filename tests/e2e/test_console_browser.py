@@ -7,10 +7,12 @@ Uses the Debian ``chromium`` package through Playwright's ``executable_path``: n
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,20 +42,29 @@ class _Server(uvicorn.Server):
         pass
 
 
-@pytest.fixture
-def served(tmp_path):
-    world = build_world(tmp_path, history=True)  # Secure cookies on: Chromium accepts them on http://127.0.0.1
+@contextlib.contextmanager
+def serve(app) -> Iterator[str]:
+    """``app`` on a free local port in a thread; yields its base URL, stops it afterwards."""
     port = free_port()
-    server = _Server(uvicorn.Config(world.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, name="console-test-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:  # bounded wait for the socket to listen
         assert thread.is_alive() and time.monotonic() < deadline, "the console server did not start"
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", world
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(tmp_path):
+    world = build_world(tmp_path, history=True)  # Secure cookies on: Chromium accepts them on http://127.0.0.1
+    with serve(world.app) as url:
+        yield url, world
 
 
 @pytest.fixture

@@ -188,11 +188,16 @@ async def test_demo_with_simulated_customers(tmp_path, monkeypatch):
     assert 0 < sum(summary["reactions"].values()) <= sent
     assert "unknown_recipient" not in summary["reactions"]
     assert summary["webhooks"] and all(key.endswith((" 200", " 204")) for key in summary["webhooks"]), summary
-    assert set(summary) >= {"messages", "opt_outs", "suppressed", "reputation"}
+    assert set(summary) >= {"messages", "opt_outs", "suppressed", "reputation", "conversations", "replies"}
     # Calibrated customers earn no pause: no rule paused, and the guard's evidence agrees for every rule.
     assert summary["paused_rules"] == {} and summary["injected_rule"] is None
     assert summary["reputation"] and not any(r["paused"] or r["evidence_says_pause"]
                                              for r in summary["reputation"].values()), summary["reputation"]
+    # Some simulated customers wrote back; each reply was filed in a conversation and triaged.
+    written = sum(summary["replies"].values())
+    assert 0 < sum(summary["conversations"].values()) <= written, summary
+    assert set(summary["conversations"]) <= {"order_status", "billing", "cancellation", "complaint", "thanks",
+                                             "opt_out", "other"}
 
     # Nothing was sent to a contact point after its suppression, or to a customer after opting out.
     # "After" means after we recorded it: a provider's own event time (SendGrid sends whole seconds)

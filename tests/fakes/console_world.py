@@ -16,6 +16,7 @@ from outreach.drafting.brief import PrivateFacts
 from outreach.drafting.compose import Composer
 from outreach.outbox.records import DeliveryEventRecord, OutboxRecord
 from retain.api.app import create_app
+from retain.console.credentials import ROLES  # one seeded user per role, named as the role
 from retain.console.mount import install_console
 from retain.console.users import create_user
 from infra.database import make_engine, session_scope
@@ -31,7 +32,6 @@ from triggers.service import record_rule_versions
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
-ROLES = ("viewer", "editor", "approver", "admin")
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 HISTORY_START = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
 
@@ -155,6 +155,32 @@ def seed(engine: Engine, rules_dir: Path, settings: Settings | None = None) -> N
 
 LATE_PARCEL = {"order_id": "O-1007", "slip_hours": 96.0, "carrier": "DHL",
                "promised_delivery_by": "2026-11-18T18:00:00+00:00", "estimated_delivery_at": "2026-11-22T18:00:00+00:00"}
+
+
+CONTACT_KEY = b"h" * 32
+
+
+def seed_conversations(engine: Engine, *, now: dt.datetime = NOW) -> dict[str, str]:
+    """Two customers answered their message through the real inbound flow: a question (c-1) and a complaint (c-2).
+
+    Returns ``{"question": conversation_id, "complaint": conversation_id}``.
+    """
+    from outreach.consent.contact_points import contact_hash
+    from outreach.conversations.classifier import load_or_train
+    from outreach.conversations.inbound import Reply, receive
+    from outreach.conversations.service import ThreadHints
+
+    found = {}
+    for name, customer, message, text, ago in (
+        ("question", "c-1", "m0001", "Hi, where is my order now? I need it for the weekend.", 3),
+        ("complaint", "c-2", "m0002", "This is the third time your parcel is late. Unacceptable!!", 1),
+    ):
+        hints = ThreadHints(channel="email", contact_hash=contact_hash(CONTACT_KEY, "email", f"ada{customer[-1]}@example.com"),
+                            reply_address_message_id=message)
+        received = receive(engine=engine, triager=load_or_train(None), now=now - dt.timedelta(hours=ago),
+                           reply=Reply(hints=hints, text=text, dedup_key=f"test:{name}", subject="Re: Your cart is saved"))
+        found[name] = received.conversation_id
+    return found
 
 
 def build_world(tmp_path: Path, *, cookie_secure: bool = True, history: bool = False) -> ConsoleWorld:

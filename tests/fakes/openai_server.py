@@ -11,6 +11,11 @@ request's own facts, and the bad ones are bad in one known way each::
 
 ``slow`` waits on an Event (released when the server stops) instead of sleeping, so a client
 timeout fires without the test waiting on a clock.
+
+Triage requests (``response_format`` named ``reply_triage``) are answered, in the ``good``
+scenario, from ``triage_answers`` (reply text -> labels): an oracle, not a model. It makes the LLM
+path's plumbing measurable (request shape, structured output, parsing, fallbacks on the scripted
+faults), not a real model's judgement; unknown replies are answered ``other``.
 """
 
 from __future__ import annotations
@@ -63,9 +68,13 @@ def data_block(body: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _is_sms(body: dict[str, Any]) -> bool:
+def _schema_name(body: dict[str, Any]) -> str | None:
     fmt = body.get("response_format") or {}
-    return (fmt.get("json_schema") or {}).get("name") == "sms_draft"
+    return (fmt.get("json_schema") or {}).get("name")
+
+
+def _is_sms(body: dict[str, Any]) -> bool:
+    return _schema_name(body) == "sms_draft"
 
 
 def good_parts(data: dict[str, Any], *, shift_days: int = 0) -> dict[str, str]:
@@ -133,6 +142,7 @@ class FakeOpenAI:
         self.api_key = api_key
         self.slow_wait_seconds = slow_wait_seconds
         self.requests: list[dict[str, Any]] = []
+        self.triage_answers: dict[str, dict[str, Any]] = {}
         self.release = threading.Event()  # set to let "slow" answers go (and on stop)
         self._script: deque[str] = deque()
         self._lock = threading.Lock()
@@ -175,6 +185,11 @@ class FakeOpenAI:
         if scenario == "slow":
             self.release.wait(self.slow_wait_seconds)
             scenario = "good"
+        if scenario == "good" and _schema_name(body) == "reply_triage":
+            reply = str(data_block(body).get("reply", ""))
+            answer = self.triage_answers.get(reply, {"intent": "other", "sentiment": "neutral", "frustrated": False,
+                                                     "language": "en"})
+            return _completion(body, json.dumps(answer))
         return SCENARIOS[scenario](body)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

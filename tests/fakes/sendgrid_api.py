@@ -20,6 +20,11 @@ def _error(status: int, message: str, field: str | None = None) -> Reply:
     return Reply(status, {"errors": [{"message": message, "field": field, "help": None}]})
 
 
+# Headers the v3 API refuses in ``headers`` (it has fields for some: ``reply_to``, ``subject``, ...).
+RESERVED_HEADERS = frozenset({"x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type",
+                              "content-transfer-encoding", "to", "from", "subject", "reply-to", "cc", "bcc"})
+
+
 def validate_mail(payload: Any) -> str | None:
     """The first problem the real API (or retain's contract) would report, or None."""
     if not isinstance(payload, dict):
@@ -45,6 +50,13 @@ def validate_mail(payload: Any) -> str | None:
     custom_args = payload.get("custom_args", {})
     if not all(isinstance(v, str) for v in custom_args.values()):
         return "custom_args: values must be strings"
+    headers = payload.get("headers", {})
+    if not isinstance(headers, dict) or not all(isinstance(v, str) and "\r" not in v and "\n" not in v
+                                                for v in headers.values()):
+        return "headers: an object of single-line strings"
+    reserved = RESERVED_HEADERS.intersection(name.lower() for name in headers)
+    if reserved:
+        return f"headers: {sorted(reserved)[0]} is a reserved header"
     if "asm" in payload and not isinstance(payload["asm"].get("group_id"), int):
         return "asm.group_id: integer required"
     if (payload.get("mail_settings") or {}).get("bypass_list_management"):

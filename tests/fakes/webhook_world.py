@@ -19,6 +19,7 @@ from outreach.channels.sink import SinkChannel
 from outreach.consent.publisher import InMemoryConsentPublisher
 from outreach.consent.records import ConsentChangeRecord
 from outreach.consent.service import consent_status
+from outreach.conversations.classifier import load_or_train
 from outreach.outbox import service as outbox
 from outreach.outbox.sender import Sender
 from outreach.webhooks.routers import ROUTERS
@@ -27,6 +28,7 @@ from infra.settings import Settings
 from tests.fakes.outreach_world import CONFIG, T0, add_customer, decision, simple_compose, sqlite_engine
 
 EMAIL, PHONE = "ada@example.com", "+4915112345678"
+INBOUND_SECRET = "inbound-parse-secret-0123456789"
 AUTH_TOKEN = "twilio-test-token"
 PRIVATE_KEY = ec.generate_private_key(ec.SECP256R1())
 PUBLIC_KEY = base64.b64encode(PRIVATE_KEY.public_key().public_bytes(
@@ -53,6 +55,7 @@ class World:
             sendgrid_marketing_asm_group_id=42, public_base_url="http://testserver", reputation_min_sends=20,
             unsubscribe_secret=SecretStr(CONFIG.unsubscribe_secret.decode()),
             contact_hash_key=SecretStr(CONFIG.contact_hash_key.decode()),
+            inbound_email_secret=SecretStr(INBOUND_SECRET), inbound_email_domain="reply.example.com",
         )
         self.app = create_app(settings, publisher=NoPublisher(), engine=self.engine, routers=ROUTERS)
         self.app.state.clock = lambda: self.now
@@ -64,6 +67,7 @@ class World:
             self.support.append(packet)
 
         self.app.state.support_handoff = handoff
+        self.app.state.triager = load_or_train(None)  # trained once per test process
         self.client = TestClient(self.app)
         self.sinks = {"email": SinkChannel("email"), "sms": SinkChannel("sms")}
         self.sender = Sender(self.engine, channels=self.sinks, compose=simple_compose, config=CONFIG,

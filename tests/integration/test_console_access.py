@@ -40,13 +40,23 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/rule-proposals/{proposal_id}/reject"): "read",  # approvers, or the author withdrawing
     ("GET", "/console/rule-proposals"): "read", ("POST", "/console/rule-proposals/{proposal_id}"): "read",
     ("POST", "/console/logout"): "read",
+    ("GET", "/api/conversations"): "read", ("GET", "/api/conversations/{conversation_id}"): "read",
+    ("GET", "/api/conversations/measures"): "read",
+    ("POST", "/api/conversations/{conversation_id}/answer"): "converse",
+    ("POST", "/api/conversations/{conversation_id}/assign"): "converse",
+    ("POST", "/api/conversations/{conversation_id}/status"): "converse",
+    ("GET", "/console/conversations"): "read", ("GET", "/console/conversations/{conversation_id}"): "read",
+    ("POST", "/console/conversations/{conversation_id}/answer"): "converse",
+    ("POST", "/console/conversations/{conversation_id}/assign"): "converse",
+    ("POST", "/console/conversations/{conversation_id}/status"): "converse",
     ("GET", "/api/producers"): "admin", ("POST", "/api/producers"): "admin",
     ("DELETE", "/api/producers/{credential_id}"): "admin", ("GET", "/console/producers"): "admin",
     ("POST", "/console/producers"): "admin", ("POST", "/console/producers/{credential_id}/revoke"): "admin",
 }
 PUBLIC = {("GET", "/console/login"), ("POST", "/console/login")}
 IDS = {"rule_id": "checkout-idle-nudge", "message_id": "m0007", "customer_id": "c-1", "token_id": "nope",
-       "credential_id": "nope", "username": "nobody", "action": "sign-out", "proposal_id": "999"}
+       "credential_id": "nope", "conversation_id": "nope", "username": "nobody", "action": "sign-out",
+       "proposal_id": "999"}
 
 
 def concrete(path: str) -> str:

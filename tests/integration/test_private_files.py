@@ -93,7 +93,7 @@ def test_generated_webhook_keys_are_owner_only(tmp_path):
     with_webhook_keys(Settings(data_dir=tmp_path / "data"))
     keys = tmp_path / "data" / "webhook-keys"
     assert mode(keys) == 0o700
-    assert sorted(mode(f) for f in keys.iterdir()) == [0o600, 0o600]
+    assert sorted(mode(f) for f in keys.iterdir()) == [0o600, 0o600, 0o600]
 
 
 def test_nothing_in_a_used_data_dir_is_readable_by_others(tmp_path):

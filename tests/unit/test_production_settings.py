@@ -42,6 +42,10 @@ def test_development_has_no_checks():
     ({"ops_webhook_url": "https://ops.example.com/hooks"}, "RETAIN_OPS_WEBHOOK_SECRET"),
     ({"ops_webhook_url": "https://ops.example.com/hooks", "ops_webhook_secret": "short"},
      "RETAIN_OPS_WEBHOOK_SECRET must be at least 32"),
+    ({"inbound_email_secret": "short"}, "RETAIN_INBOUND_EMAIL_SECRET must be at least 32"),
+    ({"support_webhook_url": "https://helpdesk.example/h"}, "RETAIN_SUPPORT_WEBHOOK_SECRET"),
+    ({"support_webhook_url": "https://helpdesk.example/h", "support_webhook_secret": "short"},
+     "RETAIN_SUPPORT_WEBHOOK_SECRET must be at least 32"),
     # any value other than "development" is production: a typo must not open the service
     ({"environment": "prod", "metrics_token": None}, "RETAIN_METRICS_TOKEN"),
 ])

@@ -8,6 +8,9 @@ Per matched rule, in this order (outcome / reason code):
 
 1. relevance       ``expired`` / ``relevance_passed``: ``now`` is at or after
                    ``signal.detected_at + rule.relevance``.
+1b. escalation     ``suppressed`` / ``conversation_escalated``: the customer's latest reply was a
+                   complaint, a frustrated reply or a cancellation request less than
+                   ``escalation_pause`` ago (``triggers.policy.escalation``); a person handles it now.
 2. episode         ``suppressed`` / ``already_sent_for_episode``: this rule already sent (or
                    scheduled) a message for this episode; one message per (customer, rule, episode).
 3. cooldown        ``suppressed`` / ``cooldown``: this rule messaged the customer within
@@ -49,6 +52,7 @@ from triggers.policy.conflicts import rank, resolve_conflicts
 from triggers.policy.consent import ConsentStanding, ConsentStatus, ConsentView, InMemoryConsent, choose_channel
 from triggers.policy.contact_history import ContactHistory, PastSend
 from triggers.policy.cooldown import cooldown_verdict, episode_verdict
+from triggers.policy.escalation import Escalation, EscalationView, InMemoryEscalations, escalation_verdict
 from triggers.policy.frequency_caps import cap_verdict
 from triggers.policy.holdout import holdout_position, in_holdout
 from triggers.policy.quiet_hours import earliest_send
@@ -57,8 +61,9 @@ from triggers.policy.regions import recipient_regions
 from triggers.rule import Channel, Rule
 
 __all__ = [
-    "ConsentStanding", "ConsentStatus", "ConsentView", "ContactHistory", "DailyWindow", "FrequencyCap", "InMemoryConsent",
-    "Outcome", "PastSend", "PolicyConfig", "ReasonCode", "RegionalRule", "Verdict", "apply_policy",
+    "ConsentStanding", "ConsentStatus", "ConsentView", "ContactHistory", "DailyWindow", "Escalation",
+    "EscalationView", "FrequencyCap", "InMemoryConsent", "InMemoryEscalations", "Outcome", "PastSend",
+    "PolicyConfig", "ReasonCode", "RegionalRule", "Verdict", "apply_policy",
     "holdout_position", "in_holdout",
 ]
 
@@ -79,10 +84,14 @@ class Verdict:
 def _eligibility(
     rule: Rule, signal: Signal, customer: Mapping[str, Any], regions: set[str], history: ContactHistory,
     consent: ConsentView, now: dt.datetime, config: PolicyConfig, expires_at: dt.datetime,
+    escalations: EscalationView | None = None,
 ) -> Verdict | Channel:
     # Steps 1-5: a Verdict when the rule is stopped, else the channel it would use.
     if now >= expires_at:
         return Verdict(rule, Outcome.EXPIRED, ReasonCode.RELEVANCE_PASSED, expires_at)
+    escalated = escalation_verdict(signal.customer_id, escalations, now, config.escalation_pause)
+    if escalated is not None:
+        return Verdict(rule, Outcome.SUPPRESSED, escalated[0], expires_at, detail=escalated[1])
     reason = episode_verdict(rule, signal.episode_key, history) or cooldown_verdict(rule, history, now)
     if reason is not None:
         return Verdict(rule, Outcome.SUPPRESSED, reason, expires_at)
@@ -112,16 +121,21 @@ def _timing(
 
 def apply_policy(
     *, signal: Signal, rules: Iterable[Rule], customer: Mapping[str, Any], history: ContactHistory,
-    consent: ConsentView, now: dt.datetime, config: PolicyConfig,
+    consent: ConsentView, now: dt.datetime, config: PolicyConfig, escalations: EscalationView | None = None,
 ) -> list[Verdict]:
-    """Run the ordered policy over the rules a signal matched; one verdict per rule, in rank order."""
+    """Run the ordered policy over the rules a signal matched; one verdict per rule, in rank order.
+
+    ``escalations`` (None: no conversation store) answers whether the customer's latest reply
+    stopped automated outreach.
+    """
     regions = recipient_regions(customer)
     ranked = rank(rules)
     verdicts: dict[str, Verdict] = {}
     eligible: dict[str, Channel] = {}
     for rule in ranked:
         expires_at = signal.detected_at + rule.relevance
-        result = _eligibility(rule, signal, customer, regions, history, consent, now, config, expires_at)
+        result = _eligibility(rule, signal, customer, regions, history, consent, now, config, expires_at,
+                              escalations)
         if isinstance(result, Verdict):
             verdicts[rule.id] = result
         else:

@@ -8,6 +8,7 @@ at most 1 SMS per 24 h and 3 messages per 7 days per customer; e-mail at any hou
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -78,3 +79,11 @@ class PolicyConfig(_Frozen):
     fallback_time_zones: tuple[str, ...] = ("America/New_York", "America/Los_Angeles")
     # How far ahead to look for the next allowed moment before giving up (no_send_window).
     defer_horizon: Duration = dt.timedelta(days=8)
+    # How long an escalated reply (complaint, frustration, cancellation) stops automated outreach.
+    escalation_pause: Duration = dt.timedelta(hours=72)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "PolicyConfig":
+        """The policy settings an entry point reads from the environment (the rest at their defaults)."""
+        return cls(marketing_email_requires_opt_in=settings.marketing_email_requires_opt_in,
+                   escalation_pause=dt.timedelta(hours=settings.escalation_pause_hours))

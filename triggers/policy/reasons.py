@@ -10,6 +10,7 @@ class ReasonCode(str, Enum):
 
     NO_RULE_MATCHED = "no_rule_matched"
     RELEVANCE_PASSED = "relevance_passed"
+    CONVERSATION_ESCALATED = "conversation_escalated"
     ALREADY_SENT_FOR_EPISODE = "already_sent_for_episode"
     COOLDOWN = "cooldown"
     NO_CONTACT_POINT = "no_contact_point"

@@ -11,6 +11,7 @@ import pytest
 from triggers.decision import Decision, DecisionSnapshot, decide, decision_id_for, idempotency_key_for
 from triggers.policy import ContactHistory, InMemoryConsent, Outcome, PolicyConfig, ReasonCode
 from triggers.policy.config import DailyWindow
+from triggers.policy.escalation import Escalation, InMemoryEscalations
 from triggers.ruleset import RuleSet
 
 UTC = dt.timezone.utc
@@ -27,6 +28,7 @@ SMS_OPT_IN = {("c1", "sms", "marketing"): "opted_in"}
 def _scenario(**kw: Any) -> dict[str, Any]:
     base = {
         "rules": [{}], "signal": {}, "customer": {}, "sends": [], "consent": {}, "now": NOON_ISH, "config": {},
+        "escalations": {},
     }
     base.update(kw)
     return base
@@ -48,6 +50,10 @@ TABLE = [
     (  # sent for this episode long ago (beyond the 7 d cooldown): still only once per episode
         _scenario(sends=[(200, {"rule_id": "winback", "episode_key": EPISODE})]),
         ("winback", Outcome.SUPPRESSED, ReasonCode.ALREADY_SENT_FOR_EPISODE, None),
+    ),
+    (  # the customer complained an hour ago: a person handles it, no automated message meanwhile
+        _scenario(escalations={"c1": [Escalation(NOON_ISH - dt.timedelta(hours=1), "complaint", "conv-1")]}),
+        ("winback", Outcome.SUPPRESSED, ReasonCode.CONVERSATION_ESCALATED, None),
     ),
     (
         _scenario(sends=[(24, {"rule_id": "winback", "episode_key": "usage_drop:c1:2025-12-01"})]),
@@ -104,6 +110,7 @@ def _run(scenario: dict[str, Any], make_rule, make_signal, make_customer, make_s
     return decide(
         signal, rules, make_customer(**scenario["customer"]), RISK, history,
         InMemoryConsent(scenario["consent"]), scenario["now"], PolicyConfig(**scenario["config"]),
+        escalations=InMemoryEscalations(scenario["escalations"]),
     )
 
 

@@ -12,7 +12,8 @@ import triggers.rule
 from triggers.loader import parse_rule_text
 
 
-@pytest.mark.parametrize("module", ["triggers.decision", "triggers.policy.consent", "triggers.policy.quiet_hours"])
+@pytest.mark.parametrize("module", ["triggers.decision", "triggers.policy.consent", "triggers.policy.quiet_hours",
+                                    "triggers.policy.escalation"])
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0

@@ -78,3 +78,13 @@ def test_history_counts_a_defer_until_its_release(defer, sms_rule, make_customer
 def test_history_ignores_outcomes_that_send_nothing(defer):
     for outcome in (Outcome.HOLDOUT, Outcome.SUPPRESSED, Outcome.SUPERSEDED, Outcome.EXPIRED):
         assert history_from_decisions([defer.model_copy(update={"outcome": outcome})]).sends == ()
+
+
+def test_a_complaint_while_the_message_waited_stops_it(defer, sms_rule, make_customer):
+    from triggers.policy import Escalation, InMemoryEscalations
+
+    escalations = InMemoryEscalations({"c1": [Escalation(NIGHT + dt.timedelta(hours=1), "complaint", "conv-1")]})
+    released = release(defer, sms_rule, make_customer(), history_from_decisions([]), InMemoryConsent(), MORNING,
+                       PolicyConfig(), escalations)
+    assert (released.outcome.value, released.reason.value) == ("suppressed", "conversation_escalated")
+    assert "conv-1" in released.detail
