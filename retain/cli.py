@@ -25,6 +25,7 @@ def _mount_optional_groups() -> None:
     # Sub-apps own their dependencies (LightGBM for `model`); mounted here so `retain --help` lists them.
     from models.cli import app as model_app
     from retain.console.cli import users_app
+    from retain.console.customers_cli import customers_app
     from retain.producers.cli import producers_app
     from triggers.cli import app as rules_app
 
@@ -32,6 +33,7 @@ def _mount_optional_groups() -> None:
     app.add_typer(rules_app, name="rules", help="Validate, backtest and inspect trigger rules.")
     app.add_typer(users_app, name="users", help="Console users and API tokens.")
     app.add_typer(producers_app, name="producers", help="Ingest credentials: create, list, revoke.")
+    app.add_typer(customers_app, name="customers", help="Customer profiles: the console's search index.")
 
 
 _mount_optional_groups()

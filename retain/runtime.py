@@ -21,6 +21,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from outreach.agents import DecisionPublisher, DecisionsToOutbox
+from outreach.consent.contact_points import contact_hash
 from outreach.consent.publisher import KafkaConsentPublisher
 from outreach.jobs import OutreachJobs, register_outreach_jobs
 from outreach.outbox.sender import Sender
@@ -133,7 +134,9 @@ class Runtime:
         await in_process.start()
         stack.push_async_callback(in_process.stop)
 
-        self.projection = Projection(self.engine, self.bootstrap)
+        key = settings.contact_hash_key.get_secret_value().encode()
+        self.projection = Projection(self.engine, self.bootstrap,
+                                     contact_hasher=lambda channel, address: contact_hash(key, channel, address))
         await self.projection.start()
         stack.push_async_callback(self.projection.stop)
 

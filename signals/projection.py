@@ -23,7 +23,14 @@ from infra.database import session_scope
 from infra.stream_app import DEADLETTER, EVENTS, SIGNALS
 from signals.events import parse_event
 from signals.goal_events import record_goal_event
-from signals.service import record_signal, upsert_customer_profile
+from signals.service import (
+    ContactHasher,
+    index_contacts,
+    profile_addresses,
+    profile_values,
+    record_signal,
+    upsert_customer_profile,
+)
 from signals.signal import Signal
 
 log = logging.getLogger(__name__)
@@ -32,8 +39,11 @@ log = logging.getLogger(__name__)
 class Projection:
     """Consume events, signals and deadletter; store profiles and signals; count what passed."""
 
-    def __init__(self, engine: Engine, bootstrap: str, *, group_id: str = "retain-projection") -> None:
+    def __init__(self, engine: Engine, bootstrap: str, *, group_id: str = "retain-projection",
+                 contact_hasher: ContactHasher | None = None) -> None:
         self.engine = engine
+        # The keyed hash of contact points, so the console finds people by e-mail or phone (None: not indexed).
+        self.contact_hasher = contact_hasher
         self.bootstrap = bootstrap
         self.group_id = group_id
         self.events = 0
@@ -92,14 +102,16 @@ class Projection:
                     self.deadletter_reasons[str(reason).split(":")[0][:60]] += 1
             session.commit()
 
-    @staticmethod
-    def _store_event(session: Any, raw: bytes) -> None:
+    def _store_event(self, session: Any, raw: bytes) -> None:
         try:
             event = parse_event(raw)
         except (ValidationError, ValueError):
             return  # the stream worker sends it to deadletter with the reason; nothing to project
         if event.type == "customer.profile":
-            upsert_customer_profile(session=session, event=event)
+            applied = upsert_customer_profile(session=session, event=event)
+            if applied and self.contact_hasher is not None:
+                index_contacts(session=session, customer_id=event.customer_id, hasher=self.contact_hasher,
+                               addresses=profile_addresses(profile_values(event)), now=event.occurred_at)
         else:
             # Kept for results per rule: did the customer reach a rule's goal after the message?
             record_goal_event(session=session, event=event)

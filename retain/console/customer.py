@@ -1,4 +1,5 @@
-"""A customer's timeline for the console: ``retain explain``'s signals and decisions, plus messages and consent."""
+"""A customer's timeline for the console: ``retain explain``'s signals and decisions, messages with their text
+and the customer's replies (``retain.console.replies``), and consent changes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlmodel import Session
 from outreach.consent.records import ConsentChangeRecord
 from outreach.outbox.records import DeliveryEventRecord, OutboxRecord
 from retain.console.messages import message_entry
+from retain.console.replies import replies_by_message
 from signals.records import SignalRecord
 from signals.service import signal_from_record
 from triggers.explain import build_timeline
@@ -37,10 +39,16 @@ def customer_timeline(*, session: Session, customer_id: str, now: dt.datetime, d
                                                         "occurred_at": e.occurred_at.isoformat()})
     consent = session.scalars(select(ConsentChangeRecord).where(ConsentChangeRecord.customer_id == customer_id)
                               .order_by(ConsentChangeRecord.changed_at.desc()).limit(limit))
+    replies = replies_by_message(session=session, customer_id=customer_id)
+    shown = {m.message_id for m in messages}
+    unplaced = sorted((r for message_id, rs in replies.items() if message_id not in shown for r in rs),
+                      key=lambda r: r["occurred_at"])
     return {
         "customer_id": customer_id, "since": since.isoformat(),
         "timeline": build_timeline(signals, decisions),
-        "messages": [{**message_entry(m), "delivery_events": events.get(m.message_id, [])} for m in messages],
+        "messages": [{**message_entry(m), "text": m.body, "delivery_events": events.get(m.message_id, []),
+                      "replies": replies.get(m.message_id, [])} for m in messages],
+        "other_replies": unplaced,
         "consent": [{"channel": c.channel, "topic": c.topic, "status": c.status, "source": c.source,
                      "changed_at": c.changed_at.isoformat()} for c in consent],
     }
