@@ -14,15 +14,16 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retain.console import api, api_docs, login, pages, producers, proposals_api, proposals_pages, users_api
-from retain.console import users_pages
+from retain.console import api, api_docs, login, pages, producers, proposals_api, proposals_pages, rule_pages, users_api
+from retain.console import customer_pages, customers_api, rule_preview_api, users_pages
 from retain.console.auth import LoginRequired
 from retain.console.client_address import networks
 
 
 # Every console router: pages under /console, JSON under /api (the access test checks each route's permission).
-ROUTERS = (login.router, pages.router, users_pages.router, proposals_pages.router, producers.page_router, api.router,
-           producers.api_router, users_api.router, proposals_api.router)
+ROUTERS = (login.router, pages.router, rule_pages.router, customer_pages.router, users_pages.router, proposals_pages.router,
+           producers.page_router, api.router, rule_preview_api.router, customers_api.router, producers.api_router,
+           users_api.router, proposals_api.router)
 
 
 def install_console(app: FastAPI) -> FastAPI:
@@ -33,6 +34,11 @@ def install_console(app: FastAPI) -> FastAPI:
         app.include_router(api_docs.router)
     networks(app.state.settings.trusted_proxies)  # a bad proxy entry stops the start, not the first login
     app.mount("/console/static", StaticFiles(directory=Path(__file__).parent / "static"), name="console-static")
+
+    @app.get("/", include_in_schema=False)
+    async def _root() -> RedirectResponse:
+        """The service's root opens the console (its login form for anonymous visitors)."""
+        return RedirectResponse("/console/", status_code=307)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, exc: LoginRequired) -> RedirectResponse:

@@ -176,7 +176,7 @@ def test_four_eyes_on_a_rule_change(served, page):
     page.fill("input[name=start]", "2026-10-01")
     page.fill("input[name=end]", "2026-10-14")
     page.click("#save")
-    expect(page.locator(".flash.ok")).to_contain_text("waits for a different approver")
+    expect(page.locator(".flash.proposed")).to_contain_text("waits for a different approver")
     expect(page.locator(".flash.pending")).to_contain_text("contacts more often: cooldown 7d -> 1d")
     assert rule_file.read_text() == before
     shot(page, "four-eyes-1-proposed")
