@@ -142,8 +142,8 @@ def test_operator_flow(console_url, page):
 
     # Open a customer timeline by id.
     page.click("text=Customers")
-    page.fill("input[name=customer_id]", "c-1")
-    page.click("form.filters button")
+    page.fill("#customer-search input[name=q]", "c-1")
+    page.click("#customer-search button")
     expect(page.locator("#timeline")).to_contain_text("checkout-idle-nudge")
     expect(page.locator("#timeline")).to_contain_text("risk 0.41")
     shot(page, "09-customer")
