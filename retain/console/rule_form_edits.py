@@ -83,7 +83,7 @@ def apply_edit(content: dict[str, Any], edit: str) -> dict[str, Any]:
         if 0 < index < len(channels):
             channels[index - 1], channels[index] = channels[index], channels[index - 1]
     segments = _segments(target) if verb in ("add", "group", "remove", "negate", "unwrap", "retype") else None
-    if not segments:
+    if not segments or segments[0] != "when":  # the condition edits act on conditions only
         return out
     node = _get(out, segments)
     if verb in ("add", "group"):

@@ -184,3 +184,25 @@ def test_the_backtest_page_draws_messages_per_day_suppressions_and_collisions(wo
 def test_the_root_opens_the_console(world):
     answer = client_for(world, "viewer").get("/", follow_redirects=False)
     assert answer.status_code == 307 and answer.headers["location"] == "/console/"
+
+
+def _deep(levels: int) -> dict[str, str]:
+    fields, path = {}, "r.when"
+    for _ in range(levels):
+        fields[f"{path}.type"] = "all"
+        path += ".all.0"
+    return {**fields, f"{path}.type": "compare"}
+
+
+@pytest.mark.parametrize(("data", "status"), [
+    ({f"r.x{i}": "1" for i in range(1500)}, 400),  # more fields than a form may carry
+    (_deep(300), 200),  # nesting is bounded, and said so
+    *(({"edit": edit, "r.when.type": "none"}, 200) for edit in (
+        "remove:r", "negate:r.id", "unwrap:r", "offer-remove:99999999999999999999", "channel-up:-1", ":", "add:")),
+    ({"source": "yaml", "yaml": "x" * 30_000}, 422),
+])
+def test_hostile_builder_posts_get_an_answer_not_an_error(world, data, status):
+    answer = client_for(world, "viewer").post("/console/rule-builder", data=data)
+    assert answer.status_code == status
+    if status == 200 and "r.when.all.0.type" in data:
+        assert any("nest deeper" in e["message"] for e in answer.json()["errors"])

@@ -178,6 +178,8 @@ CMP = {"field": "risk.bucket", "op": "in", "value": ["high"]}
     ("channel-up:0", lambda c: c["action"]["channels"] == ["sms", "email"]),  # already first
     ("remove:r.when.all.9", lambda c: c == NUDGE),  # names nothing: nothing changes
     ("add:r.nowhere", lambda c: c == NUDGE),
+    ("negate:r.id", lambda c: c == NUDGE),  # condition edits act on conditions only
+    ("remove:r.action", lambda c: c == NUDGE),
     ("bogus", lambda c: c == NUDGE),
 ])
 def test_structural_edits(edit, check):
