@@ -96,8 +96,13 @@ class ReputationSettings:
     reputation_window_days: int
     reputation_min_sends: int
     reputation_max_complaint_rate: float
-    reputation_max_opt_out_rate: float
+    reputation_max_email_opt_out_rate: float
+    reputation_max_sms_opt_out_rate: float
+    reputation_confidence: float
     reputation_check_seconds: float
+    ops_webhook_url: str | None  # where a pause is announced (a signed POST); unset: the log only
+    ops_webhook_secret: SecretStr | None
+    public_base_url: str  # the notice links to the rule's console page
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,9 @@ class Settings(BaseSettings):
     # Tansu holds every JoinGroup for about half of this, so it bounds each rebalance's latency.
     stream_rebalance_timeout_seconds: float = 10.0
     stream_tick_interval_seconds: float = 1.0
+    # Single-box mode (no KAFKA_URL): how often stream state is checkpointed to the database. A
+    # restart replays the journal after the last checkpoint, so this bounds replay, not loss.
+    checkpoint_interval_seconds: float = 5.0
 
     # HTTP API
     api_host: str = "127.0.0.1"
@@ -176,6 +184,9 @@ class Settings(BaseSettings):
     usage_recent_days: int = 7
     usage_baseline_days: int = 28
     allowed_lateness_seconds: float = 300.0
+    # An event whose occurred_at is further than this after our clock is refused (API: 422) or
+    # dead-lettered (worker): it cannot have happened yet (signals/event_time.py).
+    max_future_skew_seconds: float = Field(default=86400.0, gt=0)
 
     # Trigger rules and contact policy (defaults documented in triggers/policy/config.py)
     rules_dir: Path = Path("rules")
@@ -231,10 +242,16 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = 120.0
     email_rate_per_second: float = 50.0
     sms_rate_per_second: float = 1.0
+    # The reputation guard pauses a rule when, with this confidence, a rate is past its limit
+    # (outreach/reputation_verdict.py gives the reasons for each number; a test keeps them equal).
     reputation_window_days: int = 7
-    reputation_min_sends: int = 20
-    reputation_max_complaint_rate: float = 0.001  # mailbox providers act at 0.3 %
-    reputation_max_opt_out_rate: float = 0.02
+    reputation_min_sends: int = 20  # per channel
+    reputation_max_complaint_rate: float = 0.003  # mailbox providers act at 0.3 %
+    reputation_max_email_opt_out_rate: float = 0.01
+    reputation_max_sms_opt_out_rate: float = 0.06
+    reputation_confidence: float = 0.99
+    ops_webhook_url: str | None = None  # a rule paused by the guard is POSTed here, signed
+    ops_webhook_secret: SecretStr | None = None  # HMAC-SHA256 key of that POST
     outreach_send_interval_seconds: float = 1.0  # how often the sender job claims due outbox rows
     reputation_check_seconds: float = 60.0  # how often every recently sending rule is re-evaluated
 
@@ -344,6 +361,9 @@ def production_problems(settings: Settings) -> list[str]:
     if settings.sendgrid_api_key is not None and not settings.sendgrid_webhook_public_key:
         problems.append("set RETAIN_SENDGRID_WEBHOOK_PUBLIC_KEY: without it SendGrid's bounce, unsubscribe and "
                         "spam-report events are refused, and those opt-outs are lost")
+    if settings.ops_webhook_url:
+        problems.append(_secret_problem("RETAIN_OPS_WEBHOOK_SECRET", settings.ops_webhook_secret,
+                                        "it signs the notices of paused rules posted to RETAIN_OPS_WEBHOOK_URL"))
     if settings.twilio_account_sid and settings.twilio_auth_token is None:
         problems.append("set RETAIN_TWILIO_AUTH_TOKEN: without it inbound STOP replies cannot be verified")
     if any(f"//{host}" in settings.public_base_url for host in LOCAL_HOSTS):

@@ -31,6 +31,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from infra.native_stdout import stdout_to_stderr
 from models import evaluate
 from models.calibration import Calibrator, fit_calibrator
 
@@ -210,10 +211,11 @@ def fit_booster(splits: Splits, label: str, feature_names: list[str], categorica
                          params={"verbose": -1})  # LightGBM logs to stdout, which carries --json output
     dvalid = lgb.Dataset(encode(splits.valid, feature_names, categories), splits.valid[label].to_numpy(), reference=dtrain)
     params = {**config.params, "seed": config.seed}
-    booster = lgb.train(
-        params, dtrain, num_boost_round=config.num_boost_round, valid_sets=[dvalid],
-        callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
-    )
+    with stdout_to_stderr():  # LightGBM's worker threads print warnings to fd 1 whatever ``verbose`` says
+        booster = lgb.train(
+            params, dtrain, num_boost_round=config.num_boost_round, valid_sets=[dvalid],
+            callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
+        )
     best = booster.best_iteration or booster.current_iteration()
     # Keep only the trees early stopping chose, so model text, scorer and predict all agree.
     booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))

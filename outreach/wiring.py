@@ -68,7 +68,7 @@ def build_sender(
     framing: MessageFramingSettings, rule_for: Callable[[str], Rule | None], channels: dict[str, Channel] | None = None,
 ) -> Sender:
     """A sender with the configured channels (sinks by default), rate limits and composer."""
-    return Sender(engine, channels=channels if channels is not None else build_channels(providers),
+    return Sender(engine, channels=channels if channels is not None else build_channels(providers, engine=engine),
                   compose=Composer.from_settings(llm, framing, rule_for=rule_for),
                   config=SenderConfig.from_settings(outbox), limiters=build_limiters(providers))
 

@@ -21,8 +21,15 @@ app.command("simulate", help="Write a simulated event history (and churn labels)
 app.command("explain", help="Why did (or didn't) a customer get a message? Their timeline.")(explain)
 
 
-def _mount_optional_groups() -> None:
+# Commands that run the service: after a restart their API must answer within seconds, so they do
+# not pay for the tool groups' imports (LightGBM and scikit-learn alone take ~0.9 s).
+SERVICE_COMMANDS = frozenset({"up", "worker", "broker"})
+
+
+def _mount_optional_groups(argv: list[str]) -> None:
     # Sub-apps own their dependencies (LightGBM for `model`); mounted here so `retain --help` lists them.
+    if len(argv) > 1 and argv[1] in SERVICE_COMMANDS:
+        return
     from models.cli import app as model_app
     from retain.console.cli import users_app
     from retain.console.customers_cli import customers_app
@@ -34,9 +41,12 @@ def _mount_optional_groups() -> None:
     app.add_typer(users_app, name="users", help="Console users and API tokens.")
     app.add_typer(producers_app, name="producers", help="Ingest credentials: create, list, revoke.")
     app.add_typer(customers_app, name="customers", help="Customer profiles: the console's search index.")
+    from retain.quarantine_cli import quarantine_app
+
+    app.add_typer(quarantine_app, name="quarantine", help="Customers whose stream state was set aside; release one.")
 
 
-_mount_optional_groups()
+_mount_optional_groups(sys.argv)
 
 
 @app.command()
@@ -46,6 +56,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Simulator seed")] = 7,
     speedup: Annotated[float, typer.Option(min=1.0, help="Simulated seconds per real second")] = 60.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON summary at the end")] = False,
+    inject_bad_rule: Annotated[bool, typer.Option(
+        "--inject-bad-rule", help="Add one rule its recipients do not want, to watch the reputation guard pause it")] = False,
 ) -> None:
     """Start broker, worker, API and scheduler on embedded defaults, with a simulated shop feeding them."""
     from retain.demo import run_demo
@@ -56,7 +68,8 @@ def demo(
     configure_logging(file=private_dir(settings.data_dir) / "demo.log")
     console = Console(stderr=json_out)
     summary = asyncio.run(run_demo(settings, duration=duration, customers=customers, seed=seed,
-                                   speedup=speedup, console=console, show_progress=console.is_terminal))
+                                   speedup=speedup, console=console, show_progress=console.is_terminal,
+                                   inject_bad_rule=inject_bad_rule))
     if json_out:
         print(json.dumps(summary))
     else:
@@ -81,8 +94,8 @@ def up(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        async with Runtime(settings, api_port=port) as runtime:
-            print(f"retain is up: API {runtime.api_url}, broker {runtime.bootstrap}", file=sys.stderr)
+        # Says as soon as the API answers which mode runs and what it keeps, then when all is ready.
+        async with Runtime(settings, api_port=port, announce=lambda line: print(line, file=sys.stderr, flush=True)):
             await stop.wait()
 
     try:

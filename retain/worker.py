@@ -9,6 +9,7 @@ a child (scale-out, failover tests) and stops it with SIGTERM, the way an orches
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import json
 import logging
@@ -23,6 +24,7 @@ from typing import Any, Callable
 
 import faust
 
+from infra.health import Health
 from infra.logs import redact_handlers
 from infra.private_files import open_private, private_dir
 from infra.settings import DetectorSettings, Settings
@@ -48,10 +50,14 @@ class Worker:
 
     app: faust.App
     agents: SignalAgents
+    health: Health
 
     def counters(self) -> dict[str, Any]:
-        """Events, signals by kind, deadletter, ticks since start, and the owned partitions."""
-        return {**self.agents.counters.as_dict(), "partitions": list(self.agents.active_partitions)}
+        """Events, signals by kind, deadletter, ticks since start, the owned partitions and health."""
+        now = self.health.clock()
+        return {**self.agents.counters.as_dict(), "partitions": list(self.agents.active_partitions),
+                "health": {"ready": self.health.ready(now), "problems": self.health.problems(now),
+                           "parts": self.health.snapshot(now)}}
 
 
 def build_worker(
@@ -61,17 +67,27 @@ def build_worker(
     fold: Any = None,
     fold_spec: str = DEFAULT_FOLD,
     decisions: bool = True,
+    health: Health | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
     **app_overrides: Any,
 ) -> Worker:
-    """The Faust app with the signals agents (and, with ``decisions``, the trigger stage) registered."""
+    """The Faust app with the signals agents (and, with ``decisions``, the trigger stage) registered.
+
+    ``health`` is the registry its parts report to (a new one if not given: the runtime hands the
+    same one to the API as ``app.state.health``); ``clock`` is the wall clock (tests set it).
+    """
     app = create_app(settings, broker_url=broker_url, **app_overrides)
+    health = health if health is not None else Health()
     agents = register_signal_agents(
         app, fold if fold is not None else load_fold(fold_spec, settings),
-        tick_interval=settings.stream_tick_interval_seconds,
+        tick_interval=settings.stream_tick_interval_seconds, health=health,
+        max_future=dt.timedelta(seconds=settings.max_future_skew_seconds),
+        **({"clock": clock} if clock is not None else {}),
     )
     if decisions:
-        app.retain_decision_agents = register_decision_agents(app, settings)  # signals -> decisions
-    return Worker(app=app, agents=agents)
+        # signals -> decisions; the stage reports into the process's Health (the runtime's one)
+        app.retain_decision_agents = register_decision_agents(app, settings, health=health)
+    return Worker(app=app, agents=agents, health=health)
 
 
 class InProcessWorker:

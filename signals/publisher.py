@@ -70,7 +70,7 @@ def oversized(records: Sequence[EventRecord], limit: int) -> list[int]:
     return [index for index, record in enumerate(records) if record.size > limit]
 
 
-def _refuse_oversized(records: Sequence[EventRecord], limit: int) -> None:
+def refuse_oversized(records: Sequence[EventRecord], limit: int) -> None:
     # Checked before the first send, so nothing of a batch with an unsendable record goes out.
     too_large = oversized(records, limit)
     if too_large:
@@ -173,7 +173,7 @@ class KafkaEventPublisher:
         """Send all records and wait for every acknowledgement."""
         if not records:
             return
-        _refuse_oversized(records, self.max_record_bytes)
+        refuse_oversized(records, self.max_record_bytes)
         await self.start()
         try:
             await asyncio.wait_for(self._send_all(records), self.timeout)
@@ -245,7 +245,7 @@ class InMemoryEventPublisher:
         """Keep the records, or raise PublishError when ``fail_with`` is set or one is too large (keeping none)."""
         if self.fail_with is not None:
             raise PublishError(self.fail_with)
-        _refuse_oversized(records, self.max_record_bytes)
+        refuse_oversized(records, self.max_record_bytes)
         for index, record in enumerate(records):
             if self.broker_limit is not None and record.size > self.broker_limit:
                 raise PublishError(f"the broker refused record {index} as too large", retriable=False,

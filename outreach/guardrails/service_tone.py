@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from outreach.guardrails.grounding import without_quoted_facts
 from outreach.guardrails.offers import find_offer_mentions
 from outreach.guardrails.result import Candidate, GuardrailResult
 
@@ -39,7 +40,7 @@ def check(candidate: Candidate) -> GuardrailResult:
     """Service messages carry no offer and no promotional wording; marketing messages pass."""
     if candidate.request.topic != "service":
         return GuardrailResult(NAME, True, "marketing topic: promotional wording allowed")
-    found = promotional_phrases(candidate.draft.text())
+    found = promotional_phrases(without_quoted_facts(candidate.request, candidate.draft.text()))  # "Exklusiv-Edition"
     if candidate.request.offers:
         found.append("rule lists offers on a service topic")
     if found:

@@ -49,11 +49,32 @@ from outreach.outbox.records import (
     OutboxRecord,
 )
 from outreach.reputation import pause_of
+from infra.transient import is_transient
 from outreach.tokens import PREFERENCES, UNSUBSCRIBE, make_token, preferences_url, unsubscribe_url
 from signals.records import CustomerRecord
 from triggers.decision import Decision
 
 log = logging.getLogger(__name__)
+
+# A row whose customer is not in SQL yet (the projection lags, or the database was down when the
+# profile arrived) waits for it; neither is a reason to give the message up before its moment passes.
+WAITING_FOR_CUSTOMER = "waiting for the customer record (projection lagging or database down)"
+CUSTOMER_NEVER_ARRIVED = ("expired: no customer record arrived before the moment passed "
+                          "(projection lagging or database down)")
+
+
+def customer_wait_delay(waited: dt.timedelta) -> dt.timedelta:
+    """How long a row waits before looking for its customer again: half the time waited so far, 1 s to 5 min.
+
+    >>> customer_wait_delay(dt.timedelta(0)), customer_wait_delay(dt.timedelta(minutes=1))
+    (datetime.timedelta(seconds=1), datetime.timedelta(seconds=30))
+    """
+    return min(max(waited / 2, dt.timedelta(seconds=1)), dt.timedelta(minutes=5))
+
+
+def expiry_reason(row: OutboxRecord) -> str:
+    """Why a row whose moment passed is suppressed: plain "expired", or that its customer never arrived."""
+    return CUSTOMER_NEVER_ARRIVED if row.last_error == WAITING_FOR_CUSTOMER else "expired"
 
 
 class Compose(Protocol):
@@ -77,6 +98,8 @@ class SenderConfig:
     backoff_base_seconds: float = 30.0
     backoff_cap_seconds: float = 3600.0
     marketing_email_requires_opt_in: bool = False
+    customer_wait: dt.timedelta = dt.timedelta(days=1)  # how long a row without expiry waits for its customer
+    transient_retry: dt.timedelta = dt.timedelta(seconds=5)  # a row hit by a database error is due again after
 
     @classmethod
     def from_settings(cls, settings: OutboxSettings) -> "SenderConfig":
@@ -132,9 +155,23 @@ class Sender:
         for row in rows:
             try:
                 self._process(row, now, report)
-            except Exception:  # isolate per row: the row keeps its state (and lease) for reconcile
+            except Exception as exc:  # isolate per row: the row keeps its state (and lease) for reconcile
+                if is_transient(exc):
+                    self._retry_later(row, now, exc)
+                    continue
                 log.exception("sending message %s failed unexpectedly; left in state for reconcile", row.message_id)
         return report
+
+    def _retry_later(self, row: OutboxRecord, now: dt.datetime, exc: BaseException) -> None:
+        """A database error is nobody's verdict on the message: give the row back, due again soon."""
+        log.warning("message %s: %s; tried again later", row.message_id, type(exc).__name__)
+        try:
+            with Session(self.engine) as session:
+                outbox.postpone(session=session, message_id=row.message_id, owner=self.owner,
+                                until=now + self.config.transient_retry, now=now)
+                session.commit()
+        except Exception:  # noqa: BLE001 - still down: the lease runs out and the row is claimed again
+            log.warning("message %s keeps its lease until it runs out", row.message_id)
 
     def reconcile(self, now: dt.datetime, report: SendReport | None = None) -> SendReport:
         """Settle ``sending`` rows whose sender died: ask the provider, else hold for review."""
@@ -209,14 +246,18 @@ class Sender:
     def _process(self, row: OutboxRecord, now: dt.datetime, report: SendReport) -> None:
         with Session(self.engine, expire_on_commit=False) as session:
             if row.expires_at is not None and row.expires_at <= now:
-                return self._finish(session, row, now, SUPPRESSED, report, last_error="expired")
+                return self._finish(session, row, now, SUPPRESSED, report, last_error=expiry_reason(row))
             pause = pause_of(session=session, rule_id=row.rule_id)
             if pause is not None:
                 return self._finish(session, row, now, SUPPRESSED, report, last_error=f"rule paused: {pause.reason}")
+            if self._customer_unknown(session, row):
+                return self._wait_for_customer(session, row, now, report)
             if row.state == PENDING:
                 try:
                     self._draft(session, row, now)
                 except Exception as exc:  # the drafter has its own fallbacks; this is a bug, not a retry case
+                    if is_transient(exc):
+                        raise  # the database, not the draft: the row is tried again
                     session.rollback()
                     log.exception("drafting message %s failed", row.message_id)
                     return self._finish(session, row, now, FAILED, report, last_error=f"draft failed: {exc}"[:500])
@@ -258,6 +299,22 @@ class Sender:
             return self._finish(session, row, now, SENT, report, sent_at=now, provider=result.provider,
                                 provider_message_id=result.provider_message_id, provider_status=result.status,
                                 last_error=None)
+
+    @staticmethod
+    def _customer_unknown(session: Session, row: OutboxRecord) -> bool:
+        """No contact point and no customer row: the customer has not reached SQL yet (or was never there)."""
+        return (contact_point(session=session, customer_id=row.customer_id, channel=row.channel) is None
+                and session.get(CustomerRecord, row.customer_id) is None)
+
+    def _wait_for_customer(self, session: Session, row: OutboxRecord, now: dt.datetime, report: SendReport) -> None:
+        deadline = row.expires_at or row.created_at + self.config.customer_wait
+        if deadline <= now:
+            return self._finish(session, row, now, SUPPRESSED, report, last_error=CUSTOMER_NEVER_ARRIVED)
+        due = min(now + customer_wait_delay(now - row.created_at), deadline)
+        outbox.postpone(session=session, message_id=row.message_id, owner=self.owner, until=due, now=now,
+                        reason=WAITING_FOR_CUSTOMER)
+        session.commit()
+        return None
 
     def _failed(self, session: Session, row: OutboxRecord, now: dt.datetime, exc: SendError, hashed: str | None,
                 report: SendReport) -> None:

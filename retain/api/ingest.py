@@ -11,12 +11,16 @@ Contract for clients (docs/ingest.md has every limit, setting and status code):
 - Everything is checked before anything is published; a refused request publishes nothing:
   415 not JSON; 413 body over ``ingest_max_body_bytes`` or more than ``ingest_max_batch`` events;
   400 not strict JSON (NaN, Infinity, invalid UTF-8, lone surrogates); 422 invalid events, nesting
-  deeper than ``ingest_max_depth``, U+0000 in strings; 403 an event the credential's scopes do not
+  deeper than ``ingest_max_depth``, U+0000 in strings, an
+  ``occurred_at`` more than ``max_future_skew_seconds`` (24 h) ahead of the server clock (type
+  ``future_event_time``, see ``signals.event_time``); 403 an event the credential's scopes do not
   cover (contact details and consent need ``profile``); 413 an event larger than the producer can
   send (``loc`` names its index). Each 4xx lists problems as ``{"loc", "msg", "type"}``.
-- 202 ``{"accepted": n, "event_ids": [...]}`` only after the broker acknowledged every event.
-- 503 with ``Retry-After`` only when retrying can help: the broker (or the credential store) is
-  down or slow. Some events may be on the topic then; retrying the whole batch is safe because
+- 202 ``{"accepted": n, "event_ids": [...]}`` only once every event is durable: with KAFKA_URL
+  after the broker acknowledged every event, in the single-box mode after the ingest journal
+  committed them (``signals.journal_publisher``).
+- 503 with ``Retry-After`` only when retrying can help: the broker (single-box: the
+  database) or the credential store is down or slow. Some events may be on the topic then; retrying the whole batch is safe because
   consumers de-duplicate by ``event_id``. A request that can never succeed is never 503.
 """
 
@@ -36,6 +40,8 @@ from retain.api.ingest_auth import Producer, authenticate
 from retain.api.ingest_body import IngestRejected, items_of, parse_json, problem, structure_problems
 from retain.api.ingest_openapi import RESPONSES, request_body
 from retain.producers.scopes import out_of_scope
+from signals.event_time import PROBLEM_TYPE as FUTURE_TIME
+from signals.event_time import future_time_problem
 from signals.events import EVENT_TYPES, json_schema, parse_event
 from signals.publisher import EventRecord, PublishError, encode_event, oversized
 from signals.segment import SegmentError, is_segment_message, segment_loc, segment_to_envelope
@@ -68,28 +74,37 @@ def _pydantic_problems(exc: pydantic.ValidationError) -> list[tuple[tuple[Any, .
     return problems
 
 
-def validate_item(item: Any, *, segment: bool) -> tuple[Any | None, list[tuple[tuple[Any, ...], str, str]]]:
-    """One message -> (event, []) or (None, [(loc, msg, type), ...]); Segment locs name Segment fields."""
-    if segment or is_segment_message(item):
+def validate_item(item: Any, *, segment: bool, now: dt.datetime | None = None,
+                  max_future: dt.timedelta | None = None) -> tuple[Any | None, list[tuple[tuple[Any, ...], str, str]]]:
+    """One message -> (event, []) or (None, [(loc, msg, type), ...]); Segment locs name Segment fields.
+
+    With ``now`` and ``max_future``, an ``occurred_at`` further ahead is a problem too.
+    """
+    is_segment = segment or is_segment_message(item)
+    if is_segment:
         try:
             envelope = segment_to_envelope(item)
         except SegmentError as exc:
             return None, [(exc.loc, exc.msg, "segment")]
-        try:
-            return parse_event(envelope), []
-        except pydantic.ValidationError as exc:
-            return None, [(segment_loc(loc, item), msg, kind) for loc, msg, kind in _pydantic_problems(exc)]
     try:
-        return parse_event(item), []
+        event = parse_event(envelope if is_segment else item)
     except pydantic.ValidationError as exc:
-        return None, _pydantic_problems(exc)
+        problems = _pydantic_problems(exc)
+        return None, [(segment_loc(loc, item), msg, kind) for loc, msg, kind in problems] if is_segment else problems
+    too_late = None if now is None or max_future is None else future_time_problem(
+        event.occurred_at, now=now, max_future=max_future)
+    if too_late is not None:
+        loc = ("occurred_at",)
+        return None, [(segment_loc(loc, item) if is_segment else loc, too_late, FUTURE_TIME)]
+    return event, []
 
 
-def validate_batch(items: list[Any], *, batch: bool, segment: bool) -> tuple[list[Any], list[dict[str, Any]]]:
+def validate_batch(items: list[Any], *, batch: bool, segment: bool, now: dt.datetime | None = None,
+                   max_future: dt.timedelta | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
     """Validate every item; returns (events, errors) where errors carry the batch index in ``loc``."""
     events, errors = [], []
     for index, item in enumerate(items):
-        event, problems = validate_item(item, segment=segment)
+        event, problems = validate_item(item, segment=segment, now=now, max_future=max_future)
         prefix = [index] if batch else []
         errors.extend({"loc": [*prefix, *loc], "msg": msg, "type": kind} for loc, msg, kind in problems)
         if event is not None:
@@ -102,8 +117,8 @@ def _refused(status: int, problems: list[dict[str, Any]], what: str, total: int,
     return IngestRejected(status, {"detail": problems, "message": f"{count} of {total} events {what}; nothing was accepted"})
 
 
-def _check_items(items: list[Any], settings: Settings, *, batch: bool, segment: bool) -> list[Any]:
-    """The validated events, or IngestRejected: 413 too many, 422 empty/too deep/NUL/invalid."""
+def _check_items(items: list[Any], settings: Settings, *, batch: bool, segment: bool, now: dt.datetime) -> list[Any]:
+    """The validated events, or IngestRejected: 413 too many, 422 empty/too deep/NUL/invalid/too far ahead."""
     if len(items) > settings.ingest_max_batch:
         raise IngestRejected(413, {"detail": f"{len(items)} events in one request; "
                                              f"the limit is {settings.ingest_max_batch}"})
@@ -114,7 +129,8 @@ def _check_items(items: list[Any], settings: Settings, *, batch: bool, segment: 
              for p in structure_problems(item, max_depth=settings.ingest_max_depth, prefix=[index] if batch else [])]
     if shape:
         raise _refused(422, shape, "invalid", len(items), batch=batch)
-    events, errors = validate_batch(items, batch=batch, segment=segment)
+    events, errors = validate_batch(items, batch=batch, segment=segment, now=now,
+                                    max_future=dt.timedelta(seconds=settings.max_future_skew_seconds))
     if errors:
         raise _refused(422, errors, "invalid", len(items), batch=batch)
     return events
@@ -147,7 +163,7 @@ async def _ingest(request: Request, *, segment: bool) -> JSONResponse:
         _check_content_type(request)
         body = await request.body()  # capped while it streams in (infra.request_body): 413 past the cap
         items, batch = items_of(parse_json(body), segment=segment)
-        events = _check_items(items, settings, batch=batch, segment=segment)
+        events = _check_items(items, settings, batch=batch, segment=segment, now=dt.datetime.now(dt.timezone.utc))
         _check_scopes(events, producer, batch=batch)
         records = _records(events, publisher.max_record_bytes, batch=batch)
     except IngestRejected as rejected:

@@ -1,5 +1,6 @@
 """A customer's timeline for the console: ``retain explain``'s signals and decisions, messages with their text
-and the customer's replies (``retain.console.replies``), and consent changes."""
+and the customer's replies (``retain.console.replies``), consent changes and, when the stream worker set the
+customer aside, its quarantine."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from outreach.consent.records import ConsentChangeRecord
 from outreach.outbox.records import DeliveryEventRecord, OutboxRecord
 from retain.console.messages import message_entry
 from retain.console.replies import replies_by_message
+from signals.quarantine_store import quarantine_of
 from signals.records import SignalRecord
 from signals.service import signal_from_record
 from triggers.explain import build_timeline
@@ -45,6 +47,7 @@ def customer_timeline(*, session: Session, customer_id: str, now: dt.datetime, d
                       key=lambda r: r["occurred_at"])
     return {
         "customer_id": customer_id, "since": since.isoformat(),
+        "quarantine": quarantine_of(session=session, customer_id=customer_id),
         "timeline": build_timeline(signals, decisions),
         "messages": [{**message_entry(m), "text": m.body, "delivery_events": events.get(m.message_id, []),
                       "replies": replies.get(m.message_id, [])} for m in messages],

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from outreach.guardrails import GuardrailLimits
 from outreach.outbox.records import STATES
-from retain.console import approvals, rule_actions, template_helpers
+from retain.console import approvals, reputation_view, rule_actions, template_helpers
 from retain.console.auth import Principal, db, now_utc, page
 from retain.console.charts import bar_chart, line_chart
 from retain.console.messages import list_messages, message_entry
@@ -25,7 +25,12 @@ from retain.console.outcomes import results
 from retain.console.overview import overview
 from retain.console.users import audit
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+def _paused_banner(request: Request) -> dict[str, Any]:
+    """Every page shows the rules the reputation guard paused (ops must not miss one)."""
+    return reputation_view.banner_context(getattr(request.app.state, "engine", None))
+
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"), context_processors=[_paused_banner])
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 
@@ -99,6 +104,15 @@ def rule_enabled(rule_id: str, request: Request, enabled: str = Form(...), sessi
         return render(request, "error.html", principal, "Rule", "rules", status_code=404,
                       message=f"Cannot change rule {rule_id!r}: {exc}")
     return RedirectResponse(f"/console/rules/{rule_id}?{urlencode({'done': saved_flash(result)})}", status_code=303)
+
+
+@router.post("/rules/{rule_id}/resume")
+def rule_resume(rule_id: str, session: Session = Depends(db),
+                principal: Principal = Depends(page("rules"))) -> Response:
+    """Lift the reputation guard's pause of a rule (ops looked at the evidence), then show it again."""
+    reputation_view.resume(session=session, actor=principal.username, rule_id=rule_id, now=now_utc())
+    session.commit()
+    return RedirectResponse(f"/console/rules/{rule_id}", status_code=303)
 
 
 @router.get("/approvals", response_class=HTMLResponse)

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from retain.console import rule_actions, rule_backtest
+from retain.console import reputation_view, rule_actions, rule_backtest
 from retain.console.auth import Principal, db, page, request_now
 from triggers.rule_proposals import list_proposals
 from retain.console.backtest_charts import backtest_charts
@@ -77,6 +77,8 @@ def _rule_page(request: Request, session: Session, principal: Principal, rule_id
                   can_edit=principal.may("rules"), flash=flash, flash_kind=flash_kind,
                   proposals=list_proposals(session=session, rule_id=rule_id) if rule_id else [],
                   preview_customers=preview_choices(session=session, content=extra["content"]),
+                  guard=reputation_view.guard_view(session=session, settings=settings, rule_id=rule_id,
+                                                   now=request_now(request)) if rule_id else None,
                   start=start or (today - dt.timedelta(days=30)).isoformat(), end=end or today.isoformat(),
                   **{"builder_errors": {}, **extra})
 

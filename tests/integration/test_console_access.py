@@ -28,6 +28,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/users/{username}/sign-out"): "admin",
     ("GET", "/console/"): "read", ("GET", "/console/rules"): "read", ("GET", "/console/rules/{rule_id}"): "read",
     ("POST", "/console/rules/{rule_id}"): "rules", ("POST", "/console/rules/{rule_id}/enabled"): "rules",
+    ("POST", "/console/rules/{rule_id}/resume"): "rules",
     ("GET", "/console/approvals"): "read", ("POST", "/console/approvals/{message_id}"): "approve",
     ("GET", "/console/messages"): "read", ("GET", "/console/customers"): "read",
     ("GET", "/console/customers/{customer_id}"): "read", ("GET", "/console/results"): "read",

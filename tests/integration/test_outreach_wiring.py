@@ -8,14 +8,12 @@ import os
 import random
 import stat
 import uuid
-from types import SimpleNamespace
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
@@ -34,6 +32,8 @@ from outreach.wiring import (
     with_webhook_keys,
 )
 from infra.broker import ensure_topics
+from infra.health import Health
+from infra.supervisor import Supervisor
 from infra.database import session_scope
 from infra.settings import Settings
 from signals.service import record_signal
@@ -92,14 +92,12 @@ async def test_each_engaging_decision_becomes_one_outbox_row_and_poison_is_deadl
     await producer.start()
     consumer = DecisionsToOutbox(engine, broker.bootstrap, group_id=f"outreach-{run}", topic=decisions,
                                  deadletter_topic=deadletter, clock=lambda: T0)
-    try:
-        for value in records:
-            await producer.send_and_wait(decisions, value, key=b"c1")
-        await consumer.start()
+    for value in records:
+        await producer.send_and_wait(decisions, value, key=b"c1")
+    async with Supervisor(Health()) as supervisor:
+        supervisor.start("outreach.enqueue", consumer.run)
         await wait_for(lambda: consumer.counters.received == len(records), 30, "every record read")
         await wait_for(lambda: consumer.counters.deadletter == 3, 10, "the poison records dead-lettered")
-    finally:
-        await consumer.stop()
     counters = consumer.counters.as_dict()
     assert counters == {"received": 8, "enqueued": 1, "duplicates": 2, "skipped": {"defer": 1, "holdout": 1},
                         "deadletter": 3}
@@ -116,40 +114,15 @@ async def test_each_engaging_decision_becomes_one_outbox_row_and_poison_is_deadl
     again = DecisionsToOutbox(engine, broker.bootstrap, group_id=f"outreach-{run}", topic=decisions,
                               deadletter_topic=deadletter, clock=lambda: T0)
     late = decision("c4", episode="e4")
-    await again.start()
     try:
-        await producer.send_and_wait(decisions, json.dumps(late.to_dict()).encode(), key=b"c4")
-        await wait_for(lambda: again.counters.enqueued == 1, 30, "the new decision enqueued")
+        async with Supervisor(Health()) as supervisor:
+            supervisor.start("outreach.enqueue", again.run)
+            await producer.send_and_wait(decisions, json.dumps(late.to_dict()).encode(), key=b"c4")
+            await wait_for(lambda: again.counters.enqueued == 1, 30, "the new decision enqueued")
     finally:
-        await again.stop()
         await producer.stop()
     assert again.counters.received == 1
     assert len(outbox_rows(engine)) == 2
-    engine.dispose()
-
-
-class FlakyDatabase(DecisionsToOutbox):
-    """Its first insert meets a locked database."""
-
-    failed = False
-
-    def _enqueue(self, decisions, now):
-        if not self.failed:
-            self.failed = True
-            raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return super()._enqueue(decisions, now)
-
-
-def test_a_database_error_is_retried_not_deadlettered(tmp_path):
-    engine = sqlite_engine(tmp_path)
-    consumer = FlakyDatabase(engine, "127.0.0.1:1", clock=lambda: T0)  # store() needs no broker
-    record = SimpleNamespace(value=json.dumps(decision("c1").to_dict()).encode(), topic="decisions", partition=0,
-                             offset=0, key=b"c1")
-    with pytest.raises(OperationalError):
-        consumer.store([record])  # the caller seeks back and reads the batch again
-    assert outbox_rows(engine) == [] and consumer.counters.deadletter == 0
-    assert consumer.store([record]) == []  # read again: enqueued
-    assert [r.customer_id for r in outbox_rows(engine)] == ["c1"]
     engine.dispose()
 
 
@@ -265,18 +238,19 @@ def test_reputation_sweep_pauses_a_rule_over_the_complaint_rate(tmp_path):
     settings = _settings(tmp_path, reputation_min_sends=20)
     engine = sqlite_engine(tmp_path)
     with Session(engine) as session:
-        for i in range(20):  # 20 sends of one rule, one spam complaint: 5 % > 0.1 %
+        for i in range(20):  # 20 sends of one rule, three spam complaints: at least 0.5 % with 99 % confidence
             d = decision(f"c{i}", episode=f"e{i}")
             message_id = outbox.enqueue(session=session, decision=d, now=T0)
             outbox.transition(session=session, message_id=message_id, now=T0, state=SENT, sent_at=T0)
-        session.add(DeliveryEventRecord(event_key="sendgrid:1", provider="sendgrid", kind="spamreport",
-                                        rule_id="late-notice", occurred_at=T0))
+        for i in range(3):
+            session.add(DeliveryEventRecord(event_key=f"sendgrid:{i}", provider="sendgrid", kind="spamreport",
+                                            rule_id="late-notice", occurred_at=T0))
         session.commit()
         assert pause_rules_over_threshold(session=session, reputation=settings.reputation, now=T0) == ["late-notice"]
         session.commit()
         assert pause_rules_over_threshold(session=session, reputation=settings.reputation, now=T0) == []  # already paused
         pause = session.get(RulePauseRecord, "late-notice")
-        assert pause.sends == 20 and "spam-complaint rate" in pause.reason
+        assert pause.sends == 20 and pause.reason.startswith("spam complaints: 3 of 20 e-mails")
     engine.dispose()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import runpy
 from base64 import b64encode
@@ -178,3 +179,55 @@ def test_published_schema_file_is_up_to_date():
     assert (ROOT / "schemas" / "event.schema.json").read_text() == render(), (
         "schemas/event.schema.json is stale: run python schemas/write_event_schema.py"
     )
+
+
+FAR_FUTURE = "9999-12-31T23:59:59+00:00"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected_loc"),
+    [
+        # issue 10 finding 1: this event was accepted and stopped time-based detection for everyone
+        ("/v1/events", event(1, occurred_at=FAR_FUTURE), ["occurred_at"]),
+        ("/v1/events", [event(1), event(2, occurred_at=FAR_FUTURE)], [1, "occurred_at"]),  # index in a batch
+        ("/v1/segment", [segment_track(), {**segment_track(), "timestamp": FAR_FUTURE}], [1, "timestamp"]),
+    ],
+)
+async def test_event_times_too_far_in_the_future_are_refused_naming_the_field(client, publisher, path, body,
+                                                                              expected_loc):
+    response = await client.post(path, json=body)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == expected_loc and error["type"] == "future_event_time"
+    assert "in the future" in error["msg"]
+    assert publisher.published == []  # nothing of the batch was published
+
+
+async def test_event_time_skew_is_configurable(publisher):
+    soon = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)).isoformat()
+    async with make_client(publisher) as default:  # 24 h allowed by default
+        assert (await default.post("/v1/events", json=event(1, occurred_at=soon))).status_code == 202
+    async with make_client(publisher, max_future_skew_seconds=3600) as strict:
+        assert (await strict.post("/v1/events", json=event(2, occurred_at=soon))).status_code == 422
+
+
+async def test_readiness_names_a_crashed_or_stale_stream_part(publisher):
+    # Issue 10: /readyz said ready while no tick fired for anyone. It reads the worker's Health.
+    from infra.health import Health
+
+    clock = type("Clock", (), {"now": dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)})()
+    health = Health(clock=lambda: clock.now)
+    agent = health.register("signals.agent")
+    ticks = health.register("signals.ticks", stale_after=dt.timedelta(seconds=10))
+    app = create_app(Settings(), publisher=publisher)
+    app.state.health = health
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        agent.ok(), ticks.ok()
+        assert (await client.get("/readyz")).status_code == 200
+        agent.failed("crashed: OverflowError: date value out of range")
+        body = (await client.get("/readyz")).json()
+        assert body["status"] == "not ready" and body["checks"]["signals.agent"].startswith("failed: crashed")
+        agent.ok()
+        clock.now += dt.timedelta(seconds=11)  # no tick for longer than promised
+        response = await client.get("/readyz")
+        assert response.status_code == 503 and response.json()["checks"]["signals.ticks"].startswith("stale")

@@ -39,6 +39,9 @@ def test_development_has_no_checks():
     ({"public_base_url": "http://127.0.0.1:8000"}, "RETAIN_PUBLIC_BASE_URL"),
     ({"sendgrid_api_key": "SG.x"}, "RETAIN_SENDGRID_WEBHOOK_PUBLIC_KEY"),
     ({"twilio_account_sid": "AC1"}, "RETAIN_TWILIO_AUTH_TOKEN"),
+    ({"ops_webhook_url": "https://ops.example.com/hooks"}, "RETAIN_OPS_WEBHOOK_SECRET"),
+    ({"ops_webhook_url": "https://ops.example.com/hooks", "ops_webhook_secret": "short"},
+     "RETAIN_OPS_WEBHOOK_SECRET must be at least 32"),
     # any value other than "development" is production: a typo must not open the service
     ({"environment": "prod", "metrics_token": None}, "RETAIN_METRICS_TOKEN"),
 ])

@@ -1,7 +1,7 @@
 """customer contacts: the keyed hash of each customer's e-mail address and phone number, for the console's search
 
 Revision ID: 0014
-Revises: 0007
+Revises: 0013
 Create Date: 2026-12-02 10:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0007"  # the brief said "0005"; chained after this branch's head so `upgrade head` has one head
+down_revision = "0013"  # the brief said "0005"; chained after main's head (0013) so `upgrade head` has one head
 branch_labels = None
 depends_on = None
 
