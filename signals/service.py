@@ -184,6 +184,6 @@ def index_all_contacts(*, session: Session, hasher: ContactHasher, now: dt.datet
         if not rows:
             return indexed
         for customer_id, email, phone in rows:
-            indexed += index_contacts(session=session, customer_id=customer_id, addresses={"email": email, "sms": phone},
-                                      hasher=hasher, now=now)
+            indexed += index_contacts(session=session, customer_id=customer_id, hasher=hasher, now=now,
+                                      addresses={"email": email, "sms": phone})
         last = rows[-1][0]

@@ -40,8 +40,8 @@ def _page(request: Request, session: Session, principal: Principal, *, rows: lis
           f: dict | None = None, heading: str = "", flash: str | None = None, status_code: int = 200) -> HTMLResponse:
     f = f or {"signal": "", "outcome": "", "rule": "", "days": 30}
     if rows is None:
-        ids = customer_list(session=session, now=request_now(request), signal=f["signal"] or None, outcome=f["outcome"] or None,
-                            rule=f["rule"] or None, days=f["days"])
+        ids = customer_list(session=session, now=request_now(request), signal=f["signal"] or None,
+                            outcome=f["outcome"] or None, rule=f["rule"] or None, days=f["days"])
         rows = summaries(session=session, customer_ids=ids)
     return render(request, "customers.html", principal, "Customers", "customers", status_code=status_code,
                   rows=rows, f=f, heading=heading, flash=flash, flash_kind="error" if flash else "ok",
@@ -51,7 +51,8 @@ def _page(request: Request, session: Session, principal: Principal, *, rows: lis
 
 @router.get("/customers", response_class=HTMLResponse)
 def customers_page(request: Request, customer_id: str = "", signal: str = "", outcome: str = "", rule: str = "",
-                   days: int = 30, session: Session = Depends(db), principal: Principal = Depends(page("read"))) -> Response:
+                   days: int = 30, session: Session = Depends(db),
+                   principal: Principal = Depends(page("read"))) -> Response:
     """Search, and the customers whose recent decisions match the filters (all recent ones without filters)."""
     if customer_id.strip():  # an old bookmark or link: open the timeline
         return RedirectResponse(f"/console/customers/{customer_id.strip()}", status_code=303)
@@ -84,6 +85,7 @@ def customers_search(request: Request, q: str = Form(""), session: Session = Dep
 def customer_page(customer_id: str, request: Request, days: int = 90, session: Session = Depends(db),
                   principal: Principal = Depends(page("read"))) -> HTMLResponse:
     """One customer's timeline: signals, decisions with reasons, messages with their text and replies, consent."""
-    data = customer_timeline(session=session, customer_id=customer_id, now=request_now(request), days=min(max(days, 1), 3660))
+    data = customer_timeline(session=session, customer_id=customer_id, now=request_now(request),
+                             days=min(max(days, 1), 3660))
     return render(request, "customer.html", principal, f"Customer {customer_id}", "customers",
                   customer_id=customer_id, data=data, crumbs=[("Customers", "/console/customers"), (customer_id, None)])

@@ -108,8 +108,8 @@ def summaries(*, session: Session, customer_ids: list[str]) -> list[dict[str, An
             "first_name": customer.first_name if customer else None, "locale": customer.locale if customer else None,
             "country": customer.country if customer else None,
             "last_event_at": customer.last_event_at.isoformat() if customer else None,
-            "last_signal": {"kind": signal.kind, "reason": signal.reason, "detected_at": signal.detected_at.isoformat()}
-            if signal else None,
+            "last_signal": {"kind": signal.kind, "reason": signal.reason,
+                            "detected_at": signal.detected_at.isoformat()} if signal else None,
             "last_decision": {"rule_id": decision.rule_id, "outcome": decision.outcome, "reason": decision.reason,
                               "decided_at": decision.decided_at.isoformat()} if decision else None,
             "messages": messages,
@@ -127,6 +127,6 @@ def customer_list(*, session: Session, now: dt.datetime, signal: str | None = No
                           (DecisionRecord.rule_id, rule)):
         if value:
             query = query.where(column == value)
-    rows = session.execute(query.group_by(DecisionRecord.customer_id).order_by(latest.desc(),
-                                                                                DecisionRecord.customer_id).limit(limit))
+    query = query.group_by(DecisionRecord.customer_id).order_by(latest.desc(), DecisionRecord.customer_id)
+    rows = session.execute(query.limit(limit))
     return [row[0] for row in rows]

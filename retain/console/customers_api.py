@@ -37,8 +37,10 @@ class CustomerSearch(BaseModel):
     limit: int = Field(default=50, ge=1, le=MAX_RESULTS)
 
 
-@router.post("/customers/search", responses={422: {"description": "the query is neither an id, an e-mail address "
-                                                                  "nor an international phone number"}})
+NOT_A_QUERY = {422: {"description": "the query is neither an id, an e-mail address nor an international phone number"}}
+
+
+@router.post("/customers/search", responses=NOT_A_QUERY)
 def post_customer_search(body: CustomerSearch, request: Request, session: Session = Depends(db),
                          _: Principal = Depends(require("read"))) -> dict[str, Any]:
     """Customers whose id starts with the query, or who hold the e-mail address or phone number (``kind`` says which)."""

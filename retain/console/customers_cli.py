@@ -28,8 +28,8 @@ def index_contacts_command() -> None:
     try:
         migrate(engine)
         with session_scope(engine) as session:
-            count = index_all_contacts(session=session, hasher=lambda channel, address: contact_hash(key, channel, address),
-                                       now=dt.datetime.now(dt.timezone.utc))
+            count = index_all_contacts(session=session, now=dt.datetime.now(dt.timezone.utc),
+                                       hasher=lambda channel, address: contact_hash(key, channel, address))
             session.commit()
     finally:
         engine.dispose()

@@ -21,9 +21,9 @@ from retain.console.client_address import networks
 
 
 # Every console router: pages under /console, JSON under /api (the access test checks each route's permission).
-ROUTERS = (login.router, pages.router, rule_pages.router, customer_pages.router, users_pages.router, proposals_pages.router,
-           producers.page_router, api.router, rule_preview_api.router, customers_api.router, producers.api_router,
-           users_api.router, proposals_api.router)
+ROUTERS = (login.router, pages.router, rule_pages.router, customer_pages.router, users_pages.router,
+           proposals_pages.router, producers.page_router, api.router, rule_preview_api.router, customers_api.router,
+           producers.api_router, users_api.router, proposals_api.router)
 
 
 def install_console(app: FastAPI) -> FastAPI:

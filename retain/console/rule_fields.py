@@ -140,8 +140,8 @@ def widget_for(path: Any, op: Any, value: Any) -> str:
     kind = value_kind(path, op, value)
     info = field_info(path)
     if kind == "list":
-        fits = info is not None and info.choices and all(v in info.choices for v in value) and len(set(value)) == len(value)
-        return "checks" if fits else "lines"
+        known = info is not None and info.choices and all(v in info.choices for v in value)
+        return "checks" if known and len(set(value)) == len(value) else "lines"
     if kind == "text" and info is not None and info.choices and value in info.choices:
         return "select"
     return kind

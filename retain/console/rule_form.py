@@ -143,20 +143,20 @@ def field_text(value: Any) -> str:
 
 
 def _node_fields(node: Any, path: str) -> list[tuple[str, str]]:
-    if node is None:
+    kind = node_kind(node)
+    if kind == "none":
         return [(f"{path}.type", "none")]
-    for kind in GROUPS:
-        if kind in node:
-            out = [(f"{path}.type", kind)]
-            for index, child in enumerate(node[kind]):
-                out += _node_fields(child, f"{path}.{kind}.{index}")
-            return out
-    if "not" in node:
+    if kind in GROUPS:
+        out = [(f"{path}.type", kind)]
+        for index, child in enumerate(node[kind]):
+            out += _node_fields(child, f"{path}.{kind}.{index}")
+        return out
+    if kind == "not":
         return [(f"{path}.type", "not"), *_node_fields(node["not"], f"{path}.not")]
     field, op, value = node.get("field"), node.get("op"), node.get("value")
     kind = value_kind(field, op, value)
-    out = [(f"{path}.type", "compare"), (f"{path}.field", field_text(field)), (f"{path}.op", field_text(op)),
-           (f"{path}.value_kind", kind)]
+    out = [(f"{path}.type", "compare"), (f"{path}.field", field_text(field)),
+           (f"{path}.op", field_text(op)), (f"{path}.value_kind", kind)]
     shown = render_value(kind, value)
     if widget_for(field, op, value) == "lines":
         shown = "\n".join(shown)  # one text box, one item per line
@@ -175,9 +175,8 @@ def fields_of(content: dict[str, Any]) -> list[tuple[str, str]]:
     out += [(f"{p}.enabled", "true")] if content.get("enabled") else []
     out += [(f"{p}.signals", s) for s in dict.fromkeys(content.get("signals") or [])]
     out += _node_fields(content.get("when"), f"{p}.when")
-    out += [(f"{p}.topic", field_text(content.get("topic"))), (f"{p}.priority", field_text(content.get("priority"))),
-            (f"{p}.cooldown", field_text(content.get("cooldown"))), (f"{p}.relevance", field_text(content.get("relevance"))),
-            (f"{p}.holdout_pct", field_text(content.get("holdout_pct")))]
+    out += [(f"{p}.{name}", field_text(content.get(name)))
+            for name in ("topic", "priority", "cooldown", "relevance", "holdout_pct")]
     out += [(f"{p}.bypass_caps", "true")] if content.get("bypass_caps") else []
     if goal is not None:
         out += [(f"{p}.goal.set", "true"), *((f"{p}.goal.events", e) for e in goal.get("events") or [])]

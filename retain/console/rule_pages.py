@@ -9,6 +9,7 @@ submit the form and the page comes back with the YAML rewritten from the form.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -38,13 +39,36 @@ async def builder_fields(request: Request) -> list[tuple[str, str]]:
             if name.startswith(f"{PREFIX}.") and isinstance(value, str)]
 
 
+@dataclass(frozen=True)
+class RulePost:
+    """One post of the rule form: the YAML, the button pressed, the windows and pickers, the builder fields."""
+
+    yaml: str
+    action: str
+    start: str
+    end: str
+    edit: str
+    preview_customer: str
+    preview_sample: str
+    risk_bucket: str
+    pairs: list[tuple[str, str]]
+
+
+def rule_post(yaml: str = Form("", max_length=MAX_RULE_TEXT_CHARS), action: str = Form(""), start: str = Form(""),
+              end: str = Form(""), edit: str = Form(""), preview_customer: str = Form(""),
+              preview_sample: str = Form(""), risk_bucket: str = Form("high"),
+              pairs: list[tuple[str, str]] = Depends(builder_fields)) -> RulePost:
+    """The rule form as posted (a dependency, shared by the rule page and the new-rule page)."""
+    return RulePost(yaml, action, start, end, edit, preview_customer, preview_sample, risk_bucket, pairs)
+
+
 def recent_customers(*, session: Session, kinds: list[str], limit: int = 30) -> list[str]:
     """Customers with the most recent signals of ``kinds`` (any kind when empty), for the preview picker."""
-    query = select(SignalRecord.customer_id, func.max(SignalRecord.detected_at).label("last"))
+    query = select(SignalRecord.customer_id)
     if kinds:
         query = query.where(SignalRecord.kind.in_(kinds))
-    rows = session.execute(query.group_by(SignalRecord.customer_id).order_by(func.max(SignalRecord.detected_at).desc())
-                           .limit(limit))
+    latest = func.max(SignalRecord.detected_at)
+    rows = session.execute(query.group_by(SignalRecord.customer_id).order_by(latest.desc()).limit(limit))
     return [row[0] for row in rows]
 
 
@@ -73,7 +97,8 @@ def _rule_page(request: Request, session: Session, principal: Principal, rule_id
     crumbs = [("Rules", "/console/rules"), (rule_id or "New rule", None)]
     return render(request, "rule.html", principal, title, "rules", status_code=status_code, crumbs=crumbs,
                   rule=rule, is_new=rule is None, source=ruleset.sources.get(rule_id or ""), text=text,
-                  errors=errors or [], history=rule_actions.history(session=session, rule_id=rule_id) if rule_id else [],
+                  errors=errors or [],
+                  history=rule_actions.history(session=session, rule_id=rule_id) if rule_id else [],
                   can_edit=principal.may("rules"), flash=flash, flash_kind=flash_kind,
                   proposals=list_proposals(session=session, rule_id=rule_id) if rule_id else [],
                   preview_customers=preview_choices(session=session, content=extra["content"]),
@@ -92,15 +117,10 @@ def rule_page(rule_id: str, request: Request, done: str = "", session: Session =
 
 
 @router.post("/rules/{rule_id}", response_class=HTMLResponse)
-def rule_submit(rule_id: str, request: Request, yaml: str = Form(""), action: str = Form(""), start: str = Form(""),
-                end: str = Form(""), edit: str = Form(""), preview_customer: str = Form(""),
-                preview_sample: str = Form(""), risk_bucket: str = Form("high"),
-                pairs: list[tuple[str, str]] = Depends(builder_fields), session: Session = Depends(db),
+def rule_submit(rule_id: str, request: Request, post: RulePost = Depends(rule_post), session: Session = Depends(db),
                 principal: Principal = Depends(page("rules"))) -> HTMLResponse:
     """Save the edited rule (or propose it), backtest or preview it without saving, or apply a builder edit."""
-    return submit(request, session, principal, rule_id, yaml=yaml, action=action, start=start, end=end, edit=edit,
-                  pairs=pairs, preview_customer=preview_customer, preview_sample=preview_sample,
-                  risk_bucket=risk_bucket)
+    return submit(request, session, principal, rule_id, post)
 
 
 def _state(text: str, pairs: list[tuple[str, str]], *, edit: str, rule_id: str | None,
@@ -126,19 +146,20 @@ def _window(start: str, end: str, today: dt.date) -> tuple[dt.datetime, dt.datet
     return day(start, today - dt.timedelta(days=30)), day(end, today, 1)
 
 
-def submit(request: Request, session: Session, principal: Principal, rule_id: str | None, *, yaml: str,
-           action: str, start: str, end: str, edit: str, pairs: list[tuple[str, str]], preview_customer: str = "",
-           preview_sample: str = "", risk_bucket: str = "high") -> HTMLResponse:
+def submit(request: Request, session: Session, principal: Principal, rule_id: str | None,
+           post: RulePost) -> HTMLResponse:
     """One post of the rule form: a builder edit, a preview, a backtest or a save (``rule_id`` None: a new rule)."""
+    yaml, action, start, end, edit = post.yaml, post.action, post.start, post.end, post.edit
     settings = request.app.state.settings
     try:
         ruleset = rule_actions.load(settings)
     except rule_actions.RulesUnavailable as exc:
         return _rule_page(request, session, principal, rule_id, status_code=503, unavailable=str(exc))
     existing = [] if rule_id else [r.id for r in ruleset]
-    state = _state(yaml, pairs, edit=edit, rule_id=rule_id, existing=existing)
+    state = _state(yaml, post.pairs, edit=edit, rule_id=rule_id, existing=existing)
     common = {"content": state.content, "builder_errors": state.errors_by_path(), "start": start, "end": end,
-              "preview_customer": preview_customer, "preview_sample": preview_sample, "risk_bucket": risk_bucket}
+              "preview_customer": post.preview_customer, "preview_sample": post.preview_sample,
+              "risk_bucket": post.risk_bucket}
     if edit or action not in ACTIONS:
         return _rule_page(request, session, principal, rule_id, text=state.yaml, **common)
     rule, errors = validate_rule_text(yaml, expected_id=rule_id)
@@ -150,8 +171,8 @@ def submit(request: Request, session: Session, principal: Principal, rule_id: st
     if action == "preview":
         try:
             result = preview(session=session, settings=settings, ruleset=ruleset, rule=rule, now=request_now(request),
-                             customer_id=preview_customer.strip() or None, sample=preview_sample or None,
-                             risk_bucket=risk_bucket)
+                             customer_id=post.preview_customer.strip() or None,
+                             sample=post.preview_sample or None, risk_bucket=post.risk_bucket)
         except PreviewRefused as exc:
             return _rule_page(request, session, principal, rule_id, text=yaml, flash=f"No preview: {exc}",
                               flash_kind="error", status_code=422, **common)
@@ -184,20 +205,16 @@ def new_rule_page(request: Request, session: Session = Depends(db),
 
 
 @router.post("/new-rule", response_class=HTMLResponse)
-def new_rule_submit(request: Request, yaml: str = Form("", max_length=MAX_RULE_TEXT_CHARS), action: str = Form(""),
-                    start: str = Form(""), end: str = Form(""), edit: str = Form(""), preview_customer: str = Form(""),
-                    preview_sample: str = Form(""), risk_bucket: str = Form("high"),
-                    pairs: list[tuple[str, str]] = Depends(builder_fields), session: Session = Depends(db),
+def new_rule_submit(request: Request, post: RulePost = Depends(rule_post), session: Session = Depends(db),
                     principal: Principal = Depends(page("rules"))) -> HTMLResponse:
     """A builder edit, preview, backtest or save (as a proposal) of a new rule."""
-    return submit(request, session, principal, None, yaml=yaml, action=action, start=start, end=end, edit=edit,
-                  pairs=pairs, preview_customer=preview_customer, preview_sample=preview_sample,
-                  risk_bucket=risk_bucket)
+    return submit(request, session, principal, None, post)
 
 
 @router.post("/rule-builder")
-def builder_sync(request: Request, source: str = Form("form"), yaml: str = Form("", max_length=MAX_RULE_TEXT_CHARS),
-                 edit: str = Form(""), rule_id: str = Form(""), pairs: list[tuple[str, str]] = Depends(builder_fields),
+def builder_sync(request: Request, source: str = Form("form"),
+                 yaml: str = Form("", max_length=MAX_RULE_TEXT_CHARS), edit: str = Form(""), rule_id: str = Form(""),
+                 pairs: list[tuple[str, str]] = Depends(builder_fields),
                  _: Principal = Depends(page("read"))) -> JSONResponse:
     """The live builder: the form (with an edit) or the YAML in; the YAML, errors and the re-rendered form out."""
     existing: list[str] = []

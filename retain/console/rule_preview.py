@@ -58,7 +58,8 @@ def profile_of(record: CustomerRecord) -> dict[str, Any]:
             "consent": consent_flags(record)}
 
 
-def _who(session: Session, customer_id: str | None, sample: str | None) -> tuple[str, dict[str, Any], PrivateFacts, str]:
+def _who(session: Session, customer_id: str | None,
+         sample: str | None) -> tuple[str, dict[str, Any], PrivateFacts, str]:
     if customer_id:
         record = session.get(CustomerRecord, customer_id)
         if record is None:
@@ -103,7 +104,7 @@ def _zone(name: Any) -> dt.tzinfo:
 
 
 def outcome_sentence(decision: Decision | None, time_zone: str | None) -> str:
-    """What the policy would do, in words: ``would defer to 08:00 their time (Tue 3 Dec, Europe/Berlin): quiet hours``."""
+    """What the policy would do, in words: ``would defer to 08:00 their time (Tue 01 Dec, ...) by sms: quiet hours``."""
     if decision is None:
         return "would not act: the rule does not match this signal"
     reason = decision.reason.value.replace("_", " ")
@@ -179,7 +180,8 @@ def preview(*, session: Session, settings: Settings, ruleset: RuleSet, rule: Rul
     facts = customer_facts({"customer": profile})
     history = contact_history(session=session, customer_id=who, now=now) if stored else ContactHistory()
     config = PolicyConfig(marketing_email_requires_opt_in=settings.marketing_email_requires_opt_in)
-    decisions = decide(signal, with_rule(ruleset, rule), facts, risk, history, UpstreamConsent.of(who, facts), now, config)
+    decisions = decide(signal, with_rule(ruleset, rule), facts, risk, history, UpstreamConsent.of(who, facts), now,
+                       config)
     mine = next((d for d in decisions if d.rule_id == rule.id), None)
     composer = composer or Composer.from_settings(settings.llm, settings.message_framing, rule_for={rule.id: rule}.get)
     unsubscribe = unsubscribe_url(settings.public_base_url, PLACEHOLDER_TOKEN)

@@ -23,7 +23,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 EARLY = dt.datetime(2026, 12, 1, 5, 0, tzinfo=dt.timezone.utc)
 
 
-def test_build_preview_backtest_and_propose_a_rule_then_find_a_customer(served, page):
+def test_build_preview_backtest_and_propose_a_rule_then_find_a_customer(served, page):  # noqa: F811 - fixtures
     expect = sync_api.expect
     url, world = served
     world.app.state.clock = lambda: EARLY
