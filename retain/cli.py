@@ -32,6 +32,7 @@ def _mount_optional_groups(argv: list[str]) -> None:
         return
     from models.cli import app as model_app
     from retain.console.cli import users_app
+    from retain.console.customers_cli import customers_app
     from retain.producers.cli import producers_app
     from retain.quarantine_cli import quarantine_app
     from retain.triage_cli import app as triage_app
@@ -42,6 +43,7 @@ def _mount_optional_groups(argv: list[str]) -> None:
     app.add_typer(users_app, name="users", help="Console users and API tokens.")
     app.add_typer(producers_app, name="producers", help="Ingest credentials: create, list, revoke.")
     app.add_typer(triage_app, name="triage", help="Build and evaluate the triage of customers' replies.")
+    app.add_typer(customers_app, name="customers", help="Customer profiles: the console's search index.")
     app.add_typer(quarantine_app, name="quarantine", help="Customers whose stream state was set aside; release one.")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
-import signals.records  # noqa: F401  customers, signals, goal events
+import signals.records  # noqa: F401  customers, their contact hashes, signals, goal events
 import triggers.records  # noqa: F401  decisions, rule versions, rule audit
 import outreach.consent.records  # noqa: F401  consent history and state, contact points, suppressions
 import outreach.outbox.records  # noqa: F401  outbox, delivery events, rule pauses

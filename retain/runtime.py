@@ -26,6 +26,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from outreach.agents import DecisionPublisher, DecisionsToOutbox
+from outreach.consent.contact_points import contact_hash
 from outreach.consent.publisher import KafkaConsentPublisher
 from outreach.conversations.escalations import escalations_on
 from outreach.jobs import OutreachJobs, register_outreach_jobs
@@ -159,7 +160,9 @@ class Runtime:
         phases["model"].ok()
 
         self.worker = build_worker(settings, broker_url=self.broker_url, fold=self.fold, health=self.health)
-        self.projection = Projection(self.engine, self.bootstrap)
+        key = settings.contact_hash_key.get_secret_value().encode()
+        self.projection = Projection(self.engine, self.bootstrap,
+                                     contact_hasher=lambda channel, address: contact_hash(key, channel, address))
         if self.single_box is not None:
             # Before the worker: its table recovers from the restored changelog; the final
             # checkpoint runs after the worker and the projection stopped (stack order).

@@ -27,7 +27,14 @@ from infra.topic_consumer import Poison, TopicConsumer
 from signals.events import parse_event
 from signals.goal_events import record_goal_event
 from signals.quarantine_store import record_quarantine_notice
-from signals.service import record_signal, upsert_customer_profile
+from signals.service import (
+    ContactHasher,
+    index_contacts,
+    profile_addresses,
+    profile_values,
+    record_signal,
+    upsert_customer_profile,
+)
 from signals.signal import Signal
 
 log = logging.getLogger(__name__)
@@ -38,8 +45,11 @@ STAGE = "signals.projection"
 class Projection:
     """Consume events, signals and deadletter; store profiles and signals; count what was stored."""
 
-    def __init__(self, engine: Engine, bootstrap: str, *, group_id: str = "retain-projection") -> None:
+    def __init__(self, engine: Engine, bootstrap: str, *, group_id: str = "retain-projection",
+                 contact_hasher: ContactHasher | None = None) -> None:
         self.engine = engine
+        # The keyed hash of contact points, so the console finds people by e-mail or phone (None: not indexed).
+        self.contact_hasher = contact_hasher
         self.events = 0
         self.signals: Counter[str] = Counter()
         self.deadletter = 0
@@ -86,14 +96,16 @@ class Projection:
         self.deadletter_reasons.update(reasons)
         return []
 
-    @staticmethod
-    def _store_event(session: Any, raw: bytes) -> None:
+    def _store_event(self, session: Any, raw: bytes) -> None:
         try:
             event = parse_event(raw)
         except (ValidationError, ValueError):
             return  # the stream worker sends it to deadletter with the reason; nothing to project
         if event.type == "customer.profile":
-            upsert_customer_profile(session=session, event=event)
+            applied = upsert_customer_profile(session=session, event=event)
+            if applied and self.contact_hasher is not None:
+                index_contacts(session=session, customer_id=event.customer_id, hasher=self.contact_hasher,
+                               addresses=profile_addresses(profile_values(event)), now=event.occurred_at)
         else:
             # Kept for results per rule: did the customer reach a rule's goal after the message?
             record_goal_event(session=session, event=event)

@@ -94,3 +94,19 @@ class QuarantineRecord(SQLModel, table=True):
     dead_lettered: int = Field(default=0, nullable=False)  # events that found the hold full
     released_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     updated_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+
+
+class CustomerContactRecord(SQLModel, table=True):
+    """The keyed hash of a customer's e-mail address or phone number, so people can be found by them.
+
+    Written with the profile (``signals.service.index_contacts``); only the hash is kept here, the
+    address stays on the profile row alone. The key is outreach's contact-hash key, so the same
+    address hashes the same here, in ``contact_points`` and in ``suppressions``.
+    """
+
+    __tablename__ = "customer_contacts"
+
+    customer_id: str = Field(primary_key=True, sa_type=sa.String(128))
+    channel: str = Field(primary_key=True, sa_type=sa.String(16))
+    contact_hash: str = Field(sa_type=sa.String(64), index=True, nullable=False)
+    updated_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)

@@ -8,13 +8,13 @@ key: the newest profile event wins, and a signal is stored exactly once.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from infra.database import dialect_insert
-from signals.records import CustomerRecord, SignalRecord, utcnow
+from signals.records import CustomerContactRecord, CustomerRecord, SignalRecord, utcnow
 from signals.signal import Signal
 
 # customer.profile payload field -> CustomerRecord column (consent flags are nested upstream).
@@ -137,3 +137,53 @@ def signal_from_record(record: SignalRecord) -> Signal:
         reason=record.reason,
         attributes=record.attributes,
     )
+
+
+# A keyed hash of an address on a channel ("email" or "sms"); raises ValueError for an unusable address.
+ContactHasher = Callable[[str, str], str]
+CONTACT_COLUMNS = {"email": "email", "sms": "phone"}
+
+
+def index_contacts(*, session: Session, customer_id: str, addresses: dict[str, str | None], hasher: ContactHasher,
+                   now: dt.datetime) -> int:
+    """Store the keyed hash of each address given (by channel); returns how many were indexed.
+
+    An address the hasher refuses (not an e-mail address, not an international phone number)
+    is left out, and so is a channel without an address: a profile event that does not carry it
+    keeps the earlier hash, as the profile keeps the earlier address.
+    """
+    table = CustomerContactRecord.__table__
+    indexed = 0
+    for channel, address in addresses.items():
+        if not address:
+            continue
+        try:
+            hashed = hasher(channel, address)
+        except ValueError:
+            continue
+        stmt = dialect_insert(session, table).values(customer_id=customer_id, channel=channel, contact_hash=hashed,
+                                                     updated_at=now)
+        session.execute(stmt.on_conflict_do_update(index_elements=["customer_id", "channel"],
+                                                   set_={"contact_hash": hashed, "updated_at": now}))
+        indexed += 1
+    return indexed
+
+
+def profile_addresses(values: dict[str, Any]) -> dict[str, str | None]:
+    """The addresses (by channel) among a profile's column values."""
+    return {channel: values.get(column) for channel, column in CONTACT_COLUMNS.items()}
+
+
+def index_all_contacts(*, session: Session, hasher: ContactHasher, now: dt.datetime, batch: int = 1000) -> int:
+    """Index every stored customer's addresses (for profiles stored before the index existed); returns the count."""
+    indexed, last = 0, ""
+    while True:
+        rows = list(session.execute(
+            select(CustomerRecord.customer_id, CustomerRecord.email, CustomerRecord.phone)
+            .where(CustomerRecord.customer_id > last).order_by(CustomerRecord.customer_id).limit(batch)))
+        if not rows:
+            return indexed
+        for customer_id, email, phone in rows:
+            indexed += index_contacts(session=session, customer_id=customer_id, hasher=hasher, now=now,
+                                      addresses={"email": email, "sms": phone})
+        last = rows[-1][0]

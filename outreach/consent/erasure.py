@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from outreach.consent.records import ContactPointRecord, ErasureRecord
 from outreach.consent.service import suppress
-from signals.records import CustomerRecord
+from signals.records import CustomerContactRecord, CustomerRecord
 
 
 def erase_customer(*, session: Session, customer_id: str, now: dt.datetime) -> int:
@@ -31,6 +31,8 @@ def erase_customer(*, session: Session, customer_id: str, now: dt.datetime) -> i
         update(CustomerRecord).where(CustomerRecord.customer_id == customer_id)
         .values(first_name=None, last_name=None, email=None, phone=None)
     )
+    # Nobody finds the person by their address any more (the suppressions above still recognise it).
+    session.execute(delete(CustomerContactRecord).where(CustomerContactRecord.customer_id == customer_id))
     # Imported here: the outbox depends on consent, not the other way round.
     from outreach.outbox.records import OutboxRecord
 

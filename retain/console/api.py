@@ -90,7 +90,8 @@ def _settings(request: Request):
     return request.app.state.settings
 
 
-def _rules_or_503(fn, *args, **kwargs):
+def rules_or_503(fn, *args, **kwargs):
+    """``fn(...)``, or 503 naming why when the rule files do not load."""
     try:
         return fn(*args, **kwargs)
     except rule_actions.RulesUnavailable as exc:
@@ -100,13 +101,13 @@ def _rules_or_503(fn, *args, **kwargs):
 @router.get("/rules")
 def get_rules(request: Request, session: Session = Depends(db), _: Principal = Depends(require("read"))) -> list[dict[str, Any]]:
     """Every rule with its state (enabled, paused by the reputation guard)."""
-    return _rules_or_503(rule_actions.list_rules, session=session, settings=_settings(request))
+    return rules_or_503(rule_actions.list_rules, session=session, settings=_settings(request))
 
 
 @router.get("/rules/{rule_id}")
 def get_rule(rule_id: str, request: Request, _: Principal = Depends(require("read"))) -> dict[str, Any]:
     """One rule's content and its YAML text."""
-    rule = _rules_or_503(rule_actions.load, _settings(request)).get(rule_id)
+    rule = rules_or_503(rule_actions.load, _settings(request)).get(rule_id)
     if rule is None:
         raise HTTPException(404, f"no rule {rule_id!r}")
     return {"rule": rule.canonical(), "yaml": rule_actions.rule_yaml(rule)}
@@ -144,7 +145,7 @@ def put_rule(rule_id: str, body: RuleEdit, request: Request, response: Response,
     422 with line-numbered errors when invalid. See docs/console.md for which changes need approval.
     """
     window = (_aware(body.start) if body.start else None, _aware(body.end) if body.end else None)
-    result = _rules_or_503(rule_actions.save, session=session, settings=_settings(request), actor=principal.username,
+    result = rules_or_503(rule_actions.save, session=session, settings=_settings(request), actor=principal.username,
                            rule_id=rule_id, text=body.yaml, now=now_utc(), window=window)
     if result["errors"]:
         raise HTTPException(422, result["errors"])
@@ -156,7 +157,7 @@ def post_rule_enabled(rule_id: str, body: Enabled, request: Request, response: R
                       session: Session = Depends(db), principal: Principal = Depends(require("rules"))) -> dict[str, Any]:
     """Switch a rule off (at once) or on (202: a proposal a different approver must approve)."""
     try:
-        result = _rules_or_503(rule_actions.set_enabled, session=session, settings=_settings(request),
+        result = rules_or_503(rule_actions.set_enabled, session=session, settings=_settings(request),
                                actor=principal.username, rule_id=rule_id, enabled=body.enabled, now=now_utc())
     except KeyError:
         raise HTTPException(404, f"no rule {rule_id!r}") from None
@@ -167,7 +168,7 @@ def post_rule_enabled(rule_id: str, body: Enabled, request: Request, response: R
 def post_rule_backtest(rule_id: str, body: BacktestRequest, request: Request,
                        _: Principal = Depends(require("rules"))) -> dict[str, Any]:
     """What the edited rule (not saved) would have sent over a past window; 422 when the rule is invalid."""
-    ruleset = _rules_or_503(rule_actions.load, _settings(request))
+    ruleset = rules_or_503(rule_actions.load, _settings(request))
     result = rule_backtest.backtest(settings=_settings(request), ruleset=ruleset, rule_id=rule_id, text=body.yaml,
                                     start=_aware(body.start), end=_aware(body.end))
     if result["errors"]:

@@ -1,5 +1,6 @@
-"""A customer's timeline for the console: ``retain explain``'s signals and decisions, plus messages, consent
-and, when the stream worker set the customer aside, its quarantine."""
+"""A customer's timeline for the console: ``retain explain``'s signals and decisions, messages with their text
+and the customer's replies (``retain.console.replies``), consent changes and, when the stream worker set the
+customer aside, its quarantine."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlmodel import Session
 from outreach.consent.records import ConsentChangeRecord
 from outreach.outbox.records import DeliveryEventRecord, OutboxRecord
 from retain.console.messages import message_entry
+from retain.console.replies import replies_by_message
 from signals.quarantine_store import quarantine_of
 from signals.records import SignalRecord
 from signals.service import signal_from_record
@@ -39,11 +41,17 @@ def customer_timeline(*, session: Session, customer_id: str, now: dt.datetime, d
                                                         "occurred_at": e.occurred_at.isoformat()})
     consent = session.scalars(select(ConsentChangeRecord).where(ConsentChangeRecord.customer_id == customer_id)
                               .order_by(ConsentChangeRecord.changed_at.desc()).limit(limit))
+    replies = replies_by_message(session=session, customer_id=customer_id)
+    shown = {m.message_id for m in messages}
+    unplaced = sorted((r for message_id, rs in replies.items() if message_id not in shown for r in rs),
+                      key=lambda r: r["occurred_at"])
     return {
         "customer_id": customer_id, "since": since.isoformat(),
         "quarantine": quarantine_of(session=session, customer_id=customer_id),
         "timeline": build_timeline(signals, decisions),
-        "messages": [{**message_entry(m), "delivery_events": events.get(m.message_id, [])} for m in messages],
+        "messages": [{**message_entry(m), "text": m.body, "delivery_events": events.get(m.message_id, []),
+                      "replies": replies.get(m.message_id, [])} for m in messages],
+        "other_replies": unplaced,
         "consent": [{"channel": c.channel, "topic": c.topic, "status": c.status, "source": c.source,
                      "changed_at": c.changed_at.isoformat()} for c in consent],
     }

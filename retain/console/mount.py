@@ -14,16 +14,18 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retain.console import api, api_docs, conversation_api, conversation_pages, login, pages, producers
-from retain.console import proposals_api, proposals_pages, users_api, users_pages
+from retain.console import api, api_docs, conversation_api, conversation_pages, customer_pages, customers_api, login
+from retain.console import pages, producers, proposals_api, proposals_pages, rule_pages, rule_preview_api, users_api
+from retain.console import users_pages
 from retain.console.auth import LoginRequired
 from retain.console.client_address import networks
 
 
 # Every console router: pages under /console, JSON under /api (the access test checks each route's permission).
-ROUTERS = (login.router, pages.router, users_pages.router, proposals_pages.router, producers.page_router,
-           conversation_pages.router, api.router, producers.api_router, users_api.router, proposals_api.router,
-           conversation_api.router)
+ROUTERS = (login.router, pages.router, rule_pages.router, customer_pages.router, users_pages.router,
+           proposals_pages.router, producers.page_router, conversation_pages.router, api.router,
+           rule_preview_api.router, customers_api.router, producers.api_router, users_api.router,
+           proposals_api.router, conversation_api.router)
 
 
 def install_console(app: FastAPI) -> FastAPI:
@@ -34,6 +36,11 @@ def install_console(app: FastAPI) -> FastAPI:
         app.include_router(api_docs.router)
     networks(app.state.settings.trusted_proxies)  # a bad proxy entry stops the start, not the first login
     app.mount("/console/static", StaticFiles(directory=Path(__file__).parent / "static"), name="console-static")
+
+    @app.get("/", include_in_schema=False)
+    async def _root() -> RedirectResponse:
+        """The service's root opens the console (its login form for anonymous visitors)."""
+        return RedirectResponse("/console/", status_code=307)
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, exc: LoginRequired) -> RedirectResponse:

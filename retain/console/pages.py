@@ -20,15 +20,13 @@ from outreach.guardrails import GuardrailLimits
 from outreach.conversations.measures import duration_text
 from outreach.conversations.measures_store import measures_since
 from outreach.outbox.records import STATES
-from retain.console import approvals, reputation_view, rule_actions, rule_backtest
+from retain.console import approvals, reputation_view, rule_actions, template_helpers
 from retain.console.auth import Principal, db, now_utc, page
 from retain.console.charts import bar_chart, line_chart
-from retain.console.customer import customer_timeline
 from retain.console.messages import list_messages, message_entry
 from retain.console.outcomes import results
 from retain.console.overview import overview
 from retain.console.users import audit
-from triggers.rule_proposals import list_proposals
 
 def _paused_banner(request: Request) -> dict[str, Any]:
     """Every page shows the rules the reputation guard paused (ops must not miss one)."""
@@ -50,6 +48,7 @@ def pp(value: float | None) -> str:
 
 
 templates.env.globals.update(pct=pct, pp=pp, duration=duration_text)
+template_helpers.install(templates.env)
 
 
 def render(request: Request, name: str, principal: Principal | None, title: str, nav: str = "",
@@ -57,6 +56,11 @@ def render(request: Request, name: str, principal: Principal | None, title: str,
     """Render a page with the layout's common context."""
     return templates.TemplateResponse(request, name, {"principal": principal, "title": title, "nav": nav, **context},
                                       status_code=status_code)
+
+
+def render_fragment(request: Request, name: str, **context: Any) -> str:
+    """A template rendered on its own (no layout), for a part of a page the script swaps in."""
+    return templates.get_template(name).render({"request": request, **context})
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -83,74 +87,7 @@ def rules_page(request: Request, session: Session = Depends(db),
     return render(request, "rules.html", principal, "Rules", "rules", rules=rules)
 
 
-def _rule_page(request: Request, session: Session, principal: Principal, rule_id: str, *, text: str | None = None,
-               errors: list | None = None, backtest: dict | None = None, flash: str | None = None,
-               flash_kind: str = "ok", start: str | None = None, end: str | None = None,
-               status_code: int = 200) -> HTMLResponse:
-    try:
-        ruleset = rule_actions.load(request.app.state.settings)
-    except rule_actions.RulesUnavailable as exc:
-        return render(request, "error.html", principal, "Rule", "rules", status_code=503,
-                      message=f"The rule files do not load: {exc}")
-    rule = ruleset.get(rule_id)
-    if rule is None:
-        return render(request, "error.html", principal, "Rule", "rules", status_code=404, message=f"No rule {rule_id!r}.")
-    today = now_utc().date()
-    return render(request, "rule.html", principal, f"Rule {rule_id}", "rules", status_code=status_code,
-                  rule=rule, source=ruleset.sources.get(rule_id), text=text if text is not None else rule_actions.rule_yaml(rule),
-                  errors=errors or [], backtest=backtest, history=rule_actions.history(session=session, rule_id=rule_id),
-                  can_edit=principal.may("rules"), flash=flash, flash_kind=flash_kind,
-                  proposals=list_proposals(session=session, rule_id=rule_id),
-                  guard=reputation_view.guard_view(session=session, settings=request.app.state.settings,
-                                                   rule_id=rule_id, now=now_utc()),
-                  start=start or (today - dt.timedelta(days=30)).isoformat(), end=end or today.isoformat())
-
-
-@router.get("/rules/{rule_id}", response_class=HTMLResponse)
-def rule_page(rule_id: str, request: Request, done: str = "", session: Session = Depends(db),
-              principal: Principal = Depends(page("read"))) -> HTMLResponse:
-    """One rule: the editor, enable/disable, backtest, version history, a pending proposal."""
-    return _rule_page(request, session, principal, rule_id, flash=done[:300] or None)
-
-
-def _day(value: str, fallback: dt.date, *, days_after: int = 0) -> dt.datetime:
-    try:
-        day = dt.date.fromisoformat(value) + dt.timedelta(days=days_after)
-    except (ValueError, OverflowError):  # empty, unreadable, or a next day past 9999-12-31
-        day = fallback + dt.timedelta(days=days_after)
-    return dt.datetime.combine(day, dt.time(), dt.timezone.utc)
-
-
-@router.post("/rules/{rule_id}", response_class=HTMLResponse)
-def rule_submit(rule_id: str, request: Request, yaml: str = Form(...), action: str = Form("save"),
-                start: str = Form(""), end: str = Form(""), session: Session = Depends(db),
-                principal: Principal = Depends(page("rules"))) -> HTMLResponse:
-    """Save the edited rule, or backtest it without saving (``action=backtest``)."""
-    settings = request.app.state.settings
-    if action == "backtest":
-        today = now_utc().date()
-        window = (_day(start, today - dt.timedelta(days=30)), _day(end, today, days_after=1))
-        try:
-            ruleset = rule_actions.load(settings)
-        except rule_actions.RulesUnavailable as exc:
-            return render(request, "error.html", principal, "Rule", "rules", status_code=503,
-                          message=f"The rule files do not load: {exc}")
-        result = rule_backtest.backtest(settings=settings, ruleset=ruleset, rule_id=rule_id, text=yaml,
-                                        start=window[0], end=window[1])
-        return _rule_page(request, session, principal, rule_id, text=yaml, errors=result["errors"],
-                          backtest=result if result["report"] else None, start=start, end=end,
-                          status_code=422 if result["errors"] else 200)
-    today = now_utc().date()
-    window = (_day(start, today - dt.timedelta(days=30)), _day(end, today, days_after=1))
-    result = rule_actions.save(session=session, settings=settings, actor=principal.username, rule_id=rule_id,
-                               text=yaml, now=now_utc(), window=window)
-    if result["errors"]:
-        return _rule_page(request, session, principal, rule_id, text=yaml, errors=result["errors"],
-                          flash="Not saved: fix the errors below.", flash_kind="error", status_code=422)
-    return _rule_page(request, session, principal, rule_id, flash=_saved_flash(result), start=start, end=end)
-
-
-def _saved_flash(result: dict[str, Any]) -> str:
+def saved_flash(result: dict[str, Any]) -> str:
     if result["pending"]:
         proposal = result["proposal"]
         return (f"Proposed as v{proposal['version']} (#{proposal['proposal_id']}): it waits for a different approver "
@@ -169,7 +106,7 @@ def rule_enabled(rule_id: str, request: Request, enabled: str = Form(...), sessi
     except (KeyError, rule_actions.RulesUnavailable) as exc:
         return render(request, "error.html", principal, "Rule", "rules", status_code=404,
                       message=f"Cannot change rule {rule_id!r}: {exc}")
-    return RedirectResponse(f"/console/rules/{rule_id}?{urlencode({'done': _saved_flash(result)})}", status_code=303)
+    return RedirectResponse(f"/console/rules/{rule_id}?{urlencode({'done': saved_flash(result)})}", status_code=303)
 
 
 @router.post("/rules/{rule_id}/resume")
@@ -243,23 +180,6 @@ def messages_page(request: Request, rule: str = "", channel: str = "", status: s
         rule_ids = sorted({r.rule_id for r in rows})
     return render(request, "messages.html", principal, "Messages", "messages", messages=[message_entry(r) for r in rows],
                   rule_ids=rule_ids, states=STATES, f={"rule": rule, "channel": channel, "status": status})
-
-
-@router.get("/customers", response_class=HTMLResponse)
-def customers_page(request: Request, customer_id: str = "", principal: Principal = Depends(page("read"))):
-    """Find a customer by id."""
-    if customer_id.strip():
-        return RedirectResponse(f"/console/customers/{customer_id.strip()}", status_code=303)
-    return render(request, "customer.html", principal, "Customer timeline", "customers", customer_id=None, data=None)
-
-
-@router.get("/customers/{customer_id}", response_class=HTMLResponse)
-def customer_page(customer_id: str, request: Request, days: int = 90, session: Session = Depends(db),
-                  principal: Principal = Depends(page("read"))) -> HTMLResponse:
-    """One customer's timeline: signals, scores, decisions with reasons, messages, consent changes."""
-    data = customer_timeline(session=session, customer_id=customer_id, now=now_utc(), days=min(max(days, 1), 3660))
-    return render(request, "customer.html", principal, f"Customer {customer_id}", "customers",
-                  customer_id=customer_id, data=data)
 
 
 @router.get("/results", response_class=HTMLResponse)

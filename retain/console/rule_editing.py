@@ -41,10 +41,31 @@ def load(settings: Settings) -> RuleSet:
     return ruleset
 
 
+class RuleDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, but text holding a Unicode line break (NEL, LS, PS) is double-quoted.
+
+    PyYAML writes those characters raw inside single quotes, and its own loader folds them into a
+    space: ``"x\x85y"`` would come back as ``"x y"``. Escaped in double quotes they survive.
+    """
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if any(ch in value for ch in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+RuleDumper.add_representer(str, _text)
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML text of rule data that loads back to the same data (canonical order, Unicode kept)."""
+    return yaml.dump(data, Dumper=RuleDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
 def rule_yaml(rule: Rule | dict[str, Any]) -> str:
     """The rule as the YAML mapping the editor shows (canonical field order)."""
     content = rule.canonical() if isinstance(rule, Rule) else rule
-    return yaml.safe_dump(content, sort_keys=False, allow_unicode=True, width=100)
+    return dump_yaml(content)
 
 
 def _as_rule_file(text: str) -> str:
@@ -125,7 +146,7 @@ def file_text_with(existing: str | None, rule: Rule) -> str:
             break
     else:
         rules.append(content)
-    body = yaml.safe_dump({"schema_version": 1, "rules": rules}, sort_keys=False, allow_unicode=True, width=100)
+    body = dump_yaml({"schema_version": 1, "rules": rules})
     header = _header_comments(existing or "") or "# yaml-language-server: $schema=../schemas/rule.schema.json\n"
     return header + body
 

@@ -153,8 +153,8 @@ def test_operator_flow(console_url, page):
 
     # Open a customer timeline by id.
     page.click("text=Customers")
-    page.fill("input[name=customer_id]", "c-1")
-    page.click("form.filters button")
+    page.fill("#customer-search input[name=q]", "c-1")
+    page.click("#customer-search button")
     expect(page.locator("#timeline")).to_contain_text("checkout-idle-nudge")
     expect(page.locator("#timeline")).to_contain_text("risk 0.41")
     shot(page, "09-customer")
@@ -187,7 +187,7 @@ def test_four_eyes_on_a_rule_change(served, page):
     page.fill("input[name=start]", "2026-10-01")
     page.fill("input[name=end]", "2026-10-14")
     page.click("#save")
-    expect(page.locator(".flash.ok")).to_contain_text("waits for a different approver")
+    expect(page.locator(".flash.proposed")).to_contain_text("waits for a different approver")
     expect(page.locator(".flash.pending")).to_contain_text("contacts more often: cooldown 7d -> 1d")
     assert rule_file.read_text() == before
     shot(page, "four-eyes-1-proposed")

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from outreach.consent.contact_points import contact_hash
 from outreach.drafting.brief import PrivateFacts
 from outreach.drafting.compose import Composer
 from outreach.outbox.records import DeliveryEventRecord, OutboxRecord
@@ -24,6 +25,7 @@ from retain.migrations import migrate
 from infra.settings import Settings
 from signals.publisher import InMemoryEventPublisher
 from signals.records import CustomerRecord, GoalEventRecord, SignalRecord
+from signals.service import index_all_contacts
 from signals.signal import Signal
 from triggers.decision import Decision, DecisionSnapshot
 from triggers.loader import load_rules
@@ -150,6 +152,10 @@ def seed(engine: Engine, rules_dir: Path, settings: Settings | None = None) -> N
                             subject="Sorry", body="Second draft."))
         for role in ROLES:
             create_user(session=session, username=role, role=role, password=PASSWORD, now=NOW)
+        session.flush()
+        # The profiles above were stored directly: index their addresses as `retain customers index-contacts` does.
+        key = settings.contact_hash_key.get_secret_value().encode()
+        index_all_contacts(session=session, hasher=lambda channel, address: contact_hash(key, channel, address), now=NOW)
         session.commit()
 
 

@@ -52,6 +52,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/producers"): "admin", ("POST", "/api/producers"): "admin",
     ("DELETE", "/api/producers/{credential_id}"): "admin", ("GET", "/console/producers"): "admin",
     ("POST", "/console/producers"): "admin", ("POST", "/console/producers/{credential_id}/revoke"): "admin",
+    # The rule builder, preview and customer search (issue 15).
+    ("GET", "/console/new-rule"): "read", ("POST", "/console/new-rule"): "rules",
+    ("POST", "/console/rule-builder"): "read", ("POST", "/console/customers/search"): "read",
+    ("POST", "/api/rules/preview"): "rules", ("POST", "/api/customers/search"): "read", ("GET", "/api/customers"): "read",
 }
 PUBLIC = {("GET", "/console/login"), ("POST", "/console/login")}
 IDS = {"rule_id": "checkout-idle-nudge", "message_id": "m0007", "customer_id": "c-1", "token_id": "nope",

@@ -45,9 +45,10 @@ def test_record_goal_event_keeps_goal_types_once(migrated):
 
 
 def test_projection_stores_goal_events_and_profiles_idempotently(migrated):
+    projection = Projection(migrated, "127.0.0.1:1")  # not started: only its storing is used
     with session_scope(migrated) as session:
         for raw in (ORDER, COMPLETED, HEARTBEAT, PROFILE, ORDER, COMPLETED, b"{not json"):
-            Projection._store_event(session, raw)
+            projection._store_event(session, raw)
         session.commit()
         kept = sorted(session.scalars(select(GoalEventRecord.event_id)).all())
         customer = session.get(CustomerRecord, "c-1")

@@ -86,3 +86,19 @@ def test_a_new_rule_is_appended():
 def test_text_diff():
     assert text_diff("a\n", "a\n") == ""
     assert "-priority: 30\n+priority: 35" in text_diff(TEXT, TEXT.replace("priority: 30", "priority: 35"))
+
+
+@pytest.mark.parametrize("text", ["x\x85y", "line\u2028separator", "para\u2029"])
+def test_text_with_a_unicode_line_break_survives_the_yaml_view(text):
+    # PyYAML writes NEL/LS/PS raw in single quotes and reads NEL back as a space: the YAML view
+    # (and the rule file) would have changed the rule silently. Found by the rule form's round trip.
+    rule = NUDGE.model_copy(update={"description": text})
+    back, errors = validate_rule_text(rule_yaml(rule))
+    assert errors == [] and back.description == text
+    assert load_rules_text(file_text_with(None, rule)).description == text
+
+
+def load_rules_text(text: str):
+    rules, errors = parse_rule_text(text, "t.yaml")
+    assert errors == []
+    return rules[0]
