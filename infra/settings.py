@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # (about 15 s, once per registry) so decisions carry a risk score from the first minute.
     model_bootstrap: bool = True
     model_bootstrap_customers: int = 1000
+    # Feature spec (signals/features/spec.py) the worker, backtest and dataset builder compile;
+    # unset -> the built-in signals/features/builtin.yaml. A served model must take its columns.
+    feature_spec: Path | None = None
 
     @property
     def model_registry_path(self) -> Path:

@@ -321,6 +321,7 @@ def default_fold(settings: Any = None) -> CustomerFold:
             CheckoutIdleDetector(CheckoutIdleConfig(idle_after=dt.timedelta(seconds=settings.checkout_idle_seconds))),
         ],
         allowed_lateness=lateness,
+        features=feature_fold.from_settings(settings),
     )
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from model_event_factory import START, customer_history, event, order, population
 from signals import features
-from models.dataset import LabelSpec, build_dataset, observation_dates
+from models.dataset import LabelSpec, build_dataset
+from models.schedule import observation_dates
 
 D = dt.timedelta(days=1)
 
@@ -164,3 +165,21 @@ def test_a_state_from_before_the_ordered_usage_days_still_folds_right():
     assert list(state["usage_days"]) == ["20003", "20005", "20036"]  # 20001 left the 35-day window
     assert state["usage_days_sorted"] is True
     assert "usage_days_sorted" not in older  # the input is untouched
+
+
+def daily_usage(counts_on_day, days=35):
+    """One ``product.usage`` aggregate a day, ``counts_on_day(i)`` its ``feature_counts``."""
+    return [event("c", "product.usage", START + i * D + dt.timedelta(hours=12), sessions=5,
+                  feature_counts=counts_on_day(i), day=(START + i * D).date().isoformat()) for i in range(days)]
+
+
+def test_feature_counts_reach_the_features():
+    """Finding: ``feature_counts`` was accepted and ignored; which features a customer stops using is signal."""
+    steady = daily_usage(lambda i: {"reports": 3, "export": 2})
+    stopped_export = daily_usage(lambda i: {"reports": 3, "export": 2} if i < 28 else {"reports": 5})
+    now = START + 35 * D
+    a = dict(zip(features.FEATURE_NAMES, features.vector(fold(steady), now)))
+    b = dict(zip(features.FEATURE_NAMES, features.vector(fold(stopped_export), now)))
+    assert (a["usage_breadth_7d"], b["usage_breadth_7d"]) == (2.0, 1.0)
+    assert (a["usage_breadth_28d"], b["usage_breadth_28d"]) == (2.0, 2.0)
+    assert (a["usage_features_dropped"], b["usage_features_dropped"]) == (0.0, 1.0)
