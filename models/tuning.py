@@ -36,11 +36,21 @@ def cv_folds(y: np.ndarray, groups: np.ndarray | None, seed: int, k: int = FOLDS
     return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(y, y))
 
 
-def _dataset(x: np.ndarray, y: np.ndarray, names: Sequence[str], cats: Sequence[str]) -> lgb.Dataset:
-    # verbose -1: LightGBM logs to stdout, which carries --json output; no pre-filter, so trials
-    # may vary the minimum leaf size on the same Dataset.
+def dataset(x: np.ndarray, y: np.ndarray, names: Sequence[str], cats: Sequence[str]) -> lgb.Dataset:
+    """A LightGBM Dataset that logs nothing to stdout (it carries ``--json`` output)."""
+    # Built here, on one thread: LightGBM's worker threads print their warnings straight to stdout
+    # whatever the log level (the sparse-categorical one for plan codes). No pre-filter, so
+    # trials may vary the minimum leaf size on the same Dataset.
     return lgb.Dataset(x, y, feature_name=list(names), categorical_feature=list(cats), free_raw_data=False,
-                       params={"verbose": -1, "feature_pre_filter": False})
+                       params={"verbose": -1, "num_threads": 1, "feature_pre_filter": False}).construct()
+
+
+def cv_rounds(params: dict[str, Any], x: np.ndarray, y: np.ndarray, names: Sequence[str], cats: Sequence[str], *,
+              groups: np.ndarray | None, rounds: int, patience: int, seed: int) -> int:
+    """Trees to train: where the cross-validated log loss stopped improving (at least 1)."""
+    result = lgb.cv({**params, "metric": "binary_logloss"}, dataset(x, y, names, cats), num_boost_round=rounds,
+                    folds=cv_folds(y, groups, seed), callbacks=[lgb.early_stopping(patience, verbose=False)])
+    return max(1, len(result["valid binary_logloss-mean"]))
 
 
 def tune_params(params: dict[str, Any], x: np.ndarray, y: np.ndarray, names: Sequence[str], cats: Sequence[str], *,
@@ -55,12 +65,12 @@ def tune_params(params: dict[str, Any], x: np.ndarray, y: np.ndarray, names: Seq
     folds = cv_folds(y, groups, seed)
     base = {**params, "metric": "binary_logloss"}
     stopping = [lgb.early_stopping(patience, verbose=False)]
-    default = lgb.cv(base, _dataset(x, y, names, cats), num_boost_round=rounds, folds=folds, callbacks=stopping)
+    default = lgb.cv(base, dataset(x, y, names, cats), num_boost_round=rounds, folds=folds, callbacks=stopping)
     default_loss = float(default["valid binary_logloss-mean"][-1])
     default_se = float(default["valid binary_logloss-stdv"][-1]) / math.sqrt(len(folds))
     budget = max(1, int(seconds - (time.monotonic() - started)))
     tuner = optuna_lgb.LightGBMTunerCV(
-        dict(base), _dataset(x, y, names, cats), num_boost_round=rounds, folds=folds, time_budget=budget,
+        dict(base), dataset(x, y, names, cats), num_boost_round=rounds, folds=folds, time_budget=budget,
         callbacks=stopping, show_progress_bar=progress, optuna_seed=seed)
     tuner.run()
     trials = [{"number": t.number, "stage": t.user_attrs.get("lightgbm_tuner:step_name", ""),
