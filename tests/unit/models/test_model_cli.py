@@ -175,3 +175,29 @@ def test_score_exports_probability_bucket_and_drivers(tmp_path):
     assert from_events.exit_code == 0, from_events.output
     latest = pd.read_parquet(tmp_path / "s.parquet")
     assert latest["customer_id"].is_unique and len(latest) == 150
+
+
+def test_evaluate_json_is_the_only_thing_on_stdout_even_with_sparse_plan_codes(tmp_path):
+    """LightGBM's worker threads printed a sparse-categorical warning straight to stdout, before the JSON."""
+    import datetime as dt
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from model_event_factory import START, population
+    from models.dataset import LabelSpec, build_dataset
+    from models.schedule import observation_dates
+    from models.table_file import write_table
+
+    dates = observation_dates(START + dt.timedelta(days=14), START + dt.timedelta(days=70), 7)
+    table = build_dataset(population(120, 110, seed=3), dates, LabelSpec("activity", 14), progress=False)
+    assert table["plan_code"].nunique() == 3  # three plans hashed to codes far apart: "sparse" to LightGBM
+    path = tmp_path / "t.parquet"
+    write_table(table, path)
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-m", "retain", "model", "evaluate", "--dataset", str(path), "--json",
+                           "--no-tune", "--folds", "1"], capture_output=True, text=True, cwd=root, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["horizon_days"] == 14
