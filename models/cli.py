@@ -9,11 +9,14 @@ puts one JSON object on stdout. Errors in input are one sentence, never a traceb
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
+import os
+import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -92,6 +95,24 @@ def _json_ready(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return _json_ready(value.item())
     return value
+
+
+@contextlib.contextmanager
+def _native_stdout_to_stderr(active: bool) -> Iterator[None]:
+    """While active, anything written to file descriptor 1 goes to stderr: LightGBM's worker threads
+    print some warnings straight to stdout whatever the log level, and stdout carries --json."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _fail(message: str) -> None:
@@ -274,9 +295,10 @@ def evaluate(
     seed: int = typer.Option(0, help=HELP["seed"]),
 ) -> None:
     """Report LightGBM beside the logistic baseline on the same rows, with intervals and the bar to clear."""
-    run = _run(dataset, config=_config(calibration, tune, time_budget), label_column=label_column,
-               horizon_days=horizon_days, folds=folds, test_dates=test_dates, test_from=test_from,
-               customers=customers, days=days, seed=seed, progress=not as_json)
+    with _native_stdout_to_stderr(as_json):
+        run = _run(dataset, config=_config(calibration, tune, time_budget), label_column=label_column,
+                   horizon_days=horizon_days, folds=folds, test_dates=test_dates, test_from=test_from,
+                   customers=customers, days=days, seed=seed, progress=not as_json)
     summary = _json_ready(run.summary)
     if as_json:
         typer.echo(json.dumps(summary))

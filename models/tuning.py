@@ -38,11 +38,10 @@ def cv_folds(y: np.ndarray, groups: np.ndarray | None, seed: int, k: int = FOLDS
 
 def dataset(x: np.ndarray, y: np.ndarray, names: Sequence[str], cats: Sequence[str]) -> lgb.Dataset:
     """A LightGBM Dataset that logs nothing to stdout (it carries ``--json`` output)."""
-    # Built here, on one thread: LightGBM's worker threads print their warnings straight to stdout
-    # whatever the log level (the sparse-categorical one for plan codes). No pre-filter, so
-    # trials may vary the minimum leaf size on the same Dataset.
+    # A fresh one per training or CV call (LightGBM binds a Dataset to its first parameters). No
+    # pre-filter, so tuner trials may vary the minimum leaf size on the same Dataset.
     return lgb.Dataset(x, y, feature_name=list(names), categorical_feature=list(cats), free_raw_data=False,
-                       params={"verbose": -1, "num_threads": 1, "feature_pre_filter": False}).construct()
+                       params={"verbose": -1, "feature_pre_filter": False})
 
 
 def cv_rounds(params: dict[str, Any], x: np.ndarray, y: np.ndarray, names: Sequence[str], cats: Sequence[str], *,

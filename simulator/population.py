@@ -190,6 +190,15 @@ def build_customer(seed: int, index: int, start: dt.datetime, scenario: str = "d
 
 
 _PLAN_HAZARD = {"free": 1.6, "basic": 1.0, "pro": 0.7}
+# Per-customer churn traits no event reveals: log-normal spreads around what plan and tenure say.
+BASE_NOISE = 0.35
+SENSITIVITY_NOISE = 0.3
+
+
+def observable_base_hazard(plan: str | None, tenure_days: float) -> float:
+    """The daily base hazard that plan and tenure imply (a customer's own is this times noise)."""
+    tenure_hazard = 1.8 if tenure_days < 90 else (1.2 if tenure_days < 365 else 0.9)
+    return 0.0011 * _PLAN_HAZARD.get(plan or "", 1.0) * tenure_hazard
 
 
 def _draw_customer(seed: int, index: int, start: dt.datetime) -> Customer:
@@ -215,8 +224,6 @@ def _draw_customer(seed: int, index: int, start: dt.datetime) -> Customer:
     tenure_days = min(rng.expovariate(1 / 420), 5 * 365) + rng.random()
     signed_up = (start - dt.timedelta(days=tenure_days)).replace(microsecond=0)
     persuadable = rng.random() < 0.35
-    plan_hazard = _PLAN_HAZARD[plan]
-    tenure_hazard = 1.8 if tenure_days < 90 else (1.2 if tenure_days < 365 else 0.9)
     return Customer(
         index=index,
         customer_id=f"cus_{index:06d}",
@@ -239,8 +246,8 @@ def _draw_customer(seed: int, index: int, start: dt.datetime) -> Customer:
         usage_baseline=rng.gammavariate(2.5, 2.0) * (1.4 if plan == "pro" else 1.0),
         weekend_lover=rng.random() < 0.3,
         checkout_completion=min(0.9, max(0.3, rng.gauss(0.65, 0.12))),
-        base_hazard=0.0011 * plan_hazard * tenure_hazard * rng.lognormvariate(0.0, 0.35),
-        sensitivity=rng.lognormvariate(0.0, 0.3),
+        base_hazard=observable_base_hazard(plan, tenure_days) * rng.lognormvariate(0.0, BASE_NOISE),
+        sensitivity=rng.lognormvariate(0.0, SENSITIVITY_NOISE),
         persuadable=persuadable,
         moved=moved,
     )
