@@ -16,7 +16,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -237,33 +237,39 @@ def build_dataset_command(
         writer.meta = builder.metadata(events=report.summary(), source=str(events))
     if report.rejected:
         console.print(report.describe(), highlight=False)
-    line = (f"{stats.rows:,} rows at {len(chosen)} dates ({stats.censored_rows:,} censored), "
-            f"{stats.customers:,} customers, {stats.events:,} events ({stats.duplicates:,} duplicates, "
-            f"{stats.late_for_features:,} too late for their date) -> {out}")
     if as_json:
         typer.echo(json.dumps(_json_ready({"rows": stats.rows, "out": str(out), "build": vars(stats),
                                            "events": report.summary()})))
-    else:
-        console.print(line, highlight=False)
+        return
+    console.print(f"{stats.rows:,} rows at {len(chosen)} dates ({stats.censored_rows:,} censored), "
+                  f"{stats.customers:,} customers, {stats.events:,} events ({stats.duplicates:,} duplicates, "
+                  f"{stats.late_for_features:,} too late for their date) -> {out}", highlight=False)
+
+
+# Options train and evaluate share: one definition each.
+DatasetOpt = Annotated[str, typer.Option("--dataset", help=HELP["dataset"])]
+CalibrationOpt = Annotated[str, typer.Option("--calibration", help=HELP["calibration"])]
+LabelColumnOpt = Annotated[str, typer.Option("--label-column", help=HELP["label-column"])]
+HorizonOpt = Annotated[Optional[float], typer.Option("--horizon-days", help=HELP["horizon-days"])]
+TestDatesOpt = Annotated[Optional[str], typer.Option("--test-dates", help=HELP["test-dates"])]
+TestFromOpt = Annotated[Optional[str], typer.Option("--test-from", help=HELP["test-from"])]
+FoldsOpt = Annotated[int, typer.Option("--folds", help=HELP["folds"])]
+TuneOpt = Annotated[bool, typer.Option("--tune/--no-tune", help=HELP["tune"])]
+BudgetOpt = Annotated[float, typer.Option("--time-budget", help=HELP["time-budget"])]
+CustomersOpt = Annotated[int, typer.Option("--customers", help=HELP["customers"])]
+DaysOpt = Annotated[int, typer.Option("--days", help=HELP["days"])]
+SeedOpt = Annotated[int, typer.Option("--seed", help=HELP["seed"])]
 
 
 @app.command()
 def train(
-    dataset: str = typer.Option("simulated", "--dataset", help=HELP["dataset"]),
-    registry_dir: Optional[Path] = typer.Option(None, "--registry", help=HELP["registry"]),
-    promote: bool = typer.Option(False, help="try to promote the new version (gated)"),
-    force: bool = typer.Option(False, help=HELP["force"]),
-    calibration: str = typer.Option("platt", help=HELP["calibration"]),
-    label_column: str = typer.Option("label", "--label-column", help=HELP["label-column"]),
-    horizon_days: Optional[float] = typer.Option(None, "--horizon-days", help=HELP["horizon-days"]),
-    test_dates: Optional[str] = typer.Option(None, "--test-dates", help=HELP["test-dates"]),
-    test_from: Optional[str] = typer.Option(None, "--test-from", help=HELP["test-from"]),
-    folds: int = typer.Option(3, "--folds", help=HELP["folds"]),
-    tune: bool = typer.Option(True, "--tune/--no-tune", help=HELP["tune"]),
-    time_budget: float = typer.Option(60.0, "--time-budget", help=HELP["time-budget"]),
-    customers: int = typer.Option(2000, help=HELP["customers"]),
-    days: int = typer.Option(150, help=HELP["days"]),
-    seed: int = typer.Option(0, help=HELP["seed"]),
+    dataset: DatasetOpt = "simulated",
+    registry_dir: Annotated[Optional[Path], typer.Option("--registry", help=HELP["registry"])] = None,
+    promote: Annotated[bool, typer.Option(help="try to promote the new version (gated)")] = False,
+    force: Annotated[bool, typer.Option(help=HELP["force"])] = False,
+    calibration: CalibrationOpt = "platt", label_column: LabelColumnOpt = "label", horizon_days: HorizonOpt = None,
+    test_dates: TestDatesOpt = None, test_from: TestFromOpt = None, folds: FoldsOpt = 3, tune: TuneOpt = True,
+    time_budget: BudgetOpt = 60.0, customers: CustomersOpt = 2000, days: DaysOpt = 150, seed: SeedOpt = 0,
 ) -> None:
     """Evaluate (rolling origin) and store the latest fold's model as a new registry version."""
     root = _registry_dir(registry_dir)
@@ -280,19 +286,11 @@ def train(
 
 @app.command()
 def evaluate(
-    dataset: str = typer.Option("telco", "--dataset", help=HELP["dataset"]),
-    as_json: bool = typer.Option(False, "--json", help=HELP["json"]),
-    calibration: str = typer.Option("platt", help=HELP["calibration"]),
-    label_column: str = typer.Option("label", "--label-column", help=HELP["label-column"]),
-    horizon_days: Optional[float] = typer.Option(None, "--horizon-days", help=HELP["horizon-days"]),
-    test_dates: Optional[str] = typer.Option(None, "--test-dates", help=HELP["test-dates"]),
-    test_from: Optional[str] = typer.Option(None, "--test-from", help=HELP["test-from"]),
-    folds: int = typer.Option(3, "--folds", help=HELP["folds"]),
-    tune: bool = typer.Option(True, "--tune/--no-tune", help=HELP["tune"]),
-    time_budget: float = typer.Option(60.0, "--time-budget", help=HELP["time-budget"]),
-    customers: int = typer.Option(2000, help=HELP["customers"]),
-    days: int = typer.Option(150, help=HELP["days"]),
-    seed: int = typer.Option(0, help=HELP["seed"]),
+    dataset: DatasetOpt = "telco",
+    as_json: Annotated[bool, typer.Option("--json", help=HELP["json"])] = False,
+    calibration: CalibrationOpt = "platt", label_column: LabelColumnOpt = "label", horizon_days: HorizonOpt = None,
+    test_dates: TestDatesOpt = None, test_from: TestFromOpt = None, folds: FoldsOpt = 3, tune: TuneOpt = True,
+    time_budget: BudgetOpt = 60.0, customers: CustomersOpt = 2000, days: DaysOpt = 150, seed: SeedOpt = 0,
 ) -> None:
     """Report LightGBM beside the logistic baseline on the same rows, with intervals and the bar to clear."""
     with _native_stdout_to_stderr(as_json):

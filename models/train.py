@@ -212,7 +212,7 @@ def _time_split(frame: pd.DataFrame, column: str, embargo: Any, share: float,
         # Cut on distinct times so one observation date never straddles two slices.
         chosen = times[min(len(times) - 1, int(round((1 - share) * len(times)))):]
     else:
-        chosen = np.sort(pd.to_datetime(pd.Series(list(test_dates)), utc=True).unique())
+        chosen = np.sort(pd.to_datetime(pd.Series(list(test_dates)), utc=True, format="ISO8601").unique())
         missing = [_iso(d) for d in chosen if d not in set(times)]
         if missing:
             raise ValueError(f"test dates {missing} are not observation dates of the table "

@@ -85,7 +85,7 @@ def choose_test_dates(times: Sequence[Any], *, test_dates: Sequence[Any] | None 
     """The test dates: as given, every date from ``test_from`` on, or the latest ``folds`` dates."""
     available = sorted(pd.to_datetime(pd.Series(list(times)), utc=True).unique())
     if test_dates:
-        chosen = sorted(pd.to_datetime(pd.Series(list(test_dates)), utc=True).unique())
+        chosen = sorted(pd.to_datetime(pd.Series(list(test_dates)), utc=True, format="ISO8601").unique())
         missing = [pd.Timestamp(d).isoformat() for d in chosen if d not in set(available)]
         if missing:
             raise ValueError(f"--test-dates {missing} are not observation dates of the table; it has "

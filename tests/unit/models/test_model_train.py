@@ -174,3 +174,50 @@ def test_the_bootstrap_interval_says_when_a_difference_is_not_clear():
     same = evaluate.paired_difference(y, weak, np.round(weak, 2), groups, n_boot=300)
     low, high = same["auc_diff_ci"]
     assert low < 0 < high and "straddles 0" in same["verdict"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({}, [7, 8, 9]),  # the latest three dates, one fold each
+        ({"folds": 1}, [9]),
+        ({"test_from": "2026-02-26"}, [8, 9]),
+        ({"test_from": "2026-02-25"}, [8, 9]),  # from a day between dates: the dates after it
+        ({"test_dates": ["2026-01-29", "2026-02-12T00:00:00+00:00"]}, [4, 6]),
+    ],
+)
+def test_test_dates_are_chosen_explicitly_from_a_date_or_the_latest(kwargs, expected):
+    from models.validation import choose_test_dates
+
+    times = frame_over_time()["observed_at"].unique()
+    got = choose_test_dates(times, **kwargs)
+    assert got == [pd.Timestamp(sorted(times)[i]) for i in expected]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"test_dates": ["2026-01-02"]}, "not observation dates"), ({"test_from": "2027-01-01"}, "after the last"),
+     ({"folds": 0}, "at least 1")],
+)
+def test_impossible_test_dates_are_named(kwargs, message):
+    from models.validation import choose_test_dates
+
+    with pytest.raises(ValueError, match=message):
+        choose_test_dates(frame_over_time()["observed_at"].unique(), **kwargs)
+
+
+def test_rolling_evaluation_pools_folds_on_the_same_rows_for_model_and_baseline():
+    from models.validation import rolling_evaluate
+
+    rng = np.random.default_rng(4)
+    frame = frame_over_time(n_customers=200, n_dates=10)
+    frame["label"] = (rng.random(len(frame)) < 1 / (1 + np.exp(-2 * frame["x"]))).astype(int)
+    evaluation = rolling_evaluate(frame, horizon_days=7, feature_names=["x"], folds=2, n_boot=100)
+    summary = evaluation.summary
+    assert [f["test_date"] for f in summary["folds"]] == summary["test_dates"]
+    assert len(evaluation.pooled) == summary["n_test"] == 400  # two dates of 200 customers
+    assert summary["auc"] == pytest.approx(evaluate.report(evaluation.pooled["label"], evaluation.pooled["p_model"])["auc"])
+    for fold in summary["folds"]:
+        assert fold["dates"]["embargoed"] == []  # a 7-day horizon on weekly dates ends exactly at the next one
+        assert fold["dates"]["train"][-1] < fold["test_date"]
+    assert summary["bar"]["auc_above_baseline"] == (summary["auc"] > summary["baseline_auc"])

@@ -158,3 +158,21 @@ def test_the_worker_fold_attaches_every_declared_metric_to_a_signal():
     _, signals = fold.on_tick(state, T + 3 * D)
     assert signals and signals[0].context["features"]["spend"] == 25.0
     assert list(signals[0].context["features"]) == list(spec.FEATURE_NAMES)
+
+
+def test_the_worker_fold_compiles_the_spec_the_settings_name(tmp_path):
+    from infra.settings import Settings
+    from signals.customer_fold import default_fold
+
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text("core: true\nwindows: {7d: 7}\nmetrics:\n"
+                         "  - {name: shipped_7d, kind: count, event: order.shipped, window: 7d}\n")
+    fold = default_fold(Settings(feature_spec=spec_file))
+    assert fold.features.FEATURE_NAMES[-1] == "shipped_7d"
+    assert default_fold(Settings()).features.FEATURE_NAMES == features.FEATURE_NAMES  # unset: the built-in spec
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("core: true\nmetrics: [{name: x, kind: count}]\n")
+    with pytest.raises(SpecError, match="broken.yaml: metrics.0"):
+        features.compiled(broken)
+    with pytest.raises(SpecError, match="missing.yaml: cannot read"):
+        features.compiled(tmp_path / "missing.yaml")
