@@ -17,7 +17,7 @@ import json
 import time
 
 from models import runs
-from models.cli import _json_ready
+from models.cli_output import json_ready
 from models.train import TrainConfig
 
 
@@ -40,7 +40,7 @@ def main() -> None:
             scenario = {"simulated": "default", "simulated-product": "product", "simulated-shop": "shop"}[name]
             run = runs.run_simulated(args.customers, args.days, args.seed, scenario=scenario, config=config,
                                      folds=args.folds)
-        summary = _json_ready(run.summary)
+        summary = json_ready(run.summary)
         summary["seconds"] = round(time.perf_counter() - started)
         print(json.dumps(summary), flush=True)
         rows.append(summary)

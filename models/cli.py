@@ -9,20 +9,17 @@ puts one JSON object on stdout. Errors in input are one sentence, never a traceb
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import math
-import os
-import sys
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from models import registry
+from models.cli_output import json_ready, native_stdout_to_stderr, print_summary
 from models.train import TrainConfig
 
 app = typer.Typer(help="Churn-risk model: feature spec, datasets, training, evaluation, scoring, registry.",
@@ -82,37 +79,6 @@ def _date(text: str) -> dt.datetime:
 
 def _list(text: Optional[str]) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
-
-
-def _json_ready(value: Any) -> Any:
-    # JSON has no NaN: print null rather than an invalid document.
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if hasattr(value, "item"):  # numpy scalars
-        return _json_ready(value.item())
-    return value
-
-
-@contextlib.contextmanager
-def _native_stdout_to_stderr(active: bool) -> Iterator[None]:
-    """While active, anything written to file descriptor 1 goes to stderr: LightGBM's worker threads
-    print some warnings straight to stdout whatever the log level, and stdout carries --json."""
-    if not active:
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _fail(message: str) -> None:
@@ -238,7 +204,7 @@ def build_dataset_command(
     if report.rejected:
         console.print(report.describe(), highlight=False)
     if as_json:
-        typer.echo(json.dumps(_json_ready({"rows": stats.rows, "out": str(out), "build": vars(stats),
+        typer.echo(json.dumps(json_ready({"rows": stats.rows, "out": str(out), "build": vars(stats),
                                            "events": report.summary()})))
         return
     console.print(f"{stats.rows:,} rows at {len(chosen)} dates ({stats.censored_rows:,} censored), "
@@ -278,7 +244,7 @@ def train(
                customers=customers, days=days, seed=seed, progress=True)
     version = registry.save_run(root, run)
     console.print(f"stored version {version} in {root}")
-    _print_summary(_json_ready(run.summary))
+    print_summary(json_ready(run.summary))
     if promote or force:
         result = registry.promote(root, version, force=force)
         console.print(("promoted: " if result.promoted else "not promoted: ") + result.reason)
@@ -293,38 +259,15 @@ def evaluate(
     time_budget: BudgetOpt = 60.0, customers: CustomersOpt = 2000, days: DaysOpt = 150, seed: SeedOpt = 0,
 ) -> None:
     """Report LightGBM beside the logistic baseline on the same rows, with intervals and the bar to clear."""
-    with _native_stdout_to_stderr(as_json):
+    with native_stdout_to_stderr(as_json):
         run = _run(dataset, config=_config(calibration, tune, time_budget), label_column=label_column,
                    horizon_days=horizon_days, folds=folds, test_dates=test_dates, test_from=test_from,
                    customers=customers, days=days, seed=seed, progress=not as_json)
-    summary = _json_ready(run.summary)
+    summary = json_ready(run.summary)
     if as_json:
         typer.echo(json.dumps(summary))
         return
-    _print_summary(summary)
-
-
-def _print_summary(summary: dict[str, Any]) -> None:
-    out = Console(stderr=True)
-    table = Table("metric", "LightGBM", "baseline", title=f"{summary['dataset']}: {summary['n_test']:,} test rows")
-    for key in ("auc", "pr_auc", "brier", "log_loss", "lift_top10", "capture_top10", "lift_top20", "capture_top20"):
-        table.add_row(key, f"{summary[key]:.4f}", f"{summary['baseline_' + key]:.4f}")
-    out.print(table)
-    if "auc_diff_ci" in summary:
-        low, high = summary["auc_diff_ci"]
-        out.print(f"AUC difference {summary['auc_diff']:+.4f} (95 % interval {low:+.4f} .. {high:+.4f}): "
-                  f"{summary['verdict']}", highlight=False)
-    if "oracle_ratio" in summary:
-        out.print(f"oracle AUC {summary['oracle_auc']:.4f}, ratio {summary['oracle_ratio']:.3f}", highlight=False)
-    for fold in summary.get("folds", []):
-        d = fold["dates"]
-        out.print(f"fold {fold['test_date'][:10]}: auc {fold['auc']:.4f} vs {fold['baseline_auc']:.4f}; train "
-                  f"{d['train'][0][:10]}..{d['train'][-1][:10]} ({len(d['train'])} dates), embargoed "
-                  f"{', '.join(x[:10] for x in d['embargoed']) or '-'}", highlight=False)
-    tuning = summary.get("tuning") or {}
-    if tuning:
-        out.print(f"tuning: {tuning['trials']} trials in {tuning['seconds']} s, kept the {tuning['chosen']}", highlight=False)
-    out.print(f"bar cleared: {summary['bar']['cleared']} {summary['bar']}", highlight=False)
+    print_summary(summary)
 
 
 @app.command()
