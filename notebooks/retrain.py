@@ -85,7 +85,8 @@ spec_data["metrics"].append({"name": "sessions_trend_3d", "kind": "trend", "even
                              "property": "sessions", "recent": "3d", "baseline": "28d"})
 spec = features.CompiledSpec(features.parse_spec(spec_data))
 print(yaml.safe_dump({k: spec_data[k] for k in ("windows", "metrics", "usage_features")}, sort_keys=False))
-print(f"{len(spec.FEATURE_NAMES)} features ({len(features.core.FEATURE_NAMES)} core), spec {spec.fingerprint}")
+print(f"{len(spec.FEATURE_NAMES)} features ({len(features.core.FEATURE_NAMES)} core), spec {spec.fingerprint}; declared:")
+print(", ".join(spec.FEATURE_NAMES[len(features.core.FEATURE_NAMES):]))
 
 # %% [markdown]
 # ## 2. Events -> training table (one pass, memory bounded by customers)
