@@ -23,6 +23,7 @@ The input must be in time order up to ``max_lateness`` (how an export or a topic
 
 from __future__ import annotations
 
+import array
 import bisect
 import datetime as dt
 import hashlib
@@ -101,7 +102,7 @@ class _Block:
 
     observed_at: dt.datetime
     customer_ids: list[str] = field(default_factory=list)
-    vectors: list[list[float]] = field(default_factory=list)
+    vectors: list[array.array] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
 
 
@@ -203,7 +204,8 @@ class DatasetBuilder:
         block = self._blocks[index]
         customer.open.append((self._times[index], block, len(block.customer_ids)))
         block.customer_ids.append(customer_id)
-        block.vectors.append(self.spec.vector(customer.state, block.observed_at))
+        # A packed array: a list of Python floats costs ~2.5x the memory, and rows wait for their label.
+        block.vectors.append(array.array("d", self.spec.vector(customer.state, block.observed_at)))
         block.labels.append(0 if self.label is None or self.label.kind == "subscription" else 1)
 
     def _advance(self, safe: float) -> None:
@@ -233,7 +235,8 @@ class DatasetBuilder:
             self._on_block(self._frame(block))
 
     def _frame(self, block: _Block) -> pd.DataFrame:
-        matrix = np.asarray(block.vectors, dtype=np.float64).reshape(len(block.vectors), len(self.spec.FEATURE_NAMES))
+        width = len(self.spec.FEATURE_NAMES)
+        matrix = np.frombuffer(b"".join(block.vectors), dtype=np.float64).reshape(len(block.vectors), width)
         frame = pd.DataFrame(matrix, columns=list(self.spec.FEATURE_NAMES))
         frame.insert(0, "observed_at", pd.Timestamp(block.observed_at))
         frame.insert(0, "customer_id", block.customer_ids)
