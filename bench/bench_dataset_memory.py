@@ -1,6 +1,6 @@
 """Peak memory of ``retain model build-dataset`` on a large events file, beside baselines from the same run.
 
-    .venv/bin/python bench/bench_dataset_memory.py [--customers 40000 --days 200]   # ~10 M events
+    .venv/bin/python bench/bench_dataset_memory.py [--customers 57000 --days 200]   # ~10 M events
 
 Simulates an events file (JSON lines, the default scenario; reused if it exists), then measures,
 each in a fresh process (peak RSS from ``resource.getrusage``):
@@ -64,7 +64,7 @@ def _python(code: str, *args: str) -> list[str]:
 def main() -> None:
     """Simulate (or reuse) the file, run the three measurements, print figures and ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--customers", type=int, default=40_000)
+    parser.add_argument("--customers", type=int, default=57_000)
     parser.add_argument("--days", type=int, default=200)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--hold", type=int, default=500_000, help="events the hold-everything baseline keeps")
