@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of (b)")
     args = parser.parse_args()
     events = synthetic_stream(args.events, args.customers)
-    fold = default_fold(Settings())
+    fold = default_fold(Settings().detectors)
     detectors_only = CustomerFold(fold.detectors, allowed_lateness=fold.allowed_lateness, features=None)
     # Best of --repeat runs each: the machine is shared, the minimum is the least disturbed run.
     base_s = min(run_baseline(events) for _ in range(args.repeat))

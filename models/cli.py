@@ -9,6 +9,7 @@ puts one JSON object on stdout. Errors in input are one sentence, never a traceb
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from pathlib import Path
@@ -18,8 +19,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.native_stdout import stdout_to_stderr
 from models import registry
-from models.cli_output import json_ready, native_stdout_to_stderr, print_summary
+from models.cli_output import json_ready, print_summary
 from models.train import TrainConfig
 
 app = typer.Typer(help="Churn-risk model: feature spec, datasets, training, evaluation, scoring, registry.",
@@ -90,7 +92,7 @@ def _spec(path: Optional[Path]) -> Any:
     from signals import features
 
     try:
-        return features.compiled(path) if path is not None else features.from_settings(_settings())
+        return features.compiled(path) if path is not None else features.from_settings(_settings().features)
     except features.SpecError as exc:
         _fail(str(exc))
 
@@ -259,7 +261,8 @@ def evaluate(
     time_budget: BudgetOpt = 60.0, customers: CustomersOpt = 2000, days: DaysOpt = 150, seed: SeedOpt = 0,
 ) -> None:
     """Report LightGBM beside the logistic baseline on the same rows, with intervals and the bar to clear."""
-    with native_stdout_to_stderr(as_json):
+    # Native writes (LightGBM's worker threads) to fd 1 would corrupt the JSON on stdout.
+    with stdout_to_stderr() if as_json else contextlib.nullcontext():
         run = _run(dataset, config=_config(calibration, tune, time_budget), label_column=label_column,
                    horizon_days=horizon_days, folds=folds, test_dates=test_dates, test_from=test_from,
                    customers=customers, days=days, seed=seed, progress=not as_json)

@@ -1,13 +1,10 @@
 """What the model commands print for people: the evaluation summary as tables and lines, and the
-JSON-ready form of a summary; plus keeping native writes off stdout while ``--json`` owns it."""
+JSON-ready form of a summary."""
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sys
-from typing import Any, Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -24,24 +21,6 @@ def json_ready(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return json_ready(value.item())
     return value
-
-
-@contextlib.contextmanager
-def native_stdout_to_stderr(active: bool) -> Iterator[None]:
-    """While active, anything written to file descriptor 1 goes to stderr: LightGBM's worker threads
-    print some warnings straight to stdout whatever the log level, and stdout carries --json."""
-    if not active:
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def print_summary(summary: dict[str, Any]) -> None:

@@ -36,12 +36,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from signals import features as builtin_features
-from signals.customer_fold import event_digest
+from signals.dedup_window import DIGEST_CHARS, event_digest, in_chunk
+from signals.fold_domain import in_domain
 
 ACTIVITY_TYPES: tuple[str, ...] = ("order.placed", "product.usage", "checkout.started", "checkout.completed")
 DEFAULT_LATENESS = dt.timedelta(hours=6)
 DEDUP_IDS = 64  # event ids remembered per customer: an upstream retry repeats a recent one
-_DIGEST_WIDTH = 12  # characters of ``event_digest``
 
 
 @dataclass(frozen=True)
@@ -106,16 +106,6 @@ class _Block:
     labels: list[int] = field(default_factory=list)
 
 
-def _seen_before(recent: str, digest: str) -> bool:
-    """Whether ``digest`` is one of the fixed-width digests concatenated in ``recent``."""
-    pos = recent.find(digest)
-    while pos >= 0:
-        if pos % _DIGEST_WIDTH == 0:  # an unaligned hit straddles two digests
-            return True
-        pos = recent.find(digest, pos + 1)
-    return False
-
-
 class DatasetBuilder:
     """Streaming builder; ``add`` events in (near) time order, then ``finish`` (see the module doc)."""
 
@@ -152,10 +142,10 @@ class DatasetBuilder:
             customer = _Customer(self.spec.initial_state(), bisect.bisect_right(self._times, t))
             self._customers[event.customer_id] = customer
         digest = event_digest(event.event_id)
-        if _seen_before(customer.recent_ids, digest):
+        if in_chunk(customer.recent_ids, digest):
             self.stats.duplicates += 1
             return
-        customer.recent_ids = (customer.recent_ids + digest)[-DEDUP_IDS * _DIGEST_WIDTH:]
+        customer.recent_ids = (customer.recent_ids + digest)[-DEDUP_IDS * DIGEST_CHARS:]
         self.stats.events += 1
         while customer.next < len(self._times) and self._times[customer.next] <= t:
             self._row(event.customer_id, customer, customer.next)  # its state holds only events before that date
@@ -169,7 +159,7 @@ class DatasetBuilder:
     def _fold(self, customer: _Customer, event: Any, t: float) -> None:
         if customer.next and t < self._times[customer.next - 1]:
             self.stats.late_for_features += 1  # its date's row was already taken
-        self.spec.fold_in_place(customer.state, event)
+        self.spec.fold_in_place(customer.state, in_domain(event))  # times clamped as the worker's fold does
         if customer.first_seen is None or t < customer.first_seen:
             customer.first_seen = t
         kind = event.type

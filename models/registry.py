@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
+from infra.private_files import open_private, private_dir
 from models import evaluate
 from models.calibration import Calibrator
 from signals.features import FEATURE_NAMES
@@ -97,7 +98,8 @@ def save(
 ) -> str:
     """Store a trained model as a new version; returns the version id."""
     root = Path(root)
-    (root / "versions").mkdir(parents=True, exist_ok=True)
+    private_dir(root)
+    private_dir(root / "versions")
     created = dt.datetime.now(dt.timezone.utc)
     base = f"{created:%Y%m%dT%H%M%S}-{fingerprint[:8]}"
     version, n = base, 1
@@ -105,7 +107,8 @@ def save(
         n += 1
         version = f"{base}-{n}"
     staging = Path(tempfile.mkdtemp(dir=root / "versions", prefix=".staging-"))
-    (staging / "model.txt").write_text(model.booster.model_to_string())
+    with open_private(staging / "model.txt", "w") as handle:  # mkdtemp's folder and mkstemp's files are 0700/0600
+        handle.write(model.booster.model_to_string())
     _write_json(staging / "calibrator.json", model.calibrator.to_dict())
     card = {
         "version": version,
@@ -213,8 +216,8 @@ def promote(
     entry = {"at": _now(), "version": version, "previous": previous, "promoted": result.promoted,
              "forced": result.forced, "reason": result.reason,
              "candidate_metrics": result.candidate_metrics, "current_metrics": result.current_metrics}
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / AUDIT).open("a") as fh:
+    private_dir(root)
+    with open_private(root / AUDIT, "a") as fh:
         fh.write(json.dumps(entry) + "\n")
     card_path = root / "versions" / version / "card.json"
     card = json.loads(card_path.read_text())

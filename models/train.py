@@ -31,6 +31,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from infra.native_stdout import stdout_to_stderr
 from models import evaluate
 from models.calibration import Calibrator, fit_calibrator
 
@@ -265,13 +266,14 @@ def fit_booster(splits: Splits, label: str, feature_names: list[str], categorica
     groups = both[group_column].to_numpy() if group_column is not None else None
     params = {**config.params, "seed": config.seed}
     tuning: dict[str, Any] = {}
-    if config.tune_seconds > 0:
-        params, tuning = tune_params(params, x, y, feature_names, cats, groups=groups, seconds=config.tune_seconds,
-                                     rounds=config.num_boost_round, patience=config.early_stopping_rounds,
-                                     seed=config.seed)
-    best = cv_rounds(params, x, y, feature_names, cats, groups=groups, rounds=config.num_boost_round,
-                     patience=config.early_stopping_rounds, seed=config.seed)
-    booster = lgb.train(params, dataset(x, y, feature_names, cats), num_boost_round=best)
+    with stdout_to_stderr():  # LightGBM's worker threads print warnings to fd 1 whatever ``verbose`` says
+        if config.tune_seconds > 0:
+            params, tuning = tune_params(params, x, y, feature_names, cats, groups=groups, seconds=config.tune_seconds,
+                                         rounds=config.num_boost_round, patience=config.early_stopping_rounds,
+                                         seed=config.seed)
+        best = cv_rounds(params, x, y, feature_names, cats, groups=groups, rounds=config.num_boost_round,
+                         patience=config.early_stopping_rounds, seed=config.seed)
+        booster = lgb.train(params, dataset(x, y, feature_names, cats), num_boost_round=best)
     model = TrainedModel(booster, Calibrator(kind="sigmoid"), feature_names, cats, categories, params, best, tuning)
     model.calibrator = fit_calibrator(model.margin(splits.calib), splits.calib[label].to_numpy(), config.calibration)
     return model

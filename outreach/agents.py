@@ -1,74 +1,63 @@
 """The outreach consumer: ``decisions`` topic -> one outbox row per engaging decision.
 
-A thin shell around ``outreach.outbox.service.enqueue``: one aiokafka consumer group (every
-runtime joins it, so partitions spread over them), database work in a worker thread, offsets
-committed only after the rows are committed. Enqueueing is idempotent on the decision's
-idempotency key, so a redelivered record (crash before the offset commit, rebalance, the same
-decision published twice) creates nothing new. Only ``engage`` decisions are enqueued: a
-``defer`` becomes an ``engage`` of its own when its quiet-hours job releases it (and is
-re-checked for expiry, consent and caps then), so enqueueing the defer would skip that check.
-A record that is not a valid decision, or whose insert fails on its own, goes to ``deadletter``
-with the reason and the stream goes on; a database that is down or locked (``TRANSIENT``) is no
-fault of the record: the batch is read again after a pause and its offsets stay uncommitted.
+A thin ``store`` for ``infra.topic_consumer.TopicConsumer`` (one consumer group that every
+runtime joins, so partitions spread over them; database work in a worker thread; offsets
+committed only after the rows are). Enqueueing is idempotent on the decision's idempotency key,
+so a redelivered record (crash before the offset commit, rebalance, a batch read again after a
+database outage, the same decision published twice) creates nothing new. Only ``engage``
+decisions are enqueued: a ``defer`` becomes an ``engage`` of its own when its quiet-hours job
+releases it (and is re-checked for expiry, consent and caps then), so enqueueing the defer would
+skip that check. A record that is not a valid decision, or whose insert fails on its own, goes
+to ``deadletter`` with the reason; a database that is down or locked is no fault of the record:
+the consumer pauses, reports ``degraded`` and reads the batch again.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import json
-import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import IllegalStateError
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
 
-from outreach.outbox.service import enqueue
 from infra.database import session_scope
+from infra.deadletter import describe_error
+from infra.health import Reporter
 from infra.stream_app import DEADLETTER, DECISIONS
-from infra.deadletter import deadletter_record, describe_error
+from infra.topic_consumer import ConsumerCounters, Poison, TopicConsumer, utc_now
+from outreach.outbox.service import enqueue
 from triggers.decision import Decision
 
-log = logging.getLogger(__name__)
-
 STAGE = "outreach.enqueue"
-# Errors of the database, not of the record: retried, never dead-lettered.
-TRANSIENT = (OperationalError, InterfaceError)
-
-
-def utc_now() -> dt.datetime:
-    """Wall-clock now, UTC-aware."""
-    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass
 class EnqueueCounters:
-    """What the consumer did since start."""
+    """What the consumer did since start (records read and dead-lettered come from its loop)."""
 
-    received: int = 0
+    loop: ConsumerCounters = field(default_factory=ConsumerCounters)
     enqueued: int = 0
     duplicates: int = 0
     skipped: Counter = field(default_factory=Counter)  # by outcome (defer, holdout, ...)
-    deadletter: int = 0
+
+    @property
+    def received(self) -> int:
+        """Records whose batch was stored and committed, poison included (a batch read again counts once)."""
+        return self.loop.consumed
+
+    @property
+    def deadletter(self) -> int:
+        """Records sent to deadletter."""
+        return self.loop.deadletter
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-data snapshot."""
         return {"received": self.received, "enqueued": self.enqueued, "duplicates": self.duplicates,
                 "skipped": dict(self.skipped), "deadletter": self.deadletter}
-
-
-@dataclass(frozen=True)
-class Poison:
-    """A record that could not be enqueued, and why."""
-
-    record: Any
-    reason: str
 
 
 def parse_decision(raw: bytes | str | None) -> Decision:
@@ -88,92 +77,37 @@ class DecisionsToOutbox:
                  topic: str = DECISIONS, deadletter_topic: str = DEADLETTER,
                  clock: Callable[[], dt.datetime] = utc_now) -> None:
         self.engine = engine
-        self.bootstrap = bootstrap
-        self.group_id = group_id
-        self.topic = topic
-        self.deadletter_topic = deadletter_topic
         self.clock = clock
-        self.counters = EnqueueCounters()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.consumer = TopicConsumer(topics=[topic], bootstrap=bootstrap, group_id=group_id, store=self.store,
+                                      stage=STAGE, deadletter_topic=deadletter_topic, clock=clock)
+        self.counters = EnqueueCounters(loop=self.consumer.counters)
 
-    async def start(self) -> None:
-        """Join the group and consume in the background."""
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
-        await self._producer.start()
-        self._consumer = AIOKafkaConsumer(
-            self.topic, bootstrap_servers=self.bootstrap, group_id=self.group_id,
-            enable_auto_commit=False, auto_offset_reset="earliest",
-        )
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name="outreach.decisions_to_outbox")
-
-    async def stop(self) -> None:
-        """Stop consuming (what was enqueued is committed) and close the clients."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._producer is not None:
-            await self._producer.stop()
-
-    async def _run(self) -> None:
-        assert self._consumer is not None
-        while True:
-            batches = await self._consumer.getmany(timeout_ms=500, max_records=500)
-            records = [r for batch in batches.values() for r in batch]
-            if not records:
-                continue
-            try:
-                poison = await asyncio.to_thread(self.store, records)
-                for item in poison:
-                    await self._deadletter(item)
-            except Exception:  # noqa: BLE001 - e.g. the database is down: retry the batch, commit nothing
-                log.exception("enqueueing %d decision record(s) failed; they will be read again", len(records))
-                for tp, batch in batches.items():
-                    with contextlib.suppress(IllegalStateError):  # revoked meanwhile: its new owner reads it
-                        self._consumer.seek(tp, batch[0].offset)
-                await asyncio.sleep(1.0)  # back off before re-reading; not a timing assumption
-                continue
-            try:
-                await self._consumer.commit()
-            except Exception:  # noqa: BLE001 - e.g. a rebalance: the records come again and dedup
-                log.exception("committing decision offsets failed; the batch may be read again")
+    async def run(self, reporter: Reporter) -> None:
+        """Consume until cancelled (run it under ``infra.supervisor.Supervisor``)."""
+        await self.consumer.run(reporter)
 
     def store(self, records: list[Any]) -> list[Poison]:
-        """Enqueue a batch in one transaction (one by one when that fails); returns the poison records."""
-        now = self.clock()
-        parsed: list[tuple[Any, Decision]] = []
+        """Enqueue a batch's engaging decisions in one transaction; returns the records that are not decisions.
+
+        Raises when the transaction fails: the consumer retries a transient error and stores the
+        batch one record at a time otherwise, so only the bad record is dead-lettered.
+        """
+        decisions: list[Decision] = []
         poison: list[Poison] = []
+        skipped: Counter[str] = Counter()
         for record in records:
-            self.counters.received += 1
             try:
                 decision = parse_decision(record.value)
             except Exception as exc:  # noqa: BLE001 - not a decision: deadletter with the reason
                 poison.append(Poison(record, describe_error(exc)))
                 continue
-            outcome = decision.outcome.value
-            if outcome != "engage":
-                self.counters.skipped[outcome] += 1
+            if decision.outcome.value == "engage":
+                decisions.append(decision)
             else:
-                parsed.append((record, decision))
-        if not parsed:
-            return poison
-        try:
-            self._enqueue([d for _, d in parsed], now)
-        except TRANSIENT:
-            raise  # the database is down or locked: the whole batch is read again, nothing is lost
-        except Exception:  # noqa: BLE001 - isolate the bad one
-            for record, decision in parsed:
-                try:
-                    self._enqueue([decision], now)
-                except TRANSIENT:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - this decision itself is bad: deadletter it
-                    log.exception("enqueueing decision %s failed", decision.decision_id)
-                    poison.append(Poison(record, describe_error(exc)))
+                skipped[decision.outcome.value] += 1
+        if decisions:
+            self._enqueue(decisions, self.clock())
+        self.counters.skipped.update(skipped)
         return poison
 
     def _enqueue(self, decisions: list[Decision], now: dt.datetime) -> None:
@@ -187,15 +121,6 @@ class DecisionsToOutbox:
             session.commit()
         self.counters.enqueued += created
         self.counters.duplicates += duplicates
-
-    async def _deadletter(self, item: Poison) -> None:
-        assert self._producer is not None
-        record = item.record
-        value = deadletter_record(raw=record.value, reason=item.reason, stage=STAGE, topic=record.topic,
-                                  partition=record.partition, offset=record.offset, key=record.key, now=self.clock())
-        await self._producer.send_and_wait(self.deadletter_topic, json.dumps(value).encode(), key=record.key)
-        self.counters.deadletter += 1
-        log.warning("deadletter %s[%s]@%s: %s", record.topic, record.partition, record.offset, item.reason)
 
 
 class DecisionPublisher:

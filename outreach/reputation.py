@@ -1,53 +1,60 @@
-"""Reputation guard: pause a rule whose recent sends draw too many complaints or opt-outs.
+"""Reputation guard: count a rule's recent sends and reactions, pause it when the evidence says so.
 
-Mailbox providers start filtering a sender at a 0.3 % spam-complaint rate; we pause a rule at
-0.1 %, and at a configurable opt-out rate, over its sends in a recent window. ``verdict`` is pure;
-``evaluate_rule`` counts from the outbox and the delivery events and records the pause.
+``outreach.reputation_verdict.decide`` is the decision (pure, with its reasoning); here the
+counts come from the outbox and the delivery events of the window, a pause is stored with its
+evidence (the rule page shows it, ``outreach.pause_notices`` tells ops), and ops lift it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from infra.settings import ReputationSettings
 from outreach.outbox.records import SENT, DeliveryEventRecord, OutboxRecord, RulePauseRecord
+from outreach.reputation_verdict import Counts, Thresholds, Verdict, decide
 
 COMPLAINT_KINDS = ("spamreport",)
-OPT_OUT_KINDS = ("unsubscribe", "group_unsubscribe", "sms_opt_out")
+EMAIL_OPT_OUT_KINDS = ("unsubscribe", "group_unsubscribe")
+SMS_OPT_OUT_KINDS = ("sms_opt_out",)
+OPT_OUT_KINDS = EMAIL_OPT_OUT_KINDS + SMS_OPT_OUT_KINDS
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """When a rule is paused."""
+def count_reactions(*, session: Session, rule_id: str, since: dt.datetime) -> Counts:
+    """The rule's sends by channel and its complaints and opt-outs since ``since``."""
+    sends = dict(session.execute(
+        select(OutboxRecord.channel, func.count()).where(
+            OutboxRecord.rule_id == rule_id, OutboxRecord.state == SENT, OutboxRecord.sent_at >= since)
+        .group_by(OutboxRecord.channel)).all())
+    kinds = dict(session.execute(
+        select(DeliveryEventRecord.kind, func.count()).where(
+            DeliveryEventRecord.rule_id == rule_id, DeliveryEventRecord.kind.in_(COMPLAINT_KINDS + OPT_OUT_KINDS),
+            DeliveryEventRecord.occurred_at >= since)
+        .group_by(DeliveryEventRecord.kind)).all())
+    return Counts(email_sends=sends.get("email", 0), sms_sends=sends.get("sms", 0),
+                  complaints=sum(kinds.get(k, 0) for k in COMPLAINT_KINDS),
+                  email_opt_outs=sum(kinds.get(k, 0) for k in EMAIL_OPT_OUT_KINDS),
+                  sms_opt_outs=sum(kinds.get(k, 0) for k in SMS_OPT_OUT_KINDS))
 
-    max_complaint_rate: float = 0.001
-    max_opt_out_rate: float = 0.02
-    min_sends: int = 20  # below this a single reaction says little; a complaint still counts once enough
+
+def thresholds_from_settings(settings: ReputationSettings) -> tuple[Thresholds, dt.timedelta]:
+    """The guard's thresholds and window as the settings give them."""
+    thresholds = Thresholds(max_complaint_rate=settings.reputation_max_complaint_rate,
+                            max_email_opt_out_rate=settings.reputation_max_email_opt_out_rate,
+                            max_sms_opt_out_rate=settings.reputation_max_sms_opt_out_rate,
+                            min_sends=settings.reputation_min_sends, confidence=settings.reputation_confidence)
+    return thresholds, dt.timedelta(days=settings.reputation_window_days)
 
 
-def verdict(sends: int, complaints: int, opt_outs: int, thresholds: Thresholds) -> str | None:
-    """The reason to pause, or None.
-
-    >>> verdict(1000, 2, 0, Thresholds())
-    'spam-complaint rate 0.20% over 1000 sends passes 0.10%'
-    >>> verdict(1000, 1, 0, Thresholds()) is None
-    True
-    """
-    if sends < thresholds.min_sends:
-        return None
-    complaint_rate, opt_out_rate = complaints / sends, opt_outs / sends
-    if complaint_rate > thresholds.max_complaint_rate:
-        return (f"spam-complaint rate {complaint_rate:.2%} over {sends} sends passes "
-                f"{thresholds.max_complaint_rate:.2%}")
-    if opt_out_rate > thresholds.max_opt_out_rate:
-        return f"opt-out rate {opt_out_rate:.2%} over {sends} sends passes {thresholds.max_opt_out_rate:.2%}"
-    return None
+def standing(*, session: Session, rule_id: str, now: dt.datetime, reputation: ReputationSettings) -> Verdict:
+    """The guard's current judgement of a rule (its evidence now, whether or not it is paused)."""
+    thresholds, window = thresholds_from_settings(reputation)
+    return decide(count_reactions(session=session, rule_id=rule_id, since=now - window), thresholds)
 
 
 def pause_of(*, session: Session, rule_id: str) -> RulePauseRecord | None:
@@ -58,25 +65,20 @@ def pause_of(*, session: Session, rule_id: str) -> RulePauseRecord | None:
 def evaluate_rule(
     *, session: Session, rule_id: str, now: dt.datetime, window: dt.timedelta, thresholds: Thresholds
 ) -> RulePauseRecord | None:
-    """Count the rule's recent sends and reactions; pause it (and return the record) when over a threshold."""
+    """Judge the rule on its recent sends and reactions; pause it (and return the record) when the evidence says so."""
     existing = pause_of(session=session, rule_id=rule_id)
     if existing is not None:
         return existing
-    since = now - window
-    sends = session.scalar(select(func.count()).select_from(OutboxRecord).where(
-        OutboxRecord.rule_id == rule_id, OutboxRecord.state == SENT, OutboxRecord.sent_at >= since)) or 0
-
-    def reactions(kinds: tuple[str, ...]) -> int:
-        return session.scalar(select(func.count()).select_from(DeliveryEventRecord).where(
-            DeliveryEventRecord.rule_id == rule_id, DeliveryEventRecord.kind.in_(kinds),
-            DeliveryEventRecord.occurred_at >= since)) or 0
-
-    complaints, opt_outs = reactions(COMPLAINT_KINDS), reactions(OPT_OUT_KINDS)
-    reason = verdict(sends, complaints, opt_outs, thresholds)
-    if reason is None:
+    counts = count_reactions(session=session, rule_id=rule_id, since=now - window)
+    verdict = decide(counts, thresholds)
+    if not verdict.pause:
         return None
-    record = RulePauseRecord(rule_id=rule_id, reason=reason, sends=sends, complaint_rate=complaints / sends,
-                             opt_out_rate=opt_outs / sends, paused_at=now)
+    sends = counts.email_sends + counts.sms_sends
+    record = RulePauseRecord(
+        rule_id=rule_id, reason=verdict.reason or "", sends=sends,
+        complaint_rate=counts.complaints / counts.email_sends if counts.email_sends else 0.0,
+        opt_out_rate=(counts.email_opt_outs + counts.sms_opt_outs) / sends if sends else 0.0,
+        evidence=[e.to_dict() for e in verdict.evidence], paused_at=now)
     session.add(record)
     session.flush()
     return record
@@ -91,19 +93,12 @@ def resume_rule(*, session: Session, rule_id: str) -> bool:
     return True
 
 
-def thresholds_from_settings(settings) -> tuple[Thresholds, dt.timedelta]:
-    """The guard's thresholds and window as the settings give them."""
-    thresholds = Thresholds(max_complaint_rate=settings.reputation_max_complaint_rate,
-                            max_opt_out_rate=settings.reputation_max_opt_out_rate,
-                            min_sends=settings.reputation_min_sends)
-    return thresholds, dt.timedelta(days=settings.reputation_window_days)
-
-
-def check_after_reaction(*, session: Session, settings, rule_id: str | None, now: dt.datetime) -> None:
+def check_after_reaction(*, session: Session, reputation: ReputationSettings, rule_id: str | None,
+                         now: dt.datetime) -> None:
     """Re-evaluate a rule after a complaint or opt-out it caused (webhook handlers call this)."""
-    if rule_id is None:
+    if rule_id is None or pause_of(session=session, rule_id=rule_id) is not None:
         return
-    thresholds, window = thresholds_from_settings(settings)
+    thresholds, window = thresholds_from_settings(reputation)
     record = evaluate_rule(session=session, rule_id=rule_id, now=now, window=window, thresholds=thresholds)
-    if record is not None and record.paused_at == now:
+    if record is not None:
         log.warning("rule %s paused by the reputation guard: %s", rule_id, record.reason)

@@ -1,9 +1,9 @@
-"""Building the outreach parts from settings: the composer, the sender, development webhook keys.
+"""Building the outreach parts from their settings slices: the sender, development webhook keys.
 
-``build_composer`` gives the drafting ``Composer`` its two lookups: ``rule_for`` reads the rules
-in force (the worker's live ``RuleBook`` when the runtime has one, else the rules folder,
-re-read when its files change) and ``signal_for`` reads the stored signal of a decision.
-``build_sender`` adds channels, rate limits and the sender config.
+``build_sender`` gives the sender its channels, rate limits and config, and the drafting
+``Composer`` its ``rule_for`` lookup of the rules in force (``rule_for_rulebook`` over the
+worker's live ``RuleBook`` when the runtime has one, else ``rule_for_rules_dir`` over the rules
+folder, re-read when its files change). What a message says comes from the decision's snapshot.
 
 Webhook signing keys for the demo: the sink stands in for SendGrid and Twilio, and the demo's
 simulated customers call the same signed webhooks the providers call. In ``environment ==
@@ -15,7 +15,6 @@ configuration; any other environment refuses to generate them.
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -27,15 +26,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
 from sqlalchemy import Engine
-from sqlmodel import Session
 
+from infra.private_files import open_private, private_dir
+from infra.settings import LlmSettings, MessageFramingSettings, OutboxSettings, ProviderSettings, Settings
 from outreach.channels.base import Channel
 from outreach.channels.from_settings import build_channels, build_limiters
-from outreach.drafting.composer import Composer, signal_from_row
+from outreach.drafting.compose import Composer
 from outreach.outbox.sender import Sender, SenderConfig
-from signals.records import SignalRecord
-from signals.signal import Signal
-from triggers.decision import Decision
 from triggers.reload import RuleReloader
 from triggers.rule import Rule
 from triggers.ruleset import RuleBook
@@ -66,30 +63,14 @@ def rule_for_rules_dir(path: str | Path, *, check_seconds: float = 2.0) -> Calla
     return rule_for
 
 
-def signal_for_engine(engine: Engine) -> Callable[[Decision], Signal | None]:
-    """``signal_for`` reading the decision's signal from the signals table (None until projected)."""
-
-    def signal_for(decision: Decision) -> Signal | None:
-        with Session(engine) as session:
-            row = session.get(SignalRecord, decision.signal_id)
-            return signal_from_row(row) if row is not None else None
-
-    return signal_for
-
-
-def build_composer(settings: Any, *, engine: Engine, rulebook: RuleBook | None = None) -> Composer:
-    """The drafting adapter the sender calls, with rule and signal lookups wired."""
-    rule_for = (rule_for_rulebook(rulebook) if rulebook is not None
-                else rule_for_rules_dir(settings.rules_dir, check_seconds=settings.rules_reload_seconds))
-    return Composer(settings=settings, rule_for=rule_for, signal_for=signal_for_engine(engine))
-
-
-def build_sender(settings: Any, engine: Engine, *, rulebook: RuleBook | None = None,
-                 channels: dict[str, Channel] | None = None) -> Sender:
+def build_sender(
+    engine: Engine, *, outbox: OutboxSettings, providers: ProviderSettings, llm: LlmSettings,
+    framing: MessageFramingSettings, rule_for: Callable[[str], Rule | None], channels: dict[str, Channel] | None = None,
+) -> Sender:
     """A sender with the configured channels (sinks by default), rate limits and composer."""
-    return Sender(engine, channels=channels if channels is not None else build_channels(settings),
-                  compose=build_composer(settings, engine=engine, rulebook=rulebook),
-                  config=SenderConfig.from_settings(settings), limiters=build_limiters(settings))
+    return Sender(engine, channels=channels if channels is not None else build_channels(providers, engine=engine),
+                  compose=Composer.from_settings(llm, framing, rule_for=rule_for),
+                  config=SenderConfig.from_settings(outbox), limiters=build_limiters(providers))
 
 
 @dataclass(frozen=True)
@@ -116,9 +97,8 @@ class WebhookSigningKeys:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # owner-only from the start
-    with os.fdopen(fd, "wb") as handle:
+    private_dir(path.parent)
+    with open_private(path, "xb") as handle:  # owner-only from the start; "x": only if nobody made it first
         handle.write(data)
 
 
@@ -137,7 +117,7 @@ def public_key_b64(key: ec.EllipticCurvePrivateKey) -> str:
     return base64.b64encode(der).decode()
 
 
-def development_webhook_keys(settings: Any) -> tuple[Any, WebhookSigningKeys]:
+def development_webhook_keys(settings: Settings) -> tuple[Settings, WebhookSigningKeys]:
     """Settings with generated webhook keys where none are set, and the signing side of them.
 
     Only in development: anywhere else the real providers' keys must be configured, and a
@@ -162,7 +142,7 @@ def development_webhook_keys(settings: Any) -> tuple[Any, WebhookSigningKeys]:
     return settings.model_copy(update=updates), WebhookSigningKeys(twilio_auth_token=token, sendgrid_private_key=private)
 
 
-def with_webhook_keys(settings: Any) -> tuple[Any, WebhookSigningKeys]:
+def with_webhook_keys(settings: Settings) -> tuple[Settings, WebhookSigningKeys]:
     """``development_webhook_keys`` in development; elsewhere the settings unchanged and no keys."""
     if settings.environment != "development":
         return settings, WebhookSigningKeys()

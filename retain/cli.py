@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from infra.settings import Settings
+from infra.settings import ProductionSettingsError, Settings
 from retain.explain_cli import explain
 from simulator.cli import simulate
 
@@ -21,18 +21,30 @@ app.command("simulate", help="Write a simulated event history (and churn labels)
 app.command("explain", help="Why did (or didn't) a customer get a message? Their timeline.")(explain)
 
 
-def _mount_optional_groups() -> None:
+# Commands that run the service: after a restart their API must answer within seconds, so they do
+# not pay for the tool groups' imports (LightGBM and scikit-learn alone take ~0.9 s).
+SERVICE_COMMANDS = frozenset({"up", "worker", "broker"})
+
+
+def _mount_optional_groups(argv: list[str]) -> None:
     # Sub-apps own their dependencies (LightGBM for `model`); mounted here so `retain --help` lists them.
+    if len(argv) > 1 and argv[1] in SERVICE_COMMANDS:
+        return
     from models.cli import app as model_app
     from retain.console.cli import users_app
+    from retain.producers.cli import producers_app
     from triggers.cli import app as rules_app
 
     app.add_typer(model_app, name="model", help="Build datasets, train, evaluate and promote the risk model.")
     app.add_typer(rules_app, name="rules", help="Validate, backtest and inspect trigger rules.")
     app.add_typer(users_app, name="users", help="Console users and API tokens.")
+    app.add_typer(producers_app, name="producers", help="Ingest credentials: create, list, revoke.")
+    from retain.quarantine_cli import quarantine_app
+
+    app.add_typer(quarantine_app, name="quarantine", help="Customers whose stream state was set aside; release one.")
 
 
-_mount_optional_groups()
+_mount_optional_groups(sys.argv)
 
 
 @app.command()
@@ -42,17 +54,20 @@ def demo(
     seed: Annotated[int, typer.Option(help="Simulator seed")] = 7,
     speedup: Annotated[float, typer.Option(min=1.0, help="Simulated seconds per real second")] = 60.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON summary at the end")] = False,
+    inject_bad_rule: Annotated[bool, typer.Option(
+        "--inject-bad-rule", help="Add one rule its recipients do not want, to watch the reputation guard pause it")] = False,
 ) -> None:
     """Start broker, worker, API and scheduler on embedded defaults, with a simulated shop feeding them."""
     from retain.demo import run_demo
     from infra.logs import configure_logging
+    from infra.private_files import private_dir
 
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    _log_to_file(settings.data_dir / "demo.log", configure_logging)
+    configure_logging(file=private_dir(settings.data_dir) / "demo.log")
     console = Console(stderr=json_out)
     summary = asyncio.run(run_demo(settings, duration=duration, customers=customers, seed=seed,
-                                   speedup=speedup, console=console, show_progress=console.is_terminal))
+                                   speedup=speedup, console=console, show_progress=console.is_terminal,
+                                   inject_bad_rule=inject_bad_rule))
     if json_out:
         print(json.dumps(summary))
     else:
@@ -77,11 +92,15 @@ def up(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        async with Runtime(settings, api_port=port) as runtime:
-            print(f"retain is up: API {runtime.api_url}, broker {runtime.bootstrap}", file=sys.stderr)
+        # Says as soon as the API answers which mode runs and what it keeps, then when all is ready.
+        async with Runtime(settings, api_port=port, announce=lambda line: print(line, file=sys.stderr, flush=True)):
             await stop.wait()
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except ProductionSettingsError as exc:  # a configuration answer, not a crash: no traceback
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
 
 
 @app.command()
@@ -139,11 +158,3 @@ def schema(
     else:
         print(text)
 
-
-def _log_to_file(path: Path, configure) -> None:
-    import logging
-
-    configure()
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.getLogger().handlers[0].formatter)
-    logging.getLogger().handlers[:] = [handler]

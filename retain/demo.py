@@ -5,9 +5,12 @@ ingest API (batches, retrying without the events the API refused), and a legacy 
 writes order and shipment events straight onto the ``events`` topic, which is where the odd
 malformed record gets in and lands in ``deadletter``. Messages the service sends go to the local
 sink, and from there to the simulated customers, who react through the real webhooks
-(``retain.demo_reactions``). Live counts are shown until Ctrl-C or ``--duration``; ``--json``
-prints one summary object at the end, with ``messages`` (by channel and status), ``opt_outs``
-(by source) and ``suppressed`` (held-back messages by reason).
+(``retain.demo_reactions``) at published industry rates, so in a default run no rule earns a pause.
+``--inject-bad-rule`` adds one rule its recipients do not want (``promo-blast``, a cooldown-free
+discount blast) to a copy of the rules, once, to show the reputation guard pausing it. Live counts
+are shown until Ctrl-C or ``--duration``; ``--json`` prints one summary object at the end, with
+``messages`` (by channel and status), ``opt_outs`` (by source), ``suppressed`` (held-back
+messages by reason), ``paused_rules`` and ``reputation`` (the guard's evidence per sending rule).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import datetime as dt
 import json
 import secrets
+import shutil
 import signal
 import time
 from collections import Counter
@@ -32,11 +36,12 @@ from rich.table import Table
 from sqlmodel import Session
 
 from outreach.consent.records import ConsentChangeRecord
-from outreach.outbox.records import DRAFTED, PENDING, SENDING, SUPPRESSED, OutboxRecord, RulePauseRecord
+from outreach.outbox.records import DRAFTED, PENDING, SENDING, SENT, SUPPRESSED, OutboxRecord, RulePauseRecord
+from outreach.reputation import standing
 from retain.demo_reactions import SimulatedRecipients
 from infra.database import session_scope
 from retain.runtime import Runtime
-from infra.settings import Settings
+from infra.settings import ReputationSettings, Settings
 from simulator.arrival_noise import ArrivalNoise
 from simulator.live import LiveFeed
 from infra.stream_app import EVENTS
@@ -45,6 +50,41 @@ from infra.stream_app import EVENTS
 DIRECT_PREFIXES = ("order.", "shipment.")
 # The example rules of the source tree: what the demo runs when started where there are none.
 EXAMPLE_RULES = Path(__file__).resolve().parents[1] / "rules"
+
+
+# The rule ``--inject-bad-rule`` adds: it takes every idle cart and usage dip no real rule wanted,
+# however old (30 days), with no cooldown and a pushy discount. Its recipients never wanted it.
+BAD_RULE_ID = "promo-blast"
+BAD_RULE = f"""schema_version: 1
+rules:
+  - id: {BAD_RULE_ID}
+    version: 1
+    description: Injected by `retain demo --inject-bad-rule` to show the reputation guard. Do not copy.
+    signals: [checkout_idle, usage_drop]
+    topic: marketing
+    priority: 1
+    cooldown: 0
+    relevance: 30d
+    holdout_pct: 0
+    action:
+      channels: [email]
+      brief: Push the discount hard, whatever the customer did.
+      tone: pushy
+      offers:
+        - {{code: BLAST30, description: "30 % off everything today"}}
+      requires_approval: false
+"""
+
+
+def with_injected_rule(settings: Settings, console: Console) -> Settings:
+    """The settings, pointed at a fresh copy of the rules in the data dir with the bad rule added."""
+    target = settings.data_dir / "demo-rules"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(settings.rules_dir, target, ignore=shutil.ignore_patterns("*.md", "__pycache__"))
+    (target / f"{BAD_RULE_ID}.yaml").write_text(BAD_RULE)
+    console.print(f"injected the bad rule [bold]{BAD_RULE_ID}[/] into a copy of the rules ({target}): "
+                  "watch the reputation guard pause it")
+    return settings.model_copy(update={"rules_dir": target})
 
 
 def with_example_rules(settings: Settings, console: Console) -> Settings:
@@ -111,6 +151,9 @@ def _progress_table(elapsed: float, feeder: Feeder, runtime: Runtime,
     for kind, count in sorted(worker.get("signals", {}).items()):
         table.add_row(f"signals: {kind}", str(count))
     table.add_row("dead-lettered", str(worker.get("deadletter", 0)))
+    table.add_row("customers quarantined", str(worker.get("quarantined", 0)))
+    health = worker.get("health", {})
+    table.add_row("ready", "yes" if health.get("ready") else "no: " + ", ".join(health.get("problems", {})))
     table.add_row("signals stored in SQL", str(sum(projected.get("signals", {}).values())))
     outreach = summary["outreach"]
     table.add_row("decisions put in the outbox", str(outreach["enqueue"].get("enqueued", 0)))
@@ -128,8 +171,22 @@ def suppression_reason(last_error: str | None) -> str:
     return "rule_paused" if reason.startswith("rule paused") else reason
 
 
-def outreach_summary(engine: Engine) -> dict[str, Any]:
-    """Messages by channel and status, opt-outs by source, suppressed messages by reason, paused rules."""
+def reputation_summary(session: Session, reputation: ReputationSettings, now: dt.datetime) -> dict[str, Any]:
+    """Per rule that sent: the reputation guard's evidence now, and whether it is paused."""
+    rule_ids = session.scalars(select(OutboxRecord.rule_id).distinct().where(OutboxRecord.state == SENT)).all()
+    out = {}
+    for rule_id in sorted(rule_ids):
+        verdict = standing(session=session, rule_id=rule_id, now=now, reputation=reputation)
+        out[rule_id] = {
+            "paused": session.get(RulePauseRecord, rule_id) is not None, "evidence_says_pause": verdict.pause,
+            "measures": {e.measure: {"reactions": e.reactions, "sends": e.sends, "rate": round(e.rate, 5),
+                                     "lower_bound": round(e.lower, 5), "limit": e.limit, "over": e.over}
+                         for e in verdict.evidence if e.sends}}
+    return out
+
+
+def outreach_summary(engine: Engine, reputation: ReputationSettings | None = None) -> dict[str, Any]:
+    """Messages by channel and status, opt-outs by source, suppressed messages by reason, paused rules, guard evidence."""
     with Session(engine) as session:
         by_state = session.execute(select(OutboxRecord.channel, OutboxRecord.state, func.count())
                                    .group_by(OutboxRecord.channel, OutboxRecord.state)).all()
@@ -138,15 +195,19 @@ def outreach_summary(engine: Engine) -> dict[str, Any]:
                                    .group_by(ConsentChangeRecord.source)).all()
         suppressed = session.scalars(select(OutboxRecord.last_error).where(OutboxRecord.state == SUPPRESSED)).all()
         paused = {pause.rule_id: pause.reason for pause in session.scalars(select(RulePauseRecord))}
+        guard = (reputation_summary(session, reputation, dt.datetime.now(dt.timezone.utc))
+                 if reputation is not None else {})
     messages: dict[str, dict[str, int]] = {}
     for channel, state, count in by_state:
         messages.setdefault(channel, {})[state] = count
     return {"messages": messages, "opt_outs": dict(opt_outs),
-            "suppressed": dict(Counter(suppression_reason(reason) for reason in suppressed)), "paused_rules": paused}
+            "suppressed": dict(Counter(suppression_reason(reason) for reason in suppressed)), "paused_rules": paused,
+            "reputation": guard}
 
 
 async def run_demo(settings: Settings, *, duration: float | None, customers: int, seed: int,
-                   speedup: float, console: Console, show_progress: bool = True) -> dict[str, Any]:
+                   speedup: float, console: Console, show_progress: bool = True,
+                   inject_bad_rule: bool = False) -> dict[str, Any]:
     """Run until ``duration`` seconds pass or SIGINT/SIGTERM; return the summary."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -155,6 +216,8 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
     feed = LiveFeed(population_size=customers, seed=seed, speedup=speedup,
                     noise=ArrivalNoise(duplicate_share=0.002, late_share=0.002, malformed_share=0.001))
     settings = with_example_rules(settings, console)
+    if inject_bad_rule:
+        settings = with_injected_rule(settings, console)
     console.print("[bold]retain demo[/]: starting broker, database, worker, API and scheduler ...")
     started = time.monotonic()
     async with Runtime(settings) as runtime:
@@ -164,7 +227,8 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
         assert runtime.sender is not None and runtime.engine is not None
         recipients = SimulatedRecipients(
             react=feed.deliver_message, channels=runtime.sender.channels, engine=runtime.engine,
-            api_url=runtime.api_url, public_base_url=runtime.settings.public_base_url, keys=runtime.webhook_keys)
+            api_url=runtime.api_url, public_base_url=runtime.settings.public_base_url, keys=runtime.webhook_keys,
+            unwanted_rules=frozenset({BAD_RULE_ID}) if inject_bad_rule else frozenset())
         console.print(f"API on {runtime.api_url}  (docs: {runtime.api_url}/docs)   broker {runtime.bootstrap}")
         console.print(await asyncio.to_thread(_demo_login, runtime))
         started = time.monotonic()  # the duration counts from a ready service, not from start-up
@@ -188,13 +252,16 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
             await feeder.stop()
             await recipients.close()
         summary = runtime.summary()
-        outreach = await asyncio.to_thread(outreach_summary, runtime.engine)
+        outreach = await asyncio.to_thread(outreach_summary, runtime.engine, settings.reputation)
     worker = summary["worker"]
     return {
         "events": worker.get("events", 0),
         "events_sent": dict(feeder.sent),
         "signals": worker.get("signals", {}),
         "deadletter": worker.get("deadletter", 0),
+        "deadletter_stages": worker.get("deadletter_stages", {}),
+        "quarantined": worker.get("quarantined", 0),
+        "health": worker.get("health", {}),
         "signals_stored": sum(summary["projected"].get("signals", {}).values()),
         "decisions": summary["outreach"]["decisions"].get("decisions", {}),
         "outbox": summary["outreach"]["enqueue"],
@@ -202,6 +269,7 @@ async def run_demo(settings: Settings, *, duration: float | None, customers: int
         "reactions": dict(recipients.reactions),
         "webhooks": dict(recipients.webhooks),
         "customers": customers,
+        "injected_rule": BAD_RULE_ID if inject_bad_rule else None,
         "duration_seconds": round(time.monotonic() - started, 1),
     }
 

@@ -1,8 +1,12 @@
 """The demo's recipients: messages the sink stored reach simulated customers, who react through webhooks.
 
 For each message the sink channels stored since the last pass, the simulator says how its
-customer reacts (``LiveFeed.deliver_message``), and the reaction comes back the way it would from
-the real providers, through the same HTTP endpoints and signed the same way:
+customer reacts (``LiveFeed.deliver_message``, at the industry rates cited in ``simulator.hazard``:
+per delivered message about 0.2 % e-mail unsubscribes, 0.02 % spam reports, 2 % SMS STOP replies,
+and purchases that depend on the signal and the customer). Messages of the rules named in
+``unwanted_rules`` (the demo's deliberately injected bad rule) count as unwanted, and draw
+objections far above those rates. The reaction comes back the way it would from the real
+providers, through the same HTTP endpoints and signed the same way:
 
 - every message is first reported delivered (a signed SendGrid ``delivered`` event, a signed
   Twilio status callback);
@@ -46,7 +50,8 @@ SENDGRID_EVENTS = "/outreach/sendgrid/events"
 DEMO_ACCOUNT_SID = "AC" + "0" * 32
 DEMO_SENDER_NUMBER = "+15005550006"  # Twilio's magic test number: never a real person
 
-React = Callable[[str, dt.datetime, str], Any]  # (customer_id, at, signal kind) -> Reaction
+# (customer_id, at, signal kind, channel, key=idempotency key, unwanted=...) -> Reaction
+React = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ class Delivered:
     customer_id: str
     signal_kind: str
     provider_message_id: str | None
+    rule_id: str = ""
+    key: str = ""  # the outbox idempotency key: the same message draws the same reaction in every run
 
 
 def _reaction_name(reaction: Any) -> str:
@@ -67,8 +74,10 @@ class SimulatedRecipients:
     """Hands sink messages to simulated customers and posts their reactions to the API."""
 
     def __init__(self, *, react: React, channels: Mapping[str, Any], engine: Engine, api_url: str,
-                 public_base_url: str, keys: WebhookSigningKeys, timeout: float = 30.0) -> None:
+                 public_base_url: str, keys: WebhookSigningKeys, timeout: float = 30.0,
+                 unwanted_rules: frozenset[str] = frozenset()) -> None:
         self.react = react
+        self.unwanted_rules = unwanted_rules
         self.channels = dict(channels)
         self.engine = engine
         self.public_base_url = public_base_url.rstrip("/")
@@ -101,7 +110,7 @@ class SimulatedRecipients:
                 if row is None:
                     continue
                 out.append(Delivered(message, row.customer_id, str((row.decision or {}).get("signal_kind", "")),
-                                     row.provider_message_id))
+                                     row.provider_message_id, row.rule_id, row.idempotency_key))
         return out
 
     async def deliver_new(self, now: dt.datetime) -> int:
@@ -111,7 +120,8 @@ class SimulatedRecipients:
             return 0
         for item in await asyncio.to_thread(self._facts, messages):
             try:
-                reaction = _reaction_name(self.react(item.customer_id, now, item.signal_kind))
+                reaction = _reaction_name(self.react(item.customer_id, now, item.signal_kind, item.message.channel,
+                                                     key=item.key, unwanted=item.rule_id in self.unwanted_rules))
             except KeyError:  # not one of the simulated customers
                 reaction = "unknown_recipient"
             self.reactions[reaction] += 1

@@ -22,6 +22,7 @@ def explain(
     """Why did (or didn't) this customer hear from us: signals, risk, decisions and reasons."""
     from infra.database import make_engine, session_scope
     from infra.settings import Settings
+    from signals.quarantine_store import quarantine_of
     from signals.records import SignalRecord
     from signals.service import signal_from_record
     from sqlalchemy import select
@@ -40,6 +41,7 @@ def explain(
             )
             signals = [signal_from_record(r) for r in rows]
             decisions = list_decisions(session=session, customer_id=customer_id, since=since, limit=limit)
+            quarantine = quarantine_of(session=session, customer_id=customer_id)
     except Exception as exc:  # noqa: BLE001 - most likely an unmigrated database; say so plainly
         typer.echo(f"cannot read the database ({type(exc).__name__}); run `retain migrate` first?", err=True)
         raise typer.Exit(code=2) from None
@@ -47,6 +49,12 @@ def explain(
         engine.dispose()
     timeline = build_timeline(signals, decisions)
     if json_out:
-        typer.echo(json.dumps({"customer_id": customer_id, "since": since.isoformat(), "timeline": timeline}))
+        typer.echo(json.dumps({"customer_id": customer_id, "since": since.isoformat(), "timeline": timeline,
+                               "quarantine": quarantine}))
         return
-    render_timeline(customer_id, timeline, Console())
+    console = Console()
+    if quarantine is not None and quarantine["status"] == "quarantined":
+        console.print(f"[bold red]stream state quarantined[/] since {quarantine['since']} "
+                      f"({quarantine['stage']}: {quarantine['reason']}); {quarantine['held']} event(s) held, "
+                      f"no signals until released: {quarantine['release_command']}", markup=True, highlight=False)
+    render_timeline(customer_id, timeline, console)

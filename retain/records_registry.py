@@ -12,7 +12,10 @@ import signals.records  # noqa: F401  customers, signals, goal events
 import triggers.records  # noqa: F401  decisions, rule versions, rule audit
 import outreach.consent.records  # noqa: F401  consent history and state, contact points, suppressions
 import outreach.outbox.records  # noqa: F401  outbox, delivery events, rule pauses
+import outreach.channels.records  # noqa: F401  what the local sink delivered
+import infra.records  # noqa: F401  ingest journal, stream state checkpoints (single-box mode)
 import retain.console.records  # noqa: F401  console users, API tokens, sessions, console audit
+import retain.producers.records  # noqa: F401  ingest credentials of producers
 
 # Tables owned by libraries, not by our migrations (APScheduler creates its own job table).
 EXTERNAL_TABLES: frozenset[str] = frozenset({"apscheduler_jobs"})

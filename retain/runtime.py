@@ -1,9 +1,14 @@
 """The whole service in one process: broker (if embedded), database, worker, outreach, API, scheduler.
 
-``Runtime`` is what ``retain up`` and ``retain demo`` run. Each part is started in dependency
-order and stopped in reverse, so Ctrl-C never leaves a broker process or a half-committed batch
-behind. With ``KAFKA_URL`` / ``DATABASE_URL`` set it uses those instead of the embedded defaults;
-the code path is otherwise the same. Outreach runs here too: a consumer group turns ``decisions``
+``Runtime`` is what ``retain up`` and ``retain demo`` run. The database and the API come first:
+ingest, provider webhooks, unsubscribe and preference pages answer within seconds of a restart,
+while ``health`` (``app.state.health``, read by ``/readyz``) says which start-up phases are still
+running (broker, model, stream state, worker, consumers, scheduler). The same ``Health`` hears
+from the worker's stages, the consumer loops and the sender; every background loop runs under
+one ``Supervisor`` that logs, counts and restarts a crashed loop. Each part is stopped in
+reverse order, so Ctrl-C never leaves a broker process or a half-committed batch behind. With
+``KAFKA_URL`` / ``DATABASE_URL`` set it uses those instead of the embedded defaults; without
+KAFKA_URL the single-box wiring (``retain.single_box``) makes the database the durable record. Outreach runs here too: a consumer group turns ``decisions``
 into outbox rows, the scheduler runs the sender and the quiet-hours releases, and the API serves
 the provider webhooks, the unsubscribe link and the preference page.
 """
@@ -15,7 +20,7 @@ import contextlib
 import logging
 import socket
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import uvicorn
 from sqlalchemy import Engine
@@ -25,22 +30,30 @@ from outreach.consent.publisher import KafkaConsentPublisher
 from outreach.jobs import OutreachJobs, register_outreach_jobs
 from outreach.outbox.sender import Sender
 from outreach.webhooks.routers import ROUTERS as OUTREACH_ROUTERS
-from outreach.wiring import WebhookSigningKeys, build_sender, with_webhook_keys
+from outreach.wiring import WebhookSigningKeys, build_sender, rule_for_rulebook, rule_for_rules_dir, with_webhook_keys
 from retain.api import metrics
 from retain.api.app import create_app, kafka_publisher
 from retain.console.mount import install_console
 from infra.broker import EmbeddedBroker, ensure_topics, free_port, wait_until_ready
 from infra.database import make_engine
+from infra.private_files import private_dir
+from infra.supervisor import Supervisor
 from retain.migrations import migrate
 from signals.projection import Projection
 from infra.scheduler import create_scheduler, shutdown
-from infra.settings import Settings
+from infra.settings import Settings, require_production_settings
 from infra.stream_app import topic_partitions
+from retain.single_box import SingleBox, mode_description
 from retain.worker import InProcessWorker, build_worker
+from infra.health import Health
+from outreach.consent.replay import GatedConsentPublisher
 from triggers.deferred import DeferralContext, install_deferral_context, register_deferral_runner
 from triggers.policy import PolicyConfig
 
 log = logging.getLogger(__name__)
+
+# Registered on ``Runtime.health`` as ``startup.<phase>``; each reports ok once it is done.
+STARTUP_PHASES = ("broker", "model", "stream_state", "worker", "consumers", "scheduler")
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -83,6 +96,12 @@ class Runtime:
     sender: Sender | None = None
     outreach_jobs: OutreachJobs | None = None
     webhook_keys: WebhookSigningKeys = field(default_factory=WebhookSigningKeys)
+    announce: Callable[[str], None] | None = None  # `retain up` prints the start-up messages
+    health: Health = field(default_factory=Health)  # start-up phases and parts; /readyz reads it
+    single_box: SingleBox | None = None
+    broker_ready: bool = False
+    api_ready: asyncio.Event = field(default_factory=asyncio.Event)  # set once the API listens
+    supervisor: Supervisor | None = None
 
     @property
     def broker_url(self) -> str:
@@ -105,48 +124,76 @@ class Runtime:
 
     async def _start(self) -> None:
         settings, stack = self.settings, self._stack
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        require_production_settings(settings)  # before anything starts; the API re-checks with the database
+        private_dir(settings.data_dir)
         # Development only: webhook keys generated per data dir, so the sink's demo customers can sign.
         settings, self.webhook_keys = with_webhook_keys(settings)
         self.settings = settings
+        phases = {name: self.health.register(f"startup.{name}") for name in STARTUP_PHASES}
+
+        self.engine = make_engine(settings)
+        await asyncio.to_thread(migrate, self.engine)
+        stack.callback(self.engine.dispose)
         if settings.uses_embedded_broker:
-            self.broker = await asyncio.to_thread(EmbeddedBroker(settings.data_dir).start)
+            self.broker = EmbeddedBroker(settings.data_dir)  # port chosen now, started after the API
+            self.single_box = SingleBox(self.engine, settings, self.health)
+
+        # The API first: ingest, provider webhooks, unsubscribe and preference pages need only the
+        # database (single-box ingest writes the journal), so they answer while the rest starts.
+        consent_publisher = await self._start_api(settings, stack)
+        self._announce(f"retain API answering at {self.api_url}; {mode_description(settings)}")
+
+        if self.broker is not None:
+            await self.broker.start_async()  # from the loop's thread: PR_SET_PDEATHSIG follows this thread
             stack.callback(self.broker.stop)
             log.info("embedded broker started", extra={"bootstrap": self.broker.bootstrap})
         else:
             await wait_until_ready(self.bootstrap)
         await ensure_topics(self.bootstrap, topic_partitions(settings))
-
-        self.engine = make_engine(settings)
-        await asyncio.to_thread(migrate, self.engine)
-        stack.callback(self.engine.dispose)
+        self.broker_ready = True
+        phases["broker"].ok(self.bootstrap)
 
         if settings.model_bootstrap:
             await asyncio.to_thread(self._ensure_model)
+        phases["model"].ok()
 
-        self.worker = build_worker(settings, broker_url=self.broker_url, fold=self.fold)
+        self.worker = build_worker(settings, broker_url=self.broker_url, fold=self.fold, health=self.health)
+        self.projection = Projection(self.engine, self.bootstrap)
+        if self.single_box is not None:
+            # Before the worker: its table recovers from the restored changelog; the final
+            # checkpoint runs after the worker and the projection stopped (stack order).
+            stack.push_async_callback(self.single_box.stop_checkpoints)
+            await self.single_box.recover(self.bootstrap, self.worker, projection_group=self.projection.group_id)
+            stack.push_async_callback(self.single_box.stop_relay)
+        phases["stream_state"].ok()
+
         in_process = InProcessWorker(self.worker)
         await in_process.start()
         stack.push_async_callback(in_process.stop)
+        phases["worker"].ok()
 
-        self.projection = Projection(self.engine, self.bootstrap)
-        await self.projection.start()
-        stack.push_async_callback(self.projection.stop)
+        self.supervisor = supervisor = Supervisor(self.health)
+        stack.push_async_callback(supervisor.stop)  # after the parts' own stops below: a safety net
+        stack.push_async_callback(supervisor.start("signals.projection", self.projection.run).stop)
 
         # Outreach: decisions -> outbox, and the publishers the scheduler's jobs and the webhooks use.
         self.outbox_consumer = DecisionsToOutbox(self.engine, self.bootstrap)
-        await self.outbox_consumer.start()
-        stack.push_async_callback(self.outbox_consumer.stop)
+        stack.push_async_callback(supervisor.start("outreach.enqueue", self.outbox_consumer.run).stop)
         decision_publisher = DecisionPublisher(self.bootstrap)
         await decision_publisher.start()
         stack.push_async_callback(decision_publisher.stop)
-        consent_publisher = KafkaConsentPublisher(self.bootstrap, timeout=settings.publish_timeout_seconds)
-        stack.push_async_callback(consent_publisher.stop)
+        if isinstance(consent_publisher, GatedConsentPublisher):
+            await consent_publisher.open()  # the broker forgot the consent topic: rebuilt from SQL
+        phases["consumers"].ok()
         decision_agents = getattr(self.worker.app, "retain_decision_agents", None)
         rulebook = decision_agents.stage.rulebook if decision_agents is not None else None
-        self.sender = build_sender(settings, self.engine, rulebook=rulebook)
-        self.outreach_jobs = OutreachJobs(self.sender, engine=self.engine, settings=settings,
-                                          consent_publisher=consent_publisher)
+        rule_for = (rule_for_rulebook(rulebook) if rulebook is not None
+                    else rule_for_rules_dir(settings.rules_dir, check_seconds=settings.rules_reload_seconds))
+        self.sender = build_sender(self.engine, outbox=settings.outbox, providers=settings.providers, llm=settings.llm,
+                                   framing=settings.message_framing, rule_for=rule_for)
+        self.outreach_jobs = OutreachJobs(self.sender, engine=self.engine, reputation=settings.reputation,
+                                          consent_publisher=consent_publisher,
+                                          health=self.health.register("outreach.sender"))
 
         scheduler = create_scheduler(settings, self.engine)
         # Quiet-hours releases run here and publish their engage decisions to the decisions topic.
@@ -159,15 +206,25 @@ class Runtime:
         scheduler.start()
         stack.push_async_callback(shutdown, scheduler)
         self.scheduler = scheduler
+        phases["scheduler"].ok()
+        self._announce(f"retain is ready: every part started (broker {self.bootstrap})")
 
-        publisher = kafka_publisher(settings, self.bootstrap)
-        await publisher.start()
-        stack.push_async_callback(publisher.stop)
+    async def _start_api(self, settings: Settings, stack: contextlib.AsyncExitStack) -> Any:
+        """Serve the API now; returns the consent publisher the webhooks (and later the jobs) use."""
+        if self.single_box is not None:
+            publisher: Any = self.single_box.publisher
+            consent_publisher: Any = GatedConsentPublisher(
+                KafkaConsentPublisher(self.bootstrap, timeout=settings.publish_timeout_seconds), self.engine)
+        else:
+            publisher = await stack.enter_async_context(kafka_publisher(settings, self.bootstrap))
+            consent_publisher = KafkaConsentPublisher(self.bootstrap, timeout=settings.publish_timeout_seconds)
+        stack.push_async_callback(consent_publisher.stop)
         app = install_console(create_app(settings, publisher=publisher, engine=self.engine,
-                                         routers=[*OUTREACH_ROUTERS, metrics.router]))
+                                         routers=OUTREACH_ROUTERS))
+        app.state.health = self.health  # /readyz and /metrics: the same registry the parts report to
         app.state.counters = lambda: self.worker.counters() if self.worker else {}  # /metrics, console overview
-        app.state.consumer_lag = lambda: metrics.kafka_consumer_lag(self.bootstrap, settings.app_id,
-                                                                    topic_partitions(settings))
+        app.state.consumer_lag = self._consumer_lag  # asks the broker
+        app.state.local_lag = self._local_lag  # the consumer loops' own view, no broker round trip
         app.state.consent_publisher = consent_publisher  # webhooks publish consent changes after commit
         port = self.api_port if self.api_port is not None else settings.api_port
         if not port or (self.api_port is None and not _port_is_free(settings.api_host, port)):
@@ -181,6 +238,29 @@ class Runtime:
                 server_task.result()  # raises the bind error, e.g. port in use
             await asyncio.sleep(0.02)
         self.api_url = f"http://{settings.api_host}:{port}"
+        self.api_ready.set()
+        return consent_publisher
+
+    def _announce(self, message: str) -> None:
+        log.info(message)
+        if self.announce is not None:
+            self.announce(message)
+
+    async def _consumer_lag(self) -> dict[tuple[str, str, int], int]:
+        """The stream worker's records behind per (group, topic, partition), from its committed offsets."""
+        if not self.broker_ready:
+            return {}  # nothing to ask yet: the broker is still starting
+        settings = self.settings
+        lag = await metrics.kafka_consumer_lag(self.bootstrap, settings.app_id, topic_partitions(settings))
+        return {(settings.app_id, topic, partition): n for (topic, partition), n in lag.items()}
+
+    def _local_lag(self) -> dict[tuple[str, str, int], int]:
+        """The consumer loops' records behind per (group, topic, partition), as their consumers see it."""
+        lag = {}
+        for part in (self.projection, self.outbox_consumer):
+            if part is not None:
+                lag.update({(part.consumer.group_id, t, p): n for (t, p), n in part.consumer.counters.lag.items()})
+        return lag
 
     def _ensure_model(self) -> None:
         from models.registry import ensure_model, promoted_version
@@ -191,7 +271,7 @@ class Runtime:
         from signals import features
 
         version = ensure_model(root, customers=self.settings.model_bootstrap_customers, days=150, progress=False,
-                               spec=features.from_settings(self.settings))
+                               spec=features.from_settings(self.settings.features))
         log.info("serving risk model", extra={"model_version": version})
 
     @staticmethod

@@ -9,6 +9,7 @@ a child (scale-out, failover tests) and stops it with SIGTERM, the way an orches
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import json
 import logging
@@ -23,7 +24,10 @@ from typing import Any, Callable
 
 import faust
 
-from infra.settings import Settings
+from infra.health import Health
+from infra.logs import redact_handlers
+from infra.private_files import open_private, private_dir
+from infra.settings import DetectorSettings, Settings
 from infra.stream_app import create_app
 from signals.agents import SignalAgents, register_signal_agents
 from triggers.agents import register_decision_agents
@@ -34,10 +38,10 @@ DEFAULT_FOLD = "signals.customer_fold:default_fold"
 
 
 def load_fold(spec: str, settings: Settings) -> Any:
-    """Build the fold named by ``module:factory`` (the factory takes the settings)."""
+    """Build the fold named by ``module:factory`` (the factory takes the detector settings)."""
     module_name, _, attr = spec.partition(":")
-    factory: Callable[[Settings], Any] = getattr(importlib.import_module(module_name), attr)
-    return factory(settings)
+    factory: Callable[[DetectorSettings], Any] = getattr(importlib.import_module(module_name), attr)
+    return factory(settings.detectors)
 
 
 @dataclass
@@ -46,10 +50,14 @@ class Worker:
 
     app: faust.App
     agents: SignalAgents
+    health: Health
 
     def counters(self) -> dict[str, Any]:
-        """Events, signals by kind, deadletter, ticks since start, and the owned partitions."""
-        return {**self.agents.counters.as_dict(), "partitions": list(self.agents.active_partitions)}
+        """Events, signals by kind, deadletter, ticks since start, the owned partitions and health."""
+        now = self.health.clock()
+        return {**self.agents.counters.as_dict(), "partitions": list(self.agents.active_partitions),
+                "health": {"ready": self.health.ready(now), "problems": self.health.problems(now),
+                           "parts": self.health.snapshot(now)}}
 
 
 def build_worker(
@@ -59,17 +67,27 @@ def build_worker(
     fold: Any = None,
     fold_spec: str = DEFAULT_FOLD,
     decisions: bool = True,
+    health: Health | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
     **app_overrides: Any,
 ) -> Worker:
-    """The Faust app with the signals agents (and, with ``decisions``, the trigger stage) registered."""
+    """The Faust app with the signals agents (and, with ``decisions``, the trigger stage) registered.
+
+    ``health`` is the registry its parts report to (a new one if not given: the runtime hands the
+    same one to the API as ``app.state.health``); ``clock`` is the wall clock (tests set it).
+    """
     app = create_app(settings, broker_url=broker_url, **app_overrides)
+    health = health if health is not None else Health()
     agents = register_signal_agents(
         app, fold if fold is not None else load_fold(fold_spec, settings),
-        tick_interval=settings.stream_tick_interval_seconds,
+        tick_interval=settings.stream_tick_interval_seconds, health=health,
+        max_future=dt.timedelta(seconds=settings.max_future_skew_seconds),
+        **({"clock": clock} if clock is not None else {}),
     )
     if decisions:
-        app.retain_decision_agents = register_decision_agents(app, settings)  # signals -> decisions
-    return Worker(app=app, agents=agents)
+        # signals -> decisions; the stage reports into the process's Health (the runtime's one)
+        app.retain_decision_agents = register_decision_agents(app, settings, health=health)
+    return Worker(app=app, agents=agents, health=health)
 
 
 class InProcessWorker:
@@ -120,13 +138,13 @@ class WorkerProcess:
 
     def start(self) -> "WorkerProcess":
         """Spawn the worker (returns at once; see ``wait_for_stats`` for readiness)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         cmd = [sys.executable, "-m", "retain.worker", "--broker", self.broker_url,
                "--fold", self.fold_spec, "--stats-file", str(self.stats_path)]
         if self.signals_only:
             cmd.append("--signals-only")
         env = {**os.environ, **self.env}
-        with open(self.log_path, "ab") as log_file:
+        with open_private(self.log_path, "ab") as log_file:
             self._proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         return self
@@ -179,8 +197,18 @@ class WorkerProcess:
 
 def _write_stats(path: Path, worker: Worker) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({**worker.counters(), "pid": os.getpid(), "at": time.time()}))
+    with open_private(tmp, "w") as handle:
+        handle.write(json.dumps({**worker.counters(), "pid": os.getpid(), "at": time.time()}))
     tmp.replace(path)  # atomic: readers never see half a file
+
+
+class RedactingWorker(faust.Worker):
+    """faust's worker; the log handlers it sets up redact like every other entry point's (``infra.logs``)."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        """faust's setup, then redaction on each root handler and the HTTP client loggers held at WARNING."""
+        super().on_setup_root_logger(logger, level)
+        redact_handlers(logger)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -220,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
             _write_stats(stats_file, worker)
 
     # faust.Worker owns the loop and turns SIGTERM/SIGINT into a graceful shutdown.
-    faust.Worker(worker.app, loglevel=args.loglevel, redirect_stdouts=False).execute_from_commandline()
+    RedactingWorker(worker.app, loglevel=args.loglevel, redirect_stdouts=False).execute_from_commandline()
 
 
 if __name__ == "__main__":

@@ -1,37 +1,41 @@
-"""The Faust agents of the signals stage: events -> per-customer fold -> signals | deadletter.
+"""The Faust agents of the signals stage: events -> per-customer fold -> signals | deadletter | quarantine.
 
-Thin shells around the pure fold (``signals.customer_fold``): load the customer's state from the
-``customer_state`` table, call the fold, store the state, send each Signal keyed by customer_id,
-then write the changed states' changelog records in batches (``ChangelogWriter``).
-Bad input (unparseable, invalid, or a fold that raises) goes to ``deadletter`` with the reason
-and the stream goes on. A timer calls ``fold.on_tick`` for customers whose
-``fold.next_deadline(state)`` has passed; a due index per assigned partition keeps a tick from
-scanning every customer, and is rebuilt from the table after every rebalance's recovery.
+A thin shell: the events agent takes batches, hands them to ``signals.stream_batch`` (which
+parses, checks, folds in event time and isolates every record and customer), then stores the
+changed states (``signals.changelog``), sends the signals, writes the states' changelog records,
+and sends dead-letters and quarantine notices. The tick timer fires deadlines up to wall-clock
+now, but only on partitions whose backlog has been read (``caught_up``): on a lagging partition
+the events themselves are the clock (``docs/streaming.md``, "Event time"). A due index per
+partition (``signals.due_index``) keeps a tick from scanning every customer; it is rebuilt after
+every rebalance's table recovery. Both parts report to ``infra.health`` (``signals.stream_health``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import heapq
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Protocol
 
 import faust
 import orjson
-from faust.exceptions import NotReady
-from faust.serializers.codecs import Codec
+from faust.types import TP
 
+from infra.deadletter import deadletter_key, deadletter_record
+from infra.health import Health
 from infra.stream_app import topics_of
-from infra.deadletter import deadletter_record, describe_error
-from signals.events import parse_event
+from signals import stream_health
+from signals.changelog import ChangelogWriter, CustomerStateTable, StateCodec
+from signals.due_index import DueIndex
+from signals.quarantine import CONTROL_HEADER
 from signals.signal import Signal
+from signals.stream_batch import CustomerResult, Failure, InputRecord, StreamBatch
 
 log = logging.getLogger(__name__)
 
 STATE_TABLE = "customer_state"
+__all__ = ["ChangelogWriter", "DueIndex", "SignalAgents", "StateCodec", "StreamCounters", "register_signal_agents"]
 
 
 class Fold(Protocol):
@@ -40,61 +44,17 @@ class Fold(Protocol):
     def on_event(self, state: dict | None, event: Any) -> tuple[dict, list[Signal]]: ...
     def on_tick(self, state: dict | None, now: dt.datetime) -> tuple[dict, list[Signal]]: ...
     def next_deadline(self, state: dict) -> dt.datetime | None: ...
+    def advance(self, state: dict | None, until: dt.datetime) -> tuple[dict, list[Signal]]: ...
 
 
 def utc_now() -> dt.datetime:
-    """Wall-clock now, UTC-aware (ticks run on wall-clock time)."""
+    """Wall-clock now, UTC-aware (ticks fire deadlines up to it; event times are checked against it)."""
     return dt.datetime.now(dt.timezone.utc)
 
 
-class DueIndex:
-    """Earliest tick deadline per customer key, grouped by partition; pure, no I/O.
-
-    A heap per partition with lazy deletion: ``set`` pushes, stale heap entries (whose deadline
-    no longer matches ``_deadline``) are skipped when popped.
-    """
-
-    def __init__(self) -> None:
-        self._deadline: dict[int, dict[Any, dt.datetime]] = {}
-        self._heap: dict[int, list[tuple[dt.datetime, Any]]] = {}
-
-    def set(self, partition: int, customer_id: Any, deadline: dt.datetime | None) -> None:
-        """Record (or clear, with ``None``) the next deadline of one customer."""
-        deadlines = self._deadline.setdefault(partition, {})
-        if deadline is None:
-            deadlines.pop(customer_id, None)
-            return
-        if deadlines.get(customer_id) == deadline:
-            return
-        deadlines[customer_id] = deadline
-        heapq.heappush(self._heap.setdefault(partition, []), (deadline, customer_id))
-
-    def pop_due(self, now: dt.datetime) -> list[tuple[int, Any]]:
-        """Remove and return ``(partition, customer_id)`` of every deadline ``<= now``."""
-        due: list[tuple[int, Any]] = []
-        for partition, heap in self._heap.items():
-            deadlines = self._deadline.get(partition, {})
-            while heap and heap[0][0] <= now:
-                deadline, customer_id = heapq.heappop(heap)
-                if deadlines.get(customer_id) == deadline:
-                    del deadlines[customer_id]
-                    due.append((partition, customer_id))
-        return due
-
-    def keep_only(self, partitions: Iterable[int]) -> None:
-        """Forget every partition not in ``partitions`` (revoked ones)."""
-        keep = set(partitions)
-        for partition in [p for p in self._deadline if p not in keep]:
-            self._deadline.pop(partition, None)
-            self._heap.pop(partition, None)
-
-    def clear(self) -> None:
-        """Forget everything (before a rebuild)."""
-        self._deadline.clear()
-        self._heap.clear()
-
-    def __len__(self) -> int:
-        return sum(len(d) for d in self._deadline.values())
+def encode_signal(signal: Signal) -> bytes:
+    """A signal's record value: compact JSON, the same wire format as the topic's json codec."""
+    return orjson.dumps(signal.to_dict(), option=orjson.OPT_NON_STR_KEYS)
 
 
 @dataclass
@@ -104,6 +64,8 @@ class StreamCounters:
     events: int = 0
     signals: Counter = field(default_factory=Counter)
     deadletter: int = 0
+    deadletter_stages: Counter = field(default_factory=Counter)
+    quarantined: int = 0  # customers set aside since start
     ticks: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -113,6 +75,8 @@ class StreamCounters:
             "signals": dict(self.signals),
             "signals_total": sum(self.signals.values()),
             "deadletter": self.deadletter,
+            "deadletter_stages": dict(self.deadletter_stages),
+            "quarantined": self.quarantined,
             "ticks": self.ticks,
         }
 
@@ -129,8 +93,12 @@ class SignalAgents:
         clock: Callable[[], dt.datetime] = utc_now,
         signals_out: Any = None,
         deadletter_out: Any = None,
+        quarantine_out: Any = None,
         batch_size: int = 2000,
         batch_within: float = 0.1,
+        max_future: dt.timedelta = dt.timedelta(hours=24),
+        health: Health | None = None,
+        caught_up: Callable[[int], bool] | None = None,
     ) -> None:
         self.app = app
         self.batch_size = batch_size
@@ -141,8 +109,13 @@ class SignalAgents:
         # Outputs: the topics in production; any object with ``async send(key=, value=)`` in tests.
         self.signals_out = signals_out if signals_out is not None else self.topics.signals
         self.deadletter_out = deadletter_out if deadletter_out is not None else self.topics.deadletter
+        self.quarantine_out = quarantine_out if quarantine_out is not None else self.topics.quarantine
         self.counters = StreamCounters()
         self.due = DueIndex()
+        self.health = health if health is not None else Health(clock=clock)
+        self.agent_health, self.tick_health = stream_health.register(self.health, clock, tick_interval)
+        self.caught_up = caught_up if caught_up is not None else self._caught_up
+        self._next_offset: dict[int, int] = {}  # per events partition: every record below was handled
         # Ticks pause between a rebalance and the end of table recovery: the table is incomplete.
         self.ticks_enabled = False
         self.active_partitions: list[int] = []  # events partitions owned since the last recovery
@@ -162,229 +135,159 @@ class SignalAgents:
         )
         self.table.on_recover(self._rebuild_due_index)
         self.changelog = ChangelogWriter(app, self.table)
+        self.batch = StreamBatch(fold, encode_state=self.changelog.codec.dumps, encode_signal=encode_signal,
+                                 max_future=max_future)
         app.on_partitions_revoked.connect(self._on_revoked)
         self.agent = app.agent(self.topics.events, name="signals.agents.fold_events")(self._fold_events)
+        self._app_on_error = self.agent._on_error  # Faust's own (commits what was acked): still called
+        self.agent._on_error = self._on_agent_error
         app.timer(tick_interval, name="signals.agents.tick")(self.tick)
 
-    # -- pure-ish steps (no Faust objects), easy to test ---------------------------------------
-
-    def fold_one(self, raw: bytes, key: bytes | None, state: dict | None) -> tuple[dict, list[Signal]]:
-        """Parse ``raw`` and fold it into ``state``; raises on bad input (the caller dead-letters)."""
-        event = parse_event(raw)
-        if key is not None and key.decode("utf-8", "replace") != event.customer_id:
-            # Partitioned under one customer, claiming another: folding it would split state.
-            raise ValueError(f"record key {key!r} does not match customer_id {event.customer_id!r}")
-        return self.fold.on_event(state, event)
-
-    # -- Faust shells -----------------------------------------------------------------------------
+    # -- the events agent -------------------------------------------------------------------------
 
     async def _fold_events(self, stream: Any) -> None:
         # Batches amortise the per-record cost of table writes and sends; offsets are acked by
         # take_events only after the batch was handled, so delivery stays at-least-once.
+        self.agent_health.running()
         async for events in stream.take_events(self.batch_size, within=self.batch_within):
             await self.fold_batch(events)
+            self.agent_health.running()
+
+    async def _on_agent_error(self, agent: Any, exc: BaseException) -> None:
+        log.error("signals agent crashed (Faust restarts it): %s: %s", type(exc).__name__, exc)
+        self.agent_health.crashed(exc)
+        if self._app_on_error is not None:
+            await self._app_on_error(agent, exc)
 
     async def fold_batch(self, events: list[Any]) -> None:
-        """Fold a batch of events: store changed states, send signals, write their changelog, dead-letter."""
-        # No await until every state is stored: a tick cannot interleave with this
+        """Fold a batch: store changed states, send signals, write their changelog, dead-letter, notify."""
+        records = [_input_record(event) for event in events]
+        # Synchronous from here to the last put: a tick cannot interleave with this
         # read-modify-write and have its update overwritten by a stale state.
-        dirty: dict[bytes, tuple[int, dict]] = {}
-        stored: dict[bytes, Any] = {}  # state as read from the table, to skip no-op writes
-        outgoing: list[tuple[bytes, Signal]] = []
-        failed: list[tuple[Any, BaseException, Any]] = []
-        table_get = self.table.get
-        for event in events:
-            raw = event.value
-            try:
-                customer_key = _customer_key(event.key, raw)
-                pending = dirty.get(customer_key)
-                if pending is None:
-                    current = stored[customer_key] = table_get(customer_key)
-                else:
-                    current = pending[1]
-                state, signals = self.fold_one(raw, event.key, current)
-            except Exception as exc:  # noqa: BLE001 - any failure of one record must not stop the stream
-                failed.append((raw, exc, event.message))
-                continue
-            dirty[customer_key] = (event.message.partition, state)
-            outgoing.extend((customer_key, signal) for signal in signals)
-        for customer_key, (partition, state) in dirty.items():
-            if state is stored.get(customer_key):
-                continue  # unchanged (e.g. only duplicates): no changelog record needed
-            self.changelog.put(partition, customer_key, state)  # changelog partition = events'
-            self.key_partition[customer_key] = partition
-            self.due.set(partition, customer_key, self.fold.next_deadline(state))
+        result = self.batch.fold_records(records, self.table.get, self.clock())
+        for customer in result.customers:
+            self._store(customer)
+        for record in records:
+            self._next_offset[record.partition] = max(self._next_offset.get(record.partition, 0), record.offset + 1)
         self.counters.events += len(events)
+        await self._publish(result.customers, result.failures)
+
+    async def _publish(self, customers: list[CustomerResult], failures: list[Failure]) -> None:
         # Signals before the states that remember them: a crash in between replays the events
         # (offsets are acked after this returns) and re-sends the signals rather than losing them.
-        for customer_key, signal in outgoing:
-            await self._send_signal(customer_key, signal)
+        for customer in customers:
+            for kind, value in customer.signals:
+                await self.signals_out.send(key=customer.key, value=value, value_serializer="raw")
+                self.counters.signals[kind] += 1
         await self.changelog.flush()
-        for raw, exc, message in failed:
-            await self._deadletter(raw, exc, message)
+        for failure in failures:
+            await self._deadletter(failure)
+        for customer in customers:
+            if customer.notice is not None:
+                await self.quarantine_out.send(key=customer.key, value=customer.notice)
+            if customer.quarantined:
+                self.counters.quarantined += 1
+                log.warning("customer quarantined (partition %s): %s", customer.partition,
+                            customer.notice["reason"] if customer.notice else "")
+
+    def _store(self, customer: CustomerResult) -> None:
+        if customer.encoded:  # b"": the state did not change
+            self.changelog.put(customer.partition, customer.key, customer.state, customer.encoded)
+        self.key_partition[customer.key] = customer.partition
+        self.due.set(customer.partition, customer.key, customer.deadline)
+
+    async def _deadletter(self, failure: Failure) -> None:
+        record = failure.record
+        value = deadletter_record(raw=record.raw, reason=failure.reason, stage=failure.stage, topic=record.topic,
+                                  partition=record.partition, offset=record.offset, key=record.key, now=self.clock())
+        await self.deadletter_out.send(key=deadletter_key(record.key), value=value)
+        self.counters.deadletter += 1
+        self.counters.deadletter_stages[failure.stage] += 1
+        # The reason names fields only; payloads may hold e-mail addresses, so they are not logged.
+        log.warning("deadletter %s[%s]@%s (%s): %s", record.topic, record.partition, record.offset, failure.stage,
+                    value["reason"][:300])
+
+    # -- ticks --------------------------------------------------------------------------------------
 
     async def tick(self) -> None:
-        """Run ``fold.on_tick`` for every customer whose deadline has passed (the timer's body)."""
+        """Fire the deadlines up to now of every customer on a caught-up partition (the timer's body)."""
+        self.agent_health.refresh()
         if not self.ticks_enabled:
+            self.tick_health.degraded("paused: partitions are being assigned and their tables recovered")
             return
         now = self.clock()
-        outgoing: list[tuple[bytes, Signal]] = []
-        for partition, customer_key in self.due.pop_due(now):
-            current = self.table.get(customer_key)
-            try:
-                state, signals = self.fold.on_tick(current, now)
-            except Exception:  # noqa: BLE001 - one customer's bug must not stop ticks for the rest
-                log.exception("on_tick failed for one customer (partition %s)", partition)
-                continue
-            if state is not current:  # the fold returns the same object when nothing changed
-                self.changelog.put(partition, customer_key, state)
-            self.due.set(partition, customer_key, self.fold.next_deadline(state))
-            outgoing.extend((customer_key, signal) for signal in signals)
-        for customer_key, signal in outgoing:
-            await self._send_signal(customer_key, signal)
-        await self.changelog.flush()
+        ready = [p for p in self.active_partitions if self.caught_up(p)]
+        changed = []
+        for partition, key in self.due.pop_due(now, ready):
+            result = self.batch.tick(key, partition, self.table.get(key), now)
+            if result is not None:
+                self._store(result)
+                changed.append(result)
+        await self._publish(changed, [])
         self.counters.ticks += 1
+        lagging = len(self.active_partitions) - len(ready)
+        self.tick_health.ok(f"{lagging} partition(s) still reading their backlog" if lagging else "")
 
-    async def _send_signal(self, customer_key: bytes, signal: Signal) -> None:
-        # Serialized here (compact JSON, same wire format as the topic's json codec): skips
-        # Faust's codec registry lookups per record.
-        value = orjson.dumps(signal.to_dict(), option=orjson.OPT_NON_STR_KEYS)
-        await self.signals_out.send(key=customer_key, value=value, value_serializer="raw")
-        self.counters.signals[signal.kind] += 1
+    def _caught_up(self, partition: int) -> bool:
+        """Whether every record of this events partition up to its high watermark has been handled.
 
-    async def _deadletter(self, raw: Any, exc: BaseException, message: Any) -> None:
-        reason = describe_error(exc)
-        record = deadletter_record(
-            raw=raw, reason=reason, stage="signals.fold", topic=message.topic,
-            partition=message.partition, offset=message.offset, key=message.key, now=self.clock(),
-        )
-        await self.deadletter_out.send(key=message.key, value=record)
-        self.counters.deadletter += 1
-        # The reason names fields only; payloads may hold e-mail addresses, so they are not logged.
-        log.warning("deadletter %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
+        Until then its backlog holds events that may cancel or prove a deadline: the tick must
+        not decide for it (``docs/streaming.md``). The high watermark is the consumer's, from its
+        last fetch; the committed offset counts for a partition nothing was read from yet.
+        """
+        tp = TP(self.topics.events.get_topic_name(), partition)
+        consumer = self.app.consumer
+        try:
+            highwater = consumer.highwater(tp)
+        except Exception:  # noqa: BLE001 - no fetch yet (or no consumer): unknown is not caught up
+            return False
+        if highwater is None:
+            return False
+        committed = getattr(consumer, "_committed_offset", {}).get(tp)  # Faust's: set by the seek at assignment
+        done = max((o for o in (self._next_offset.get(partition), committed) if o is not None), default=0)
+        return done >= highwater
+
+    # -- rebalances ---------------------------------------------------------------------------------
 
     async def _on_revoked(self, sender: Any, revoked: set, **kwargs: Any) -> None:
         self.ticks_enabled = False
 
     async def _rebuild_due_index(self) -> None:
-        active = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topics.events.get_topic_name()}
+        active = {tp.partition for tp in self.app.assignor.assigned_actives()
+                  if tp.topic == self.topics.events.get_topic_name()}
         self.due.clear()
         # Forget customers of partitions we no longer own (their state moved to another worker).
         self.key_partition = {k: p for k, p in self.key_partition.items() if p in active}
+        self._next_offset = {p: o for p, o in self._next_offset.items() if p in active}
+        now, aside = self.clock(), []
         for customer_key, partition in self.key_partition.items():
-            state = self.table.get(customer_key)
-            if state is not None:
-                self.due.set(partition, customer_key, self.fold.next_deadline(state))
+            deadline, quarantined = self.batch.deadline(customer_key, partition, self.table.get(customer_key), now)
+            if quarantined is not None:
+                self._store(quarantined)
+                aside.append(quarantined)
+            else:
+                self.due.set(partition, customer_key, deadline)
         self.active_partitions = sorted(active)
         self.ticks_enabled = True
-        log.info("due index rebuilt: %d customers due on partitions %s", len(self.due), sorted(active))
+        log.info("due index rebuilt: %d customers due on partitions %s, %d quarantined", len(self.due),
+                 sorted(active), len(aside))
+        await self._publish(aside, [])
 
     async def _on_changelog_event(self, event: Any) -> None:
         # Called for every changelog record replayed during recovery.
         self.key_partition[event.key] = event.message.partition
 
 
-class ChangelogWriter:
-    """Stores customer states in the table now and writes their changelog records in batches.
-
-    ``table[key] = state`` sends each record through Faust's producer buffer (a future, a pending
-    message and a task hop per record: ~20 us). ``put`` stores the state in the in-memory table
-    at once (no await: a tick or batch reading it next sees it) and queues the record; ``flush``
-    writes the queued records as one aiokafka record batch per changelog partition.
-
-    Delivery semantics stay Faust's: a batch's events are acked only after its ``flush`` returned
-    (records are in the producer's accumulator by then) and Faust's commit flushes the producer
-    before it commits offsets. ``flush`` runs under one lock, so a ``flush`` that finds its
-    records taken by a concurrent one still returns only after they were handed over, and one
-    customer's records reach the changelog in the order its states were made.
-    """
-
-    def __init__(self, app: faust.App, table: Any) -> None:
-        self.app = app
-        self.table = table
-        self.codec = StateCodec()
-        self._pending: dict[bytes, tuple[int, dict]] = {}
-        self._lock = asyncio.Lock()
-
-    def put(self, partition: int, key: bytes, state: dict) -> None:
-        """Store ``state`` in the table (memory) now; its changelog record goes out on ``flush``."""
-        self.table.data[key] = state
-        self._pending[key] = (partition, state)  # a newer state of the same key replaces the older
-
-    async def flush(self) -> None:
-        """Write every queued record to the changelog (one record batch per partition)."""
-        async with self._lock:
-            pending, self._pending = self._pending, {}
-            if not pending:
-                return
-            try:
-                producer = self.app.producer._ensure_producer()  # the app's aiokafka producer
-            except NotReady:  # not started (an agent under test_context()): Faust's own path
-                for key, (partition, state) in pending.items():
-                    self.table.send_changelog(partition, key, state)
-                return
-            by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
-            for key, (partition, state) in pending.items():
-                by_partition.setdefault(partition, []).append((key, self.codec.dumps(state)))
-            topic = self.table.changelog_topic.get_topic_name()
-            await asyncio.gather(*(
-                self._send(producer, topic, partition, items) for partition, items in by_partition.items()
-            ))
-
-    @staticmethod
-    async def _send(producer: Any, topic: str, partition: int, items: list[tuple[bytes, bytes]]) -> None:
-        batch = producer.create_batch()
-        for key, value in items:
-            if batch.append(key=key, value=value, timestamp=None) is None:  # full: ship it
-                await producer.send_batch(batch, topic, partition=partition)
-                batch = producer.create_batch()
-                batch.append(key=key, value=value, timestamp=None)
-        await producer.send_batch(batch, topic, partition=partition)
+def _input_record(event: Any) -> InputRecord:
+    """The batch core's view of one Faust event of ``events``."""
+    message = event.message
+    headers = getattr(event, "headers", None) or {}
+    control = headers.get(CONTROL_HEADER) if isinstance(headers, dict) else None
+    return InputRecord(raw=event.value, key=event.key, partition=message.partition, offset=message.offset,
+                       topic=message.topic, control=control.decode("utf-8", "replace") if control else None,
+                       ref=event)
 
 
-class StateCodec(Codec):
-    """The state table's changelog codec: the same compact JSON as Faust's ``json``, via orjson.
-
-    Encoding a customer's state is the worker's largest per-write cost (a heavy customer's state
-    is ~15 KB); orjson does it 5-10x faster than the standard library. Records stay plain JSON,
-    so the changelog remains readable by any consumer.
-    """
-
-    def _dumps(self, obj: Any) -> bytes:
-        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
-
-    def _loads(self, s: bytes) -> Any:
-        return orjson.loads(s)
-
-
-class CustomerStateTable(faust.Table):
-    """The customer state table: orjson changelog codec; written through ``ChangelogWriter``."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Before the changelog topic and the store are made (lazily): both take this codec.
-        self.value_serializer = StateCodec()
-
-
-def _customer_key(key: bytes | None, raw: bytes) -> bytes:
-    # The record key is the customer_id (producers key by it); for an unkeyed record fall back to
-    # the payload's customer_id (an unparseable one raises and is dead-lettered).
-    if key:
-        return key
-    return parse_event(raw).customer_id.encode()
-
-
-def register_signal_agents(
-    app: faust.App,
-    fold: Fold,
-    *,
-    tick_interval: float = 1.0,
-    clock: Callable[[], dt.datetime] = utc_now,
-    signals_out: Any = None,
-    deadletter_out: Any = None,
-) -> SignalAgents:
-    """Register the events agent and the tick timer on ``app``; returns their handle (counters)."""
-    return SignalAgents(
-        app, fold, tick_interval=tick_interval, clock=clock,
-        signals_out=signals_out, deadletter_out=deadletter_out,
-    )
+def register_signal_agents(app: faust.App, fold: Fold, **options: Any) -> SignalAgents:
+    """Register the events agent and the tick timer on ``app``; returns their handle (counters, health)."""
+    return SignalAgents(app, fold, **options)

@@ -33,7 +33,10 @@ shipping and usage in ``default_fold``).
 
 Routing: a detector with an ``event_types`` attribute only sees those event types.
 
-``replay`` is the offline runner (backtests, notebooks, golden tests) over the same fold. A
+Event time: ``advance(state, until)`` fires every deadline up to ``until``, each at its own time;
+the worker calls it before folding a customer's event (up to its ``occurred_at``) and on ticks.
+``replay`` is the offline runner (backtests, notebooks, golden tests) over the same fold and the
+same per-customer event time, so both give the same signals for the same events. A
 backtest runs it on a fold without features and keeps them in a ``ReplayFeatures`` instead (fed
 through ``replay(..., on_fold=...)``): the same values, folded in place rather than copied per
 event, and read only when a signal is scored.
@@ -41,72 +44,29 @@ event, and read only when a signal is scored.
 
 from __future__ import annotations
 
-import binascii
+import dataclasses
 import datetime as dt
-import hashlib
-import heapq
 import math
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from infra.settings import DetectorSettings, get_settings
 from signals import features as feature_fold
 from signals.detectors.base import Detector, iso
 from signals.detectors.checkout_idle import CheckoutIdleConfig, CheckoutIdleDetector
 from signals.detectors.shipping_delay import ShippingDelayConfig, ShippingDelayDetector
 from signals.detectors.usage_drop import UsageDropConfig, UsageDropDetector
+from signals.dedup_window import DIGEST_CHARS, event_digest, in_chunk, upgrade_seen
+from signals.profile_facts import PROFILE_FIELDS, fold_profile
 from signals.signal import Signal
+from signals.fold_domain import EARLIEST, LATEST, check_span, clamp, in_domain
+
+__all__ = ["PROFILE_FIELDS", "CustomerFold", "ReplayFeatures", "default_fold", "event_digest", "fold_profile",
+           "replay"]
 
 DEFAULT_ALLOWED_LATENESS = dt.timedelta(minutes=5)
-
-# Profile facts the later stages need: quiet hours (time zone, phone area code, region), drafting
-# (first name, locale), consent as upstream knows it. The e-mail address itself is not kept.
-PROFILE_FIELDS = ("first_name", "time_zone", "locale", "country", "region", "phone", "plan")
-
-
-def fold_profile(profile: dict[str, Any] | None, event: Any) -> dict[str, Any] | None:
-    """The customer's facts after a ``customer.profile`` event (newest event time wins)."""
-    if event.type != "customer.profile":
-        return profile
-    at = iso(event.occurred_at)
-    if profile is not None and profile.get("as_of", "") > at:
-        return profile
-    props = event.properties
-    new = dict(profile or {})
-    for name in PROFILE_FIELDS:
-        value = getattr(props, name, None)
-        if value is not None:
-            new[name] = value
-    if props.email is not None:
-        new["email_present"] = True
-    new.setdefault("email_present", False)
-    new["phone_present"] = bool(new.get("phone"))
-    consent = dict(new.get("consent") or {})
-    consent.update({k: v for k, v in props.consent.model_dump().items() if v is not None})
-    new["consent"] = consent
-    new["as_of"] = at
-    return new
-
-
-_DIGEST_CHARS = 12  # base64 of a 9-byte digest: fixed width, no padding
-
-
-def event_digest(event_id: str) -> str:
-    """The fixed-width form in which the dedup window remembers an ``event_id``."""
-    return binascii.b2a_base64(hashlib.blake2b(event_id.encode(), digest_size=9).digest(), newline=False).decode()
-
-
-def _in_chunk(chunk: str, digest: str) -> bool:
-    """Whether ``digest`` is one of the fixed-width digests concatenated in ``chunk``."""
-    pos = chunk.find(digest)
-    while pos >= 0:
-        if pos % _DIGEST_CHARS == 0:  # an unaligned hit straddles two digests: not a match
-            return True
-        pos = chunk.find(digest, pos + 1)
-    return False
-
-
-def _upgrade_seen(chunks: list[Any]) -> list[str]:
-    """Chunks of an older state (dicts of raw ids) as digest strings, order kept."""
-    return [c if isinstance(c, str) else "".join(event_digest(k) for k in c) for c in chunks]
+# Deadlines fired one by one, each at its own time, before the rest are fired in one step (a
+# customer silent for years would otherwise be ticked once per day of silence).
+MAX_STEPS = 1000
 
 
 def default_detectors() -> list[Detector]:
@@ -115,7 +75,15 @@ def default_detectors() -> list[Detector]:
 
 
 class CustomerFold:
-    """Composes detectors and features for one customer; pure, state in and state out."""
+    """Composes detectors and features for one customer; pure, state in and state out.
+
+    Total: every instant it hands the detectors (event times, promised dates, a tick's ``now``) is
+    first kept inside ``signals.fold_domain`` (``earliest`` .. ``latest``), so no accepted event
+    and no ``now`` can overflow a detector's date arithmetic.
+    """
+
+    earliest = EARLIEST
+    latest = LATEST
 
     def __init__(
         self,
@@ -132,11 +100,19 @@ class CustomerFold:
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"detector kinds must be unique, got {kinds}")
         self.allowed_lateness = allowed_lateness
+        check_span("allowed_lateness", allowed_lateness)
+        for detector in self.detectors:  # their durations must fit in the domain's margins
+            config = getattr(detector, "config", None)
+            if dataclasses.is_dataclass(config):
+                for item in dataclasses.fields(config):
+                    value = getattr(config, item.name)
+                    if isinstance(value, dt.timedelta):
+                        check_span(f"{detector.kind}.{item.name}", value)
         self._routes: dict[str, tuple[Detector, ...]] = {}
         self.dedup_window = dedup_window
         self._chunk = max(1, dedup_window // 8)
         self._max_chunks = -(-dedup_window // self._chunk) + 1  # one spare: never fewer than the window
-        self._chunk_chars = self._chunk * _DIGEST_CHARS
+        self._chunk_chars = self._chunk * DIGEST_CHARS
         # Anything with initial_state() and on_event(state, event); None folds no features.
         self.features = features
 
@@ -156,12 +132,13 @@ class CustomerFold:
         """Fold one event (duplicates change nothing); returns the new state and signals."""
         if state is None:
             state = self.initial_state()
+        event = in_domain(event)
         digest = event_digest(event.event_id)
         chunks = state["seen"]
         if chunks and not isinstance(chunks[-1], str):
-            chunks = _upgrade_seen(chunks)
+            chunks = upgrade_seen(chunks)
         for chunk in chunks:
-            if digest in chunk and _in_chunk(chunk, digest):
+            if digest in chunk and in_chunk(chunk, digest):
                 return state, []
         if chunks and len(chunks[-1]) < self._chunk_chars:
             seen = chunks[:-1]
@@ -221,6 +198,7 @@ class CustomerFold:
         """Let every detector emit the absences that ``now`` (event time) proves."""
         if state is None:
             return self.initial_state(), []
+        now = clamp(now)
         new_states, signals = _step(self.detectors, state["detectors"],
                                     lambda detector, before: detector.on_tick(before, now))
         if new_states is state["detectors"]:
@@ -239,6 +217,35 @@ class CustomerFold:
             if deadline is not None and (earliest is None or deadline < earliest):
                 earliest = deadline
         return earliest
+
+    def advance(self, state: dict[str, Any] | None, until: dt.datetime, *,
+                tick_every: dt.timedelta | None = None) -> tuple[dict[str, Any], list[Signal]]:
+        """Fire every deadline at or before ``until``, each at its own time (event time, not ``until``).
+
+        What makes the worker, a catch-up and ``replay`` agree: before an event is folded, the
+        customer's deadlines up to its ``occurred_at`` fire this way; a wall-clock tick fires them
+        up to now. ``detected_at`` is the deadline itself (with ``tick_every``, the next multiple
+        of it, like a periodic timer), so it does not depend on when the tick ran. After
+        ``MAX_STEPS`` deadlines the rest fire in one ``on_tick(state, until)``.
+        """
+        state = self.initial_state() if state is None else state
+        until = clamp(until)
+        signals: list[Signal] = []
+        for _ in range(MAX_STEPS):
+            deadline = self.next_deadline(state)
+            if deadline is None:
+                return state, signals
+            now = deadline if tick_every is None else _ceil_to(deadline, tick_every)
+            if now > until:
+                return state, signals
+            state, fired = self.on_tick(state, now)
+            signals.extend(fired)
+            after = self.next_deadline(state)
+            if after is not None and after <= now:
+                raise RuntimeError(f"detector deadline did not advance past {now}")
+        state, fired = self.on_tick(state, until)
+        signals.extend(fired)
+        return state, signals
 
 
 def feature_values(features: Any, state: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
@@ -265,7 +272,8 @@ class ReplayFeatures:
         self._in_place = getattr(features, "fold_in_place", None)
 
     def on_fold(self, customer_id: str, event: Any) -> None:
-        """Fold one event the customer fold took."""
+        """Fold one event the customer fold took (its times kept in the fold's domain, as the fold does)."""
+        event = in_domain(event)
         state = self._states.get(customer_id)
         if state is None:
             state = self.features.initial_state()
@@ -299,12 +307,10 @@ def _step(detectors: Iterable[Detector], states: dict[str, Any],
     return new_states, signals
 
 
-def default_fold(settings: Any = None) -> CustomerFold:
-    """The fold configured from ``infra.settings.Settings`` (environment when ``None``)."""
+def default_fold(settings: DetectorSettings | None = None) -> CustomerFold:
+    """The fold configured by its settings slice (detectors, feature spec; from the environment when ``None``)."""
     if settings is None:
-        from infra.settings import get_settings
-
-        settings = get_settings()
+        settings = get_settings().detectors
     lateness = dt.timedelta(seconds=settings.allowed_lateness_seconds)
     return CustomerFold(
         [
@@ -321,7 +327,7 @@ def default_fold(settings: Any = None) -> CustomerFold:
             CheckoutIdleDetector(CheckoutIdleConfig(idle_after=dt.timedelta(seconds=settings.checkout_idle_seconds))),
         ],
         allowed_lateness=lateness,
-        features=feature_fold.from_settings(settings),
+        features=feature_fold.from_settings(settings.features),
     )
 
 
@@ -338,58 +344,37 @@ def replay(
     *,
     tick_every: dt.timedelta | None = None,
     on_fold: Callable[[str, Any], None] | None = None,
+    until: dt.datetime | None = None,
 ) -> Iterator[Signal]:
-    """Run the fold over a stream offline, yielding signals in the order a live worker would.
+    """Run the fold over a stream offline, yielding the signals a live worker would, in its order.
 
-    Events are taken in the given order (nothing is sorted). The watermark is the latest
-    ``occurred_at`` seen; before folding an event that advances it, every customer whose
-    ``next_deadline`` is at or before the new watermark is ticked, earliest first. Ticks happen at
-    the exact deadline, or, with ``tick_every``, at the next multiple of it (like a periodic
-    timer). At the end, customers are ticked up to the last event time. ``on_fold(customer_id,
-    event)`` is called for every event the fold takes (not for duplicates), before the signals
-    it proves are yielded.
+    Events are taken in the given order (nothing is sorted). Each customer lives in its own event
+    time, exactly as in the worker (``signals.stream_batch``): before one of its events is folded,
+    its deadlines at or before that event's ``occurred_at`` fire (``CustomerFold.advance``);
+    another customer's events never make this one's late (partitions of a topic advance
+    independently, so no clock shared by all customers exists in the worker either). At the end,
+    every customer is advanced to ``until`` (default: the last event time), earliest deadline
+    first, as a worker's ticks do once it has read everything. ``on_fold(customer_id, event)`` is
+    called for every event the fold takes (not for duplicates), before the signals it proves.
     """
     if tick_every is not None and tick_every <= dt.timedelta(0):
         raise ValueError("tick_every must be positive")
     fold = fold or default_fold()
     states: dict[str, dict[str, Any]] = {}
-    scheduled: dict[str, dt.datetime] = {}
-    queue: list[tuple[dt.datetime, str]] = []
-
-    def schedule(customer_id: str, deadline: dt.datetime | None) -> None:
-        if deadline is None:
-            scheduled.pop(customer_id, None)
-        elif scheduled.get(customer_id) != deadline:
-            scheduled[customer_id] = deadline
-            heapq.heappush(queue, (deadline, customer_id))
-
-    def tick_until(watermark: dt.datetime) -> Iterator[Signal]:
-        while queue:
-            deadline, customer_id = queue[0]
-            now = deadline if tick_every is None else _ceil_to(deadline, tick_every)
-            if now > watermark:
-                return
-            heapq.heappop(queue)
-            if scheduled.get(customer_id) != deadline:
-                continue  # superseded by a later schedule() of the same customer
-            del scheduled[customer_id]
-            states[customer_id], signals = fold.on_tick(states[customer_id], now)
-            yield from signals
-            after = fold.next_deadline(states[customer_id])
-            if after is not None and after <= now:
-                raise RuntimeError(f"detector deadline did not advance past {now} for {customer_id}")
-            schedule(customer_id, after)
-
-    watermark: dt.datetime | None = None
+    deadlines: dict[str, dt.datetime | None] = {}
+    last: dt.datetime | None = None
     for event in events:
         occurred = event.occurred_at
-        if watermark is None or occurred > watermark:
-            watermark = occurred
-            # Most events advance the watermark and few of them make a deadline due: peek first.
-            if queue and queue[0][0] <= watermark:
-                yield from tick_until(watermark)
+        if last is None or occurred > last:
+            last = occurred
         customer_id = event.customer_id
         before = states.get(customer_id)
+        deadline = deadlines.get(customer_id)
+        if deadline is not None and deadline <= occurred:
+            before, signals = fold.advance(before, occurred, tick_every=tick_every)
+            states[customer_id] = before
+            deadlines[customer_id] = fold.next_deadline(before)
+            yield from signals
         state, signals = fold.on_event(before, event)
         if state is before and not signals:
             continue  # a duplicate: CustomerFold.on_event hands the state back untouched
@@ -398,6 +383,11 @@ def replay(
             on_fold(customer_id, event)
         yield from signals
         if before is None or state["detectors"] is not before["detectors"]:  # else: same deadline
-            schedule(customer_id, fold.next_deadline(state))
-    if watermark is not None:
-        yield from tick_until(watermark)
+            deadlines[customer_id] = fold.next_deadline(state)
+    end = until if until is not None else last
+    if end is None:
+        return
+    due = sorted((d, c) for c, d in deadlines.items() if d is not None and d <= end)
+    for _, customer_id in due:
+        states[customer_id], signals = fold.advance(states[customer_id], end, tick_every=tick_every)
+        yield from signals

@@ -14,10 +14,10 @@ the payload model of ``type``. ``parse_event`` is the single entry point; it rai
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
 import phonenumbers
 from pydantic import (
     AwareDatetime,
@@ -29,13 +29,16 @@ from pydantic import (
 )
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
+# Pydantic reads "999...9" into any size of int; JSON encoders and BIGINT columns stop at 64 bits.
+MAX_INT64 = 2**63 - 1
 Money = Annotated[float, Field(ge=0)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
 class _Payload(BaseModel):
     # Upstream systems add fields we do not know yet; keep them rather than reject the event.
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # NaN and infinities are not JSON: refuse them even when sent as strings ("Infinity").
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
 
 class ConsentFlags(_Payload):
@@ -91,7 +94,7 @@ class OrderPlaced(_Payload):
     order_id: Id
     amount: Money
     currency: Currency = "USD"
-    items: int = Field(default=1, ge=1)
+    items: int = Field(default=1, ge=1, le=MAX_INT64)
     promised_ship_by: AwareDatetime
     promised_delivery_by: AwareDatetime
 
@@ -123,8 +126,8 @@ class OrderCancelled(_Payload):
 class ProductUsage(_Payload):
     """Usage counted over one period (a session, or a day when ``day`` is set)."""
 
-    sessions: int = Field(default=1, ge=0)
-    feature_counts: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    sessions: int = Field(default=1, ge=0, le=MAX_INT64)
+    feature_counts: dict[str, Annotated[int, Field(ge=0, le=MAX_INT64)]] = Field(default_factory=dict)
     day: dt.date | None = None
 
 
@@ -132,7 +135,7 @@ class CheckoutStarted(_Payload):
     checkout_id: Id
     cart_value: Money = 0.0
     currency: Currency = "USD"
-    items: int = Field(default=1, ge=0)
+    items: int = Field(default=1, ge=0, le=MAX_INT64)
 
 
 class CheckoutActivity(_Payload):
@@ -202,7 +205,7 @@ GOAL_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t not in NOT
 
 
 class _Envelope(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     event_id: Id
     customer_id: Id
@@ -248,7 +251,8 @@ def event_to_dict(event: Any) -> dict[str, Any]:
 
 
 def event_to_json(event: Any) -> bytes:
-    return json.dumps(event_to_dict(event), separators=(",", ":")).encode()
+    """The event as compact, standard JSON (UTF-8; orjson never writes NaN, Infinity or lone surrogates)."""
+    return orjson.dumps(event_to_dict(event))
 
 
 def json_schema() -> dict[str, Any]:

@@ -1,96 +1,90 @@
-"""Projects the streams into SQL: customer profiles and goal events from ``events``, signals from ``signals``.
+"""Projects the streams into SQL: customer profiles and goal events from ``events``, signals from ``signals``,
+quarantined customers from ``quarantine``.
 
-A thin shell around ``signals.service``: one aiokafka consumer group, database writes in a worker
-thread (SQLAlchemy is synchronous), commits after each batch is stored. Every write is idempotent
-(profiles keep the newest by event time, signals and goal events are unique on their id), so a redelivered batch
-after a crash changes nothing. Dead-letter records are counted here too, for the console and the
-demo summary.
+A thin ``store`` for ``infra.topic_consumer.TopicConsumer``: one consumer group, each batch
+written in one transaction, offsets committed after it. Every write is idempotent (profiles keep
+the newest by event time, signals and goal events are unique on their id), so a batch read again
+after a crash or a database outage changes nothing. While the database is down or locked the
+loop pauses and reports ``degraded``; it resumes where it stopped. Records that are not valid
+events or signals are skipped here: the stage that consumes them for real dead-letters them
+with the reason. Dead-letter records are counted, for the console and the demo summary.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections import Counter
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from infra.database import session_scope
-from infra.stream_app import DEADLETTER, EVENTS, SIGNALS
+from infra.health import Reporter
+from infra.stream_app import DEADLETTER, EVENTS, QUARANTINE, SIGNALS
+from infra.topic_consumer import Poison, TopicConsumer
 from signals.events import parse_event
 from signals.goal_events import record_goal_event
+from signals.quarantine_store import record_quarantine_notice
 from signals.service import record_signal, upsert_customer_profile
 from signals.signal import Signal
 
 log = logging.getLogger(__name__)
 
+STAGE = "signals.projection"
+
 
 class Projection:
-    """Consume events, signals and deadletter; store profiles and signals; count what passed."""
+    """Consume events, signals and deadletter; store profiles and signals; count what was stored."""
 
     def __init__(self, engine: Engine, bootstrap: str, *, group_id: str = "retain-projection") -> None:
         self.engine = engine
-        self.bootstrap = bootstrap
-        self.group_id = group_id
         self.events = 0
         self.signals: Counter[str] = Counter()
         self.deadletter = 0
         self.deadletter_reasons: Counter[str] = Counter()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.consumer = TopicConsumer(topics=[EVENTS, SIGNALS, DEADLETTER, QUARANTINE], bootstrap=bootstrap,
+                                      group_id=group_id, store=self.store, stage=STAGE, max_records=2000)
 
-    async def start(self) -> None:
-        """Join the group and start consuming in the background."""
-        self._consumer = AIOKafkaConsumer(
-            EVENTS, SIGNALS, DEADLETTER,
-            bootstrap_servers=self.bootstrap, group_id=self.group_id,
-            enable_auto_commit=False, auto_offset_reset="earliest",
-        )
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name="signals.projection")
+    @property
+    def group_id(self) -> str:
+        """The consumer group whose committed offsets say what is stored (the single-box checkpoints read it)."""
+        return self.consumer.group_id
 
-    async def stop(self) -> None:
-        """Stop consuming (what was stored is committed)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._consumer is not None:
-            await self._consumer.stop()
+    async def run(self, reporter: Reporter) -> None:
+        """Consume until cancelled (run it under ``infra.supervisor.Supervisor``)."""
+        await self.consumer.run(reporter)
 
     def summary(self) -> dict[str, Any]:
         """Counts since start: events, signals by kind, deadletter."""
         return {"events": self.events, "signals": dict(sorted(self.signals.items())),
                 "deadletter": self.deadletter, "deadletter_reasons": dict(self.deadletter_reasons)}
 
-    async def _run(self) -> None:
-        assert self._consumer is not None
-        while True:
-            batches = await self._consumer.getmany(timeout_ms=500, max_records=2000)
-            records = [r for batch in batches.values() for r in batch]
-            if not records:
-                continue
-            await asyncio.to_thread(self._store, records)
-            await self._consumer.commit()
-
-    def _store(self, records: list[Any]) -> None:
+    def store(self, records: list[Any]) -> list[Poison]:
+        """Store one batch in one transaction (blocking: the consumer runs it in a thread)."""
+        events, signals, reasons = 0, Counter[str](), Counter[str]()
         with session_scope(self.engine) as session:
             for record in records:
                 if record.topic == EVENTS:
-                    self.events += 1
+                    events += 1
                     self._store_event(session, record.value)
                 elif record.topic == SIGNALS:
-                    signal = Signal.from_dict(json.loads(record.value))
-                    record_signal(session=session, signal=signal)
-                    self.signals[signal.kind] += 1
+                    signal = _signal(record.value)
+                    if signal is not None:
+                        record_signal(session=session, signal=signal)
+                        signals[signal.kind] += 1
+                elif record.topic == QUARANTINE:
+                    record_quarantine_notice(session=session, notice=json.loads(record.value))
                 elif record.topic == DEADLETTER:
-                    self.deadletter += 1
-                    reason = json.loads(record.value).get("reason", "")
-                    self.deadletter_reasons[str(reason).split(":")[0][:60]] += 1
+                    reasons[_deadletter_reason(record.value)] += 1
             session.commit()
+        # Counted after the commit, so a batch read again after an outage is counted once.
+        self.events += events
+        self.signals.update(signals)
+        self.deadletter += sum(reasons.values())
+        self.deadletter_reasons.update(reasons)
+        return []
 
     @staticmethod
     def _store_event(session: Any, raw: bytes) -> None:
@@ -103,3 +97,18 @@ class Projection:
         else:
             # Kept for results per rule: did the customer reach a rule's goal after the message?
             record_goal_event(session=session, event=event)
+
+
+def _signal(raw: bytes | None) -> Signal | None:
+    try:
+        return Signal.from_dict(json.loads(raw or b""))
+    except (ValidationError, ValueError, TypeError):
+        return None  # the decision stage dead-letters it with the reason
+
+
+def _deadletter_reason(raw: bytes | None) -> str:
+    try:
+        reason = json.loads(raw or b"").get("reason", "")
+    except (ValueError, AttributeError):
+        reason = "unreadable dead-letter record"
+    return str(reason).split(":")[0][:60]

@@ -1,5 +1,10 @@
 """Publishing validated events to the ``events`` topic: a small port, a Kafka adapter, a fake.
 
+An event becomes an ``EventRecord`` first (``encode_event``): its key, its value as standard JSON,
+and its size as the Kafka producer counts it. Callers check every record against the publisher's
+``max_record_bytes`` before publishing any, so an event that can never be sent is refused up
+front and never half of a batch goes out (the ingest API answers 413 naming the event).
+
 ``publish`` returns only once the broker acknowledged every record (``acks="all"``), or raises
 ``PublishError``. A batch is not atomic: when it fails halfway some events may already be on the
 topic, so the client retries the whole batch; that is safe because every consumer de-duplicates by
@@ -14,23 +19,72 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
+
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from signals.events import event_to_json
 
 log = logging.getLogger(__name__)
 
+# The Kafka producer's default max_request_size; one record (with its batch header) must fit in it.
+DEFAULT_MAX_RECORD_BYTES = 1_048_576
+
 
 class PublishError(RuntimeError):
-    """The broker did not acknowledge every event (unreachable, refused or too slow)."""
+    """The broker did not acknowledge every event (unreachable, refused or too slow).
+
+    ``retriable`` is False when sending the same records again cannot succeed (the broker refused
+    one as too large: ``oversized_index`` names it); the caller must not answer "retry" then.
+    """
+
+    def __init__(self, message: str, *, retriable: bool = True, oversized_index: int | None = None):
+        super().__init__(message)
+        self.retriable = retriable
+        self.oversized_index = oversized_index
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One event as it goes on the topic: partition key, standard-JSON value, size as the producer counts it."""
+
+    event: Any
+    key: bytes
+    value: bytes
+
+    @property
+    def size(self) -> int:
+        """Bytes the producer counts against ``max_request_size`` (record plus batch overhead)."""
+        return DefaultRecordBatchBuilder.estimate_size_in_bytes(self.key, self.value, [])
+
+
+def encode_event(event: Any) -> EventRecord:
+    """The record of a validated event, keyed by its customer_id."""
+    return EventRecord(event=event, key=event.customer_id.encode(), value=event_to_json(event))
+
+
+def oversized(records: Sequence[EventRecord], limit: int) -> list[int]:
+    """Indexes of the records larger than ``limit`` bytes: the producer would refuse each of them."""
+    return [index for index, record in enumerate(records) if record.size > limit]
+
+
+def refuse_oversized(records: Sequence[EventRecord], limit: int) -> None:
+    # Checked before the first send, so nothing of a batch with an unsendable record goes out.
+    too_large = oversized(records, limit)
+    if too_large:
+        raise PublishError(f"record {too_large[0]} is larger than {limit} bytes", retriable=False,
+                           oversized_index=too_large[0])
 
 
 class EventPublisher(Protocol):
     """Where validated events go; the HTTP API depends on this, not on Kafka."""
 
-    async def publish(self, events: Sequence[Any]) -> None:
-        """Write every event, keyed by customer_id; raise PublishError unless all were acknowledged."""
+    max_record_bytes: int  # a record larger than this can never be published
+
+    async def publish(self, records: Sequence[EventRecord]) -> None:
+        """Write every record; raise PublishError unless all were acknowledged."""
         ...
 
     async def check(self) -> None:
@@ -49,8 +103,10 @@ class KafkaEventPublisher:
         timeout: float = 5.0,
         enable_idempotence: bool | None = None,
         client_id: str = "retain-ingest",
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     ):
         """``enable_idempotence=None`` tries idempotence and falls back when the broker refuses it."""
+        self.max_record_bytes = max_record_bytes
         self.bootstrap = bootstrap
         self.topic = topic
         self.timeout = timeout
@@ -72,6 +128,7 @@ class KafkaEventPublisher:
             request_timeout_ms=timeout_ms,
             retry_backoff_ms=100,
             metadata_max_age_ms=30_000,
+            max_request_size=self.max_record_bytes,
         )
 
     async def _start_producer(self, idempotent: bool) -> Any:
@@ -112,30 +169,38 @@ class KafkaEventPublisher:
             if producer is not None:
                 await producer.stop()
 
-    async def publish(self, events: Sequence[Any]) -> None:
-        """Send all events keyed by customer_id and wait for every acknowledgement."""
-        if not events:
+    async def publish(self, records: Sequence[EventRecord]) -> None:
+        """Send all records and wait for every acknowledgement."""
+        if not records:
             return
+        refuse_oversized(records, self.max_record_bytes)
         await self.start()
         try:
-            await asyncio.wait_for(self._send_all(events), self.timeout)
+            await asyncio.wait_for(self._send_all(records), self.timeout)
         except asyncio.TimeoutError as exc:
-            raise PublishError(f"broker did not acknowledge {len(events)} events within {self.timeout}s") from exc
+            raise PublishError(f"broker did not acknowledge {len(records)} events within {self.timeout}s") from exc
         except PublishError:
             raise
         except Exception as exc:  # noqa: BLE001 - any producer failure means "not acknowledged"
             raise PublishError(f"broker refused the events: {exc!r}") from exc
 
-    async def _send_all(self, events: Sequence[Any]) -> None:
+    async def _send_all(self, records: Sequence[EventRecord]) -> None:
+        from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
+
         producer = self._producer
         if producer is None:
             raise PublishError("publisher stopped while publishing")
         # send() only queues the record; the returned futures resolve on the broker's ack.
-        futures = [
-            await producer.send(self.topic, value=event_to_json(event), key=event.customer_id.encode())
-            for event in events
-        ]
-        await asyncio.gather(*futures)
+        futures = [await producer.send(self.topic, value=r.value, key=r.key) for r in records]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        for index, result in enumerate(results):
+            if isinstance(result, (MessageSizeTooLargeError, RecordTooLargeError)):
+                # The broker's own limit is below ours: resending cannot help (see ingest_max_event_bytes).
+                raise PublishError(f"the broker refused record {index} as too large: {result!r}",
+                                   retriable=False, oversized_index=index)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def check(self) -> None:
         """Raise PublishError unless the broker answers a metadata request for the topic."""
@@ -158,17 +223,34 @@ class KafkaEventPublisher:
 
 
 class InMemoryEventPublisher:
-    """A fake publisher for tests and the offline demo: keeps what it was given, or fails on demand."""
+    """A fake publisher for tests and the offline demo: keeps what it was given, or fails on demand.
 
-    def __init__(self) -> None:
-        self.published: list[Any] = []
+    It refuses records over ``max_record_bytes`` as the Kafka producer does, keeping none of them.
+    """
+
+    def __init__(self, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
+        self.max_record_bytes = max_record_bytes
+        self.records: list[EventRecord] = []
         self.fail_with: str | None = None  # set to a reason to simulate a broker outage
+        # Set to simulate a broker whose message.max.bytes is below max_record_bytes: the records
+        # before the first larger one are kept, then it is refused (as Kafka answers RecordTooLarge).
+        self.broker_limit: int | None = None
 
-    async def publish(self, events: Sequence[Any]) -> None:
-        """Keep the events, or raise PublishError when ``fail_with`` is set (keeping none)."""
+    @property
+    def published(self) -> list[Any]:
+        """The events of every record kept so far."""
+        return [record.event for record in self.records]
+
+    async def publish(self, records: Sequence[EventRecord]) -> None:
+        """Keep the records, or raise PublishError when ``fail_with`` is set or one is too large (keeping none)."""
         if self.fail_with is not None:
             raise PublishError(self.fail_with)
-        self.published.extend(events)
+        refuse_oversized(records, self.max_record_bytes)
+        for index, record in enumerate(records):
+            if self.broker_limit is not None and record.size > self.broker_limit:
+                raise PublishError(f"the broker refused record {index} as too large", retriable=False,
+                                   oversized_index=index)
+            self.records.append(record)
 
     async def check(self) -> None:
         """Raise PublishError when ``fail_with`` is set."""

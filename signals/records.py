@@ -73,3 +73,24 @@ class GoalEventRecord(SQLModel, table=True):
     customer_id: str = Field(sa_type=sa.String(128), nullable=False)
     type: str = Field(sa_type=sa.String(32), nullable=False)
     occurred_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+
+
+class QuarantineRecord(SQLModel, table=True):
+    """A customer whose stream state the worker set aside (``signals.quarantine``), as last announced.
+
+    Projected from the ``quarantine`` topic; the worker's state table is the authority, this is
+    what the console and ``retain explain`` show. A released customer keeps its row (status
+    ``released``) so the history of why it was held stays visible.
+    """
+
+    __tablename__ = "stream_quarantine"
+
+    customer_id: str = Field(primary_key=True, sa_type=sa.String(128))
+    status: str = Field(sa_type=sa.String(16), nullable=False)  # quarantined | released
+    reason: str = Field(default="", sa_type=sa.Text, nullable=False)
+    stage: str = Field(default="", sa_type=sa.String(32), nullable=False)
+    since: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    held: int = Field(default=0, nullable=False)  # events held with it, folded on release
+    dead_lettered: int = Field(default=0, nullable=False)  # events that found the hold full
+    released_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    updated_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)

@@ -38,6 +38,14 @@ _CONSENT_COLUMNS: dict[str, str] = {
 }
 
 
+def consent_flags(record: CustomerRecord | None) -> dict[str, bool]:
+    """The upstream consent flags a customer row holds, by flag name (``sms_marketing``: True); unknown ones left out."""
+    if record is None:
+        return {}
+    values = {flag: getattr(record, column) for flag, column in _CONSENT_COLUMNS.items()}
+    return {flag: value for flag, value in values.items() if value is not None}
+
+
 def profile_values(event: Any) -> dict[str, Any]:
     """The customer columns a ``customer.profile`` event sets (fields it leaves out are absent)."""
     props = event.properties

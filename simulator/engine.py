@@ -183,20 +183,27 @@ class Simulator:
                 progress.update(1)
 
     # -- hooks for outreach ------------------------------------------------------------------------
-    def react_to_message(self, customer_id: str, at: dt.datetime, kind: str) -> Reaction:
-        """How the customer would react to a message of ``kind`` at ``at`` (no state change)."""
-        life = self._by_id[customer_id]
-        u = random.Random(f"retain-sim:{self.seed}:{customer_id}:{at.isoformat()}:{kind}:reaction").random()
-        return hazard.choose_reaction(life.customer.persuadable, u)
+    def react_to_message(self, customer_id: str, at: dt.datetime, kind: str, channel: str = "email", *,
+                         key: str | None = None, unwanted: bool = False) -> Reaction:
+        """How the customer would react to a message of ``kind`` on ``channel`` (no state change).
 
-    def deliver_message(self, customer_id: str, at: dt.datetime, kind: str) -> Reaction:
+        The draw is keyed by ``key`` (the message's idempotency key) when given, else by ``at``, so
+        the same message gets the same reaction in every run of the same seed.
+        """
+        life = self._by_id[customer_id]
+        u = random.Random(f"retain-sim:{self.seed}:{customer_id}:{key or at.isoformat()}:{kind}:reaction").random()
+        return hazard.choose_reaction(life.customer.persuadable, u, channel=channel, kind=kind, unwanted=unwanted)
+
+    def deliver_message(self, customer_id: str, at: dt.datetime, kind: str, channel: str = "email", *,
+                        key: str | None = None, unwanted: bool = False) -> Reaction:
         """A message reaches the customer: update their hazard and behaviour, return the reaction.
 
         The caller decides what a reaction means for consent (STOP, unsubscribe, complaint);
-        a purchase is simulated here (a checkout that completes within hours).
+        a purchase is simulated here (a checkout that completes within hours). ``unwanted`` marks
+        a message its recipients never wanted (see ``hazard.UNWANTED``).
         """
         life = self._by_id[customer_id]
-        reaction = self.react_to_message(customer_id, at, kind)
+        reaction = self.react_to_message(customer_id, at, kind, channel, key=key, unwanted=unwanted)
         if not life.active_at(at.timestamp()):
             return Reaction.IGNORED
         life.messages += 1

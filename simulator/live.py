@@ -128,8 +128,9 @@ class LiveFeed:
                 yield event
             await sleep(tick_seconds)
 
-    def deliver_message(self, customer_id: str, at: dt.datetime, kind: str) -> Reaction:
+    def deliver_message(self, customer_id: str, at: dt.datetime, kind: str, channel: str = "email", *,
+                        key: str | None = None, unwanted: bool = False) -> Reaction:
         """Feed an outreach message back into the population (see ``Simulator.deliver_message``)."""
         if self.simulator is None:
             raise RuntimeError("call next_batch() first: the population starts with the backfill")
-        return self.simulator.deliver_message(customer_id, at, kind)
+        return self.simulator.deliver_message(customer_id, at, kind, channel, key=key, unwanted=unwanted)

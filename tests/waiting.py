@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import pytest
 
@@ -15,6 +15,18 @@ async def wait_for(condition: Callable[[], Any], timeout: float, what: str | Cal
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
+        if value:
+            return value
+        await asyncio.sleep(interval)  # polling interval of a bounded wait, not a timing assumption
+    pytest.fail(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
+
+
+async def wait_for_async(condition: Callable[[], Awaitable[Any]], timeout: float, what: str | Callable[[], str],
+                         *, interval: float = 0.2) -> Any:
+    """``wait_for`` with a coroutine condition (e.g. an HTTP probe)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await condition()
         if value:
             return value
         await asyncio.sleep(interval)  # polling interval of a bounded wait, not a timing assumption

@@ -4,7 +4,13 @@ A thin shell around ``DecisionStage`` (pure ``decide`` plus idempotent storage):
 signals in small batches, parses them (a record that is not a valid Signal goes to
 ``deadletter`` with the reason), runs the stage in a worker thread so database I/O never blocks
 the loop, and sends the stored engage/defer decisions keyed by customer_id. A batch whose
-transaction fails is retried signal by signal, so one poison signal is dead-lettered alone.
+transaction fails on its own account is retried signal by signal, so one poison signal is
+dead-lettered alone. A database or broker that is away (``infra.transient``) is no signal's
+fault: the batch is tried again with capped backoff, the stage reports ``degraded`` in
+``Health``, and each try decides at its own ``now``, so a signal whose rule's relevance passed
+during the outage is stored as ``expired`` (``relevance_passed``), never dead-lettered. The
+batch's offsets are ``held`` until its decisions are stored and published: a stop in the middle
+of an outage commits nothing past them.
 A timer re-reads the rules folder (``RuleReloader``); a paused scheduler writes deferral jobs
 to the job store, where the scheduler process runs them (see ``triggers.deferred``).
 """
@@ -23,11 +29,15 @@ from typing import Any, Callable
 import faust
 from sqlalchemy import Engine
 
+from infra.backoff import Backoff
 from infra.database import make_engine
+from infra.health import Health, Reporter
+from infra.held_offsets import Interrupted, held, wait_unless_interrupted
 from infra.scheduler import create_scheduler
 from infra.settings import Settings
 from infra.stream_app import topics_of
-from infra.deadletter import deadletter_record, describe_error
+from infra.deadletter import deadletter_key, deadletter_record, describe_error
+from infra.transient import is_transient
 from signals.signal import Signal
 from triggers.decision import Decision
 from triggers.decision_stage import DecisionStage
@@ -40,6 +50,8 @@ log = logging.getLogger(__name__)
 
 BATCH_MAX = 200
 BATCH_WITHIN = 0.05  # seconds: a lone signal waits at most this long for company
+RETRY_BASE, RETRY_CAP = 0.5, 30.0  # seconds between tries of a batch while the database is away
+STAGE = "triggers.decide"
 
 
 def utc_now() -> dt.datetime:
@@ -78,8 +90,10 @@ class DecisionAgents:
         self, app: faust.App, stage: DecisionStage, *, reloader: RuleReloader | None = None,
         reload_interval: float = 2.0, clock: Callable[[], dt.datetime] = utc_now,
         decisions_out: Any = None, deadletter_out: Any = None, on_start: list[Callable[[], Any]] | None = None,
+        health: Health | None = None,
     ) -> None:
         self.app = app
+        self.health: Reporter = (health or Health()).register(STAGE)
         self.stage = stage
         self.reloader = reloader
         self.clock = clock
@@ -97,8 +111,13 @@ class DecisionAgents:
     async def _start(self) -> None:
         try:
             await self._prepare()
+        except Exception as exc:  # noqa: BLE001 - e.g. the job store is away: batches retry until it is back
+            log.exception("preparing the decision stage failed")
+            self.health.degraded(f"start: {type(exc).__name__}")
+        else:
+            self.health.ok()
         finally:
-            self._ready.set()  # even after a failed hook: a failing batch is dead-lettered, not stuck
+            self._ready.set()
 
     async def _prepare(self) -> None:
         # The schema is migrated by the entry point (``retain up``, ``retain worker``) before start.
@@ -117,30 +136,60 @@ class DecisionAgents:
     async def _decide_signals(self, stream: Any) -> None:
         await self._ready.wait()  # the schema must exist before the first decision is stored
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
-            parsed: list[tuple[Signal, Any]] = []
-            for event in events:
-                self.counters.signals += 1
-                try:
-                    parsed.append((Signal.from_dict(event.value), event))
-                except Exception as exc:  # noqa: BLE001 - a malformed signal goes to deadletter
-                    await self._deadletter(event, exc)
-            if parsed:
-                await self._process(parsed)
+            try:
+                with held(events):  # offsets are committed only once every signal here is decided
+                    await self._decide_batch(events)
+            except Interrupted:
+                # A stop or rebalance during an outage: the batch is read again from the last commit.
+                log.warning("decision stage gave up %d undecided signal(s), uncommitted", len(events))
+
+    async def _decide_batch(self, events: list[Any]) -> None:
+        parsed: list[tuple[Signal, Any]] = []
+        for event in events:
+            self.counters.signals += 1
+            try:
+                parsed.append((Signal.from_dict(event.value), event))
+            except Exception as exc:  # noqa: BLE001 - a malformed signal goes to deadletter
+                await self._deadletter(event, exc)
+        if parsed:
+            await self._process(parsed)
 
     async def _process(self, parsed: list[tuple[Signal, Any]]) -> None:
-        try:
-            published = await asyncio.to_thread(self.stage.process, [s for s, _ in parsed], self.clock())
-        except Exception:  # noqa: BLE001 - isolate the poison signal: retry one by one
-            if len(parsed) == 1:
-                signal, event = parsed[0]
-                log.exception("deciding signal %s failed", signal.signal_id)
-                await self._deadletter(event, RuntimeError("decision stage failed (see worker log)"))
+        """Decide, store and publish a batch; wait out transient errors, dead-letter only a poison signal."""
+        backoff = Backoff(base=RETRY_BASE, cap=RETRY_CAP)
+        while True:
+            try:
+                # ``now`` per try: a signal whose relevance passed while we waited is decided "expired".
+                published = await asyncio.to_thread(self.stage.process, [s for s, _ in parsed], self.clock())
+                for decision in published:
+                    await self.publish(decision)
+            except Exception as exc:  # noqa: BLE001 - sorted below: the infrastructure's fault or the batch's
+                if is_transient(exc):
+                    await self._wait(backoff, exc, len(parsed))
+                    continue
+                await self._isolate(parsed, exc)
                 return
-            for one in parsed:
+            if backoff.failures:
+                log.info("decision stage: stored again after %d failed attempt(s)", backoff.failures)
+            self.health.ok()
+            return
+
+    async def _wait(self, backoff: Backoff, exc: BaseException, size: int) -> None:
+        delay = backoff.next()
+        why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]
+        self.health.degraded(f"waiting for the infrastructure ({why}); retry {backoff.failures} in {delay:.1f}s")
+        log.warning("deciding %d signal(s) failed (%s); trying again in %.1fs", size, why, delay)
+        await wait_unless_interrupted(self.app, delay)  # backoff that lets go on a stop or rebalance
+
+    async def _isolate(self, parsed: list[tuple[Signal, Any]], exc: BaseException) -> None:
+        if len(parsed) > 1:
+            for one in parsed:  # one by one, so only the poison signal is dead-lettered
                 await self._process([one])
             return
-        for decision in published:
-            await self.publish(decision)
+        signal, event = parsed[0]
+        log.error("deciding signal %s failed", signal.signal_id, exc_info=exc)
+        # The reason names the error type only: SQL error texts carry statement parameters.
+        await self._deadletter(event, RuntimeError(f"decision stage failed: {type(exc).__name__} (see worker log)"))
 
     async def publish(self, decision: Decision) -> None:
         """Send one engage/defer decision to the decisions topic, keyed by customer_id."""
@@ -151,10 +200,10 @@ class DecisionAgents:
     async def _deadletter(self, event: Any, exc: BaseException) -> None:
         message = event.message
         record = deadletter_record(
-            raw=_raw_text(event.value), reason=describe_error(exc), stage="triggers.decide", topic=message.topic,
+            raw=_raw_text(event.value), reason=describe_error(exc), stage=STAGE, topic=message.topic,
             partition=message.partition, offset=message.offset, key=message.key, now=self.clock(),
         )
-        await self.deadletter_out.send(key=message.key, value=record)
+        await self.deadletter_out.send(key=deadletter_key(message.key), value=record)
         self.counters.deadletter += 1
         log.warning("deadletter %s[%s]@%s: %s", message.topic, message.partition, message.offset, record["reason"])
 
@@ -167,7 +216,7 @@ def _serving_scorer(settings: Settings) -> Callable[[], Any]:
     root = settings.model_registry_path
     # Only a model taking the columns of the spec this worker's fold computes may serve.
     serving = ServingModel(Path(root), cut_points=settings.risk_cut_points, check_interval=settings.model_reload_seconds,
-                           expect_features=features.from_settings(settings).FEATURE_NAMES)
+                           expect_features=features.from_settings(settings.features).FEATURE_NAMES)
 
     def scorer() -> Any:
         try:
@@ -191,6 +240,7 @@ def register_decision_agents(
     clock: Callable[[], dt.datetime] = utc_now,
     decisions_out: Any = None,
     deadletter_out: Any = None,
+    health: Health | None = None,
 ) -> DecisionAgents:
     """Register the decision agent and the rules reload timer on ``app``; returns their handle.
 
@@ -216,5 +266,5 @@ def register_decision_agents(
     )
     return DecisionAgents(
         app, stage, reloader=reloader, reload_interval=settings.rules_reload_seconds, clock=clock,
-        decisions_out=decisions_out, deadletter_out=deadletter_out, on_start=on_start,
+        decisions_out=decisions_out, deadletter_out=deadletter_out, on_start=on_start, health=health,
     )

@@ -30,7 +30,7 @@ from triggers.rule import Channel, Rule, Topic
 from triggers.ruleset import RuleSet
 
 __all__ = [
-    "ContactHistory", "Decision", "InMemoryConsent", "Outcome", "ReasonCode", "decide", "decision_id_for",
+    "ContactHistory", "Decision", "DecisionSnapshot", "InMemoryConsent", "Outcome", "ReasonCode", "decide", "decision_id_for",
     "idempotency_key_for",
 ]
 
@@ -45,6 +45,33 @@ def decision_id_for(signal_id: str, rule_id: str | None) -> str:
 def idempotency_key_for(customer_id: str, rule_id: str, episode_key: str) -> str:
     """The outbox key: at most one message per (customer, rule, episode)."""
     return hashlib.sha256(f"send{_SEP}{customer_id}{_SEP}{rule_id}{_SEP}{episode_key}".encode()).hexdigest()[:40]
+
+
+MESSAGE_OUTCOMES = (Outcome.ENGAGE, Outcome.DEFER)
+# The customer facts a message may use (see outreach.drafting.brief); contact details stay out.
+_SNAPSHOT_FACTS = ("first_name", "locale", "time_zone")
+
+
+class DecisionSnapshot(BaseModel):
+    """What a message is about, as the decision saw it: the signal's reason and attributes, the customer's facts.
+
+    Carried by every engage/defer decision (to the outbox and through a quiet-hours release), so
+    drafting reads the moment that was decided on, with no lookup that could lag behind the stream.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    signal_reason: str
+    signal_attributes: dict[str, Any] = {}
+    first_name: str | None = None
+    locale: str | None = None
+    time_zone: str | None = None
+
+    @classmethod
+    def of(cls, signal: Signal, customer: Mapping[str, Any]) -> "DecisionSnapshot":
+        """The snapshot of ``signal`` and the customer facts ``decide`` was given."""
+        facts = {name: customer[name] for name in _SNAPSHOT_FACTS if customer.get(name) is not None}
+        return cls(signal_reason=signal.reason, signal_attributes=dict(signal.attributes), **facts)
 
 
 class Decision(BaseModel):
@@ -75,6 +102,8 @@ class Decision(BaseModel):
     decided_at: AwareDatetime
     # Set on the decision a quiet-hours deferral job takes when it runs: the defer it releases.
     deferred_from: str | None = None
+    # Engage/defer only (None on the others, and on decisions stored before decisions carried it).
+    snapshot: DecisionSnapshot | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (for the decisions topic and the decisions table)."""
@@ -86,7 +115,8 @@ class Decision(BaseModel):
         return cls.model_validate(dict(data))
 
 
-def _decision(signal: Signal, verdict: Verdict, risk: Risk, now: dt.datetime, fingerprint: str | None) -> Decision:
+def _decision(signal: Signal, verdict: Verdict, customer: Mapping[str, Any], risk: Risk, now: dt.datetime,
+              fingerprint: str | None) -> Decision:
     rule = verdict.rule
     return Decision(
         decision_id=decision_id_for(signal.signal_id, rule.id),
@@ -110,6 +140,7 @@ def _decision(signal: Signal, verdict: Verdict, risk: Risk, now: dt.datetime, fi
         risk_bucket=risk.bucket,
         drivers=risk.drivers,
         decided_at=now,
+        snapshot=DecisionSnapshot.of(signal, customer) if verdict.outcome in MESSAGE_OUTCOMES else None,
     )
 
 
@@ -138,7 +169,7 @@ def decide(
         signal=signal, rules=matched, customer=customer, history=history, consent=consent, now=now, config=config,
     )
     if verdicts:
-        return [_decision(signal, verdict, scored, now, fingerprint) for verdict in verdicts]
+        return [_decision(signal, verdict, customer, scored, now, fingerprint) for verdict in verdicts]
     return [
         Decision(
             decision_id=decision_id_for(signal.signal_id, None),

@@ -33,7 +33,7 @@ from triggers.policy.frequency_caps import cap_verdict
 from triggers.policy.reasons import Outcome, ReasonCode
 from triggers.policy.regions import recipient_regions
 from triggers.rule import Rule
-from signals.service import get_customer
+from signals.service import consent_flags, get_customer
 from triggers.service import contact_history, get_decision, record_decisions
 from triggers.signal_context import UpstreamConsent
 
@@ -111,21 +111,12 @@ def install_deferral_context(context: DeferralContext | None) -> None:
     _context = context
 
 
-_PROJECTED_CONSENT = {"email_marketing": "email_marketing_consent", "sms_marketing": "sms_marketing_consent",
-                      "email_service": "email_service_consent", "sms_service": "sms_service_consent"}
-
-
 def with_projected_consent(customer: Mapping[str, Any], record: Any) -> dict[str, Any]:
     """The facts snapshot with consent flags the customers projection knows now (newer than the snapshot)."""
     facts = dict(customer)
     if record is None:
         return facts
-    consent = dict(facts.get("consent") or {})
-    for flag, column in _PROJECTED_CONSENT.items():
-        value = getattr(record, column, None)
-        if value is not None:
-            consent[flag] = value
-    facts["consent"] = consent
+    facts["consent"] = {**(facts.get("consent") or {}), **consent_flags(record)}
     return facts
 
 

@@ -4,6 +4,11 @@ YAML is composed into nodes first (they keep line numbers), then constructed and
 pydantic ``RuleFile``; each validation error's ``loc`` is walked down the node tree to the line
 of the offending key. Duplicate keys inside a mapping and duplicate rule ids across files are
 errors too (YAML itself would silently keep the last one).
+
+Rule text may come from anyone with the console's read role (``/api/rules/validate``), so the
+loader bounds its work: anchors and aliases are refused (rule files have no use for them, and each
+level of aliases multiplies every later walk of the document: 400 bytes can cost minutes), and a
+file over ``MAX_RULE_FILE_CHARS`` is refused before it is parsed.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from triggers.rule import Rule, RuleFile
 from triggers.ruleset import RuleSet
 
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
+MAX_RULE_FILE_CHARS = 1_000_000  # a rule is about 1 kB; a thousand of them still fit
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,23 @@ class RuleLoadError(Exception):
     def __init__(self, errors: list[RuleError]):
         self.errors = errors
         super().__init__("\n".join(str(e) for e in errors))
+
+
+class RuleYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases (``&name``, ``*name``, ``<<: *name``)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """Refuse an anchor or alias before composing the node that carries it."""
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (&name, *name) are not allowed in rule files", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str) -> Any:
+    """One YAML document as plain data, anchors and aliases refused (``yaml.YAMLError`` says where)."""
+    return yaml.load(text, Loader=RuleYamlLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def rule_files(path: Path) -> list[Path]:
@@ -112,7 +135,9 @@ def _duplicate_keys(node: yaml.Node | None, file: str, path: str = "") -> list[R
 
 def parse_rule_text(text: str, file: str) -> tuple[list[Rule], list[RuleError]]:
     """Parse one rule file's text: its rules and its errors (rules are empty when errors exist)."""
-    loader = yaml.SafeLoader(text)
+    if len(text) > MAX_RULE_FILE_CHARS:
+        return [], [RuleError(file, 1, "(file)", f"longer than {MAX_RULE_FILE_CHARS} characters")]
+    loader = RuleYamlLoader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -169,7 +194,7 @@ def check_rules(path: str | Path) -> tuple[RuleSet | None, list[RuleError]]:
 
 
 def _rule_line(file: Path, index: int) -> int:
-    node = yaml.compose(file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    node = yaml.compose(file.read_text(encoding="utf-8"), Loader=RuleYamlLoader)
     return _line_of(node, ("rules", index, "id"))
 
 

@@ -1,4 +1,4 @@
-"""Database tables of the trigger stage: decisions, rule versions, and the rule audit log.
+"""Database tables of the trigger stage: decisions, rule versions, rule proposals, and the rule audit log.
 
 ``DecisionRecord`` keeps every decision once (primary key ``decision_id``, derived from signal
 and rule, so a redelivered signal cannot add a second row). ``RuleVersionRecord`` keeps the
@@ -44,6 +44,8 @@ class DecisionRecord(SQLModel, table=True):
     drivers: list[Any] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
     decided_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
     deferred_from: str | None = Field(default=None, sa_type=sa.String(64))
+    # What drafting reads (triggers.decision.DecisionSnapshot); engage/defer decisions only.
+    snapshot: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     recorded_at: dt.datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
 
 
@@ -73,3 +75,31 @@ class RuleAuditRecord(SQLModel, table=True):
     new_fingerprint: str | None = Field(default=None, sa_type=sa.String(32))
     diff: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
     errors: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+
+
+class RuleProposalRecord(SQLModel, table=True):
+    """A rule version that changes behaviour, waiting for a second person (four-eyes), and its fate.
+
+    A pending proposal is in force nowhere: it is not in the rule files and not in ``rule_versions``.
+    ``base_hash`` is the content hash of the rule it was written against (None for a new rule), so
+    an approval can refuse a proposal whose diff no longer describes the change.
+    """
+
+    __tablename__ = "rule_proposals"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.Integer)
+    rule_id: str = Field(sa_type=sa.String(64), index=True, nullable=False)
+    version: int = Field(sa_type=sa.Integer, nullable=False)
+    content: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    content_hash: str = Field(sa_type=sa.String(64), nullable=False)
+    base_hash: str | None = Field(default=None, sa_type=sa.String(64))
+    base_version: int | None = Field(default=None, sa_type=sa.Integer)
+    reasons: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    diff: str = Field(default="", sa_type=sa.Text, nullable=False)
+    backtest: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    state: str = Field(sa_type=sa.String(16), index=True, nullable=False)  # pending|approved|rejected|superseded
+    proposed_by: str = Field(sa_type=sa.String(64), nullable=False)
+    proposed_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+    decided_by: str | None = Field(default=None, sa_type=sa.String(64))
+    decided_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    note: str = Field(default="", sa_type=sa.String(400), nullable=False)

@@ -4,8 +4,13 @@
 them with the real loader. A bad file is rejected: each problem is logged as
 ``file:line: field: message``, one ``rejected`` audit row is written, and the previous rules stay
 live. A good change is swapped into the ``RuleBook`` atomically, the new rule versions are stored
-and one ``applied`` audit row holds who, when and the diff. The worker calls ``check`` from a
-timer (every ``settings.rules_reload_seconds``).
+and one ``applied`` audit row holds who, when and the diff. The files are the source of truth and
+arrive through code review and deployment, so a change in them applies as deployed even when the
+console would have sent it to a second person: the audit row then names each such rule with its
+reasons (``diff["behaviour_changes"]``) and a warning is logged, unless the new content is a
+console proposal a second person approved. Pending console proposals live in the database only,
+so this reloader can never put one in force. The worker calls ``check`` from a timer (every
+``settings.rules_reload_seconds``).
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlmodel import Session
 
 from infra.database import session_scope
 from triggers.loader import check_rules, rule_files
+from triggers.records import RuleProposalRecord
+from triggers.rule_proposals import APPROVED
+from triggers.rule_review import review_change
 from triggers.ruleset import RuleBook, RuleSet, RuleSetDiff
-from triggers.service import record_rule_audit, record_rule_versions
+from triggers.service import record_rule_audit, record_rule_versions, rule_content_hash
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +49,36 @@ def files_fingerprint(path: Path) -> str:
             digest.update(b"(unreadable)")
         digest.update(b"\0")
     return digest.hexdigest()[:32]
+
+
+def behaviour_changes(old: RuleSet, new: RuleSet) -> dict[str, list[str]]:
+    """Per changed rule, what would need a second person in the console (none when ``old`` is empty: a start)."""
+    if not len(old):
+        return {}
+    out = {}
+    for rule in new:
+        before = old.get(rule.id)
+        if before is None or before != rule:
+            reasons = review_change(before, rule).reasons
+            if reasons:
+                out[rule.id] = list(reasons)
+    return out
+
+
+def unapproved(*, session: Session, ruleset: RuleSet, reviews: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``reviews`` without the rules whose new content a second person approved in the console."""
+    hashes = {rule_content_hash(ruleset.get(rule_id).canonical()): rule_id for rule_id in reviews}
+    approved = set(session.scalars(select(RuleProposalRecord.content_hash).where(
+        RuleProposalRecord.content_hash.in_(hashes), RuleProposalRecord.state == APPROVED)))
+    return {rule_id: reasons for rule_id, reasons in reviews.items()
+            if rule_content_hash(ruleset.get(rule_id).canonical()) not in approved}
+
+
+def _warn_unreviewed(reviews: dict[str, list[str]]) -> None:
+    for rule_id, reasons in reviews.items():
+        # Files arrive through code review and deployment, not the console's four-eyes: say so loudly.
+        log.warning("rule %s changed in the files in a way the console would send for approval (%s); "
+                    "applied as deployed", rule_id, "; ".join(reasons))
 
 
 @dataclass(frozen=True)
@@ -102,23 +141,30 @@ class RuleReloader:
         """Put ``ruleset`` in force and audit it when it differs from the current one."""
         if self.rulebook.current.fingerprint == ruleset.fingerprint:
             return ReloadResult("unchanged")
+        reviews = behaviour_changes(self.rulebook.current, ruleset)
         change = self.rulebook.replace(ruleset)
+        if not audit or self.engine is None:
+            _warn_unreviewed(reviews)
         log.info("rules %s -> %s: +%s -%s ~%s", change.old_fingerprint, change.new_fingerprint,
                  list(change.added), list(change.removed), [c.rule_id for c in change.changed])
         for c in change.changed:
             if not c.version_bumped:
                 log.warning("rule %s changed without a version bump (still v%s)", c.rule_id, c.new_version)
         if audit:
-            self._audit(change, (), ruleset)
+            self._audit(change, (), ruleset, reviews)
         return ReloadResult("applied", diff=change)
 
-    def _audit(self, change: RuleSetDiff | None, errors: tuple[str, ...], ruleset: RuleSet | None = None) -> None:
+    def _audit(self, change: RuleSetDiff | None, errors: tuple[str, ...], ruleset: RuleSet | None = None,
+               reviews: dict[str, list[str]] | None = None) -> None:
         if self.engine is None:
             return
         now = self.clock()
         with session_scope(self.engine) as session:
+            if reviews and ruleset is not None:
+                reviews = unapproved(session=session, ruleset=ruleset, reviews=reviews)
+                _warn_unreviewed(reviews)
             if ruleset is not None:
                 record_rule_versions(session=session, ruleset=ruleset, now=now)
             record_rule_audit(session=session, actor=self.actor, now=now, change=change, errors=errors,
-                              old_fingerprint=self.rulebook.current.fingerprint)
+                              old_fingerprint=self.rulebook.current.fingerprint, behaviour_changes=reviews)
             session.commit()

@@ -44,6 +44,7 @@ from triggers.conditions import Condition
 from triggers.durations import Duration
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+MAX_RULE_VERSION = 2_147_483_647  # stored in SQL INTEGER columns (rule_versions, decisions)
 SCHEMA_ID = "urn:retain:schemas:rule:1"
 
 Channel = Literal["email", "sms"]
@@ -107,7 +108,7 @@ class Rule(_Strict):
     """One trigger rule (see the module docstring for an annotated example)."""
 
     id: str = Field(pattern=RULE_ID_PATTERN, description="stable id, lower case; unique across all files")
-    version: int = Field(ge=1, description="bump on every change; stored on each decision")
+    version: int = Field(ge=1, le=MAX_RULE_VERSION, description="bump on every change; stored on each decision")
     description: str = ""
     enabled: bool = True
     signals: list[SignalKind] = Field(min_length=1, description="signal kinds this rule reacts to")

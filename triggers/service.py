@@ -126,15 +126,19 @@ def record_rule_versions(*, session: Session, ruleset: RuleSet, now: dt.datetime
 def record_rule_audit(
     *, session: Session, actor: str, now: dt.datetime, change: RuleSetDiff | None = None,
     errors: Sequence[str] = (), old_fingerprint: str | None = None,
+    behaviour_changes: dict[str, list[str]] | None = None,
 ) -> RuleAuditRecord:
-    """Append one audit row: ``applied`` with the diff, or ``rejected`` with the errors."""
+    """Append one audit row: ``applied`` with the diff (and the changes four-eyes would cover), or ``rejected``."""
+    diff = change.to_dict() if change is not None else {}
+    if behaviour_changes:
+        diff["behaviour_changes"] = behaviour_changes
     record = RuleAuditRecord(
         changed_at=now,
         actor=actor,
         action="applied" if change is not None else "rejected",
         old_fingerprint=change.old_fingerprint if change is not None else old_fingerprint,
         new_fingerprint=change.new_fingerprint if change is not None else None,
-        diff=change.to_dict() if change is not None else {},
+        diff=diff,
         errors=list(errors),
     )
     session.add(record)

@@ -14,9 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Protocol, Sequence
 
-from triggers.policy.consent import ConsentStatus
+from triggers.policy.consent import ConsentSource, ConsentStanding, upstream_states
 from triggers.risk import Risk
-from triggers.rule import Channel, Topic
 
 # Facts the policy reads (see triggers.policy.consent / quiet_hours / regions).
 _FACT_KEYS = ("time_zone", "locale", "country", "region", "phone", "first_name", "email")
@@ -46,11 +45,12 @@ def customer_facts(context: Mapping[str, Any]) -> dict[str, Any]:
     return facts
 
 
-class UpstreamConsent:
+class UpstreamConsent(ConsentSource):
     """A ``ConsentView`` over the upstream consent flags carried in customer facts.
 
-    True -> opted in, False -> opted out, absent -> unknown. The outreach consent store (fed by
-    unsubscribes and STOP replies) replaces this port; it is re-checked at send time anyway.
+    True -> opted in, False -> opted out, absent -> unknown; a flag speaks for its base topic, so
+    ``sms_marketing`` decides ``marketing:<group>`` too. The outreach consent store (fed by
+    unsubscribes and STOP replies) is consulted at send time, with the same rule.
 
     >>> UpstreamConsent({"c1": {"sms_marketing": False}}).status("c1", "sms", "marketing").value
     'opted_out'
@@ -64,14 +64,9 @@ class UpstreamConsent:
         """The view for one customer's facts (as ``customer_facts`` returns them)."""
         return cls({customer_id: facts.get("consent") or {}})
 
-    def status(self, customer_id: str, channel: Channel, topic: Topic) -> ConsentStatus:
-        """The upstream flag for ``{channel}_{topic}``."""
-        value = (self._flags.get(customer_id) or {}).get(f"{channel}_{topic}")
-        if value is True:
-            return ConsentStatus.OPTED_IN
-        if value is False:
-            return ConsentStatus.OPTED_OUT
-        return ConsentStatus.UNKNOWN
+    def standing(self, customer_id: str, channel: str, topic: str) -> ConsentStanding:
+        """The state rows the upstream flags give (upstream knows no suppressions)."""
+        return ConsentStanding(upstream_states(self._flags.get(customer_id) or {}, channel, topic))
 
 
 class ScorerLike(Protocol):

@@ -1,19 +1,25 @@
-"""The channels and rate limits the settings describe: providers when configured, else the sink."""
+"""The channels and rate limits the provider settings describe: providers when configured, else the sink.
+
+Given the database, the sinks keep their ledger there (``SqlSinkLedger``), so what they took
+survives a restart; without one (tools, unit tests) they remember in memory.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy import Engine
 
+from infra.settings import ProviderSettings
 from outreach.channels.base import Channel
 from outreach.channels.rate_limit import TokenBucket
 from outreach.channels.sendgrid import SendGridChannel
-from outreach.channels.sink import SinkChannel
+from outreach.channels.sink import SinkChannel, SqlSinkLedger
 from outreach.channels.twilio import TwilioChannel
 
 
-def build_channels(settings: Any) -> dict[str, Channel]:
+def build_channels(settings: ProviderSettings, *, engine: Engine | None = None) -> dict[str, Channel]:
     """``email`` on SendGrid when an API key is set, ``sms`` on Twilio when sid and token are; else sinks."""
-    channels: dict[str, Channel] = {"email": SinkChannel("email"), "sms": SinkChannel("sms")}
+    ledger = SqlSinkLedger(engine) if engine is not None else None
+    channels: dict[str, Channel] = {"email": SinkChannel("email", ledger), "sms": SinkChannel("sms", ledger)}
     if settings.sendgrid_api_key is not None:
         channels["email"] = SendGridChannel(
             settings.sendgrid_api_key.get_secret_value(), from_email=settings.sendgrid_from_email,
@@ -30,6 +36,6 @@ def build_channels(settings: Any) -> dict[str, Channel]:
     return channels
 
 
-def build_limiters(settings: Any) -> dict[str, TokenBucket]:
+def build_limiters(settings: ProviderSettings) -> dict[str, TokenBucket]:
     """One token bucket per channel at the configured rate (burst of one second's worth)."""
     return {"email": TokenBucket(settings.email_rate_per_second), "sms": TokenBucket(settings.sms_rate_per_second)}

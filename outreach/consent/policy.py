@@ -1,51 +1,18 @@
-"""Consent defaults and the send-time verdict, pure: the same rules as the decision-time policy.
+"""The send-time consent verdict and the suppression reasons; the rule itself is ``triggers.policy.consent``.
 
-Topics: ``service``, ``marketing``, or a named subscription group ``marketing:<group>`` (which
-inherits the ``marketing`` defaults). ``*`` holds a channel-wide choice. An opt-out of the group,
-its base topic or the whole channel wins; service needs no opt-in; marketing SMS needs a recorded
-prior opt-in; marketing e-mail needs one only when configured. A global suppression of the
-contact point refuses every topic on that channel.
+A global suppression of the contact point refuses every topic on that channel; the consent
+store's rows and the upstream flags decide the rest exactly as they do at decision time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from triggers.policy.consent import ANY_TOPIC, ConsentStatus
-
-OPTED_IN, OPTED_OUT, UNKNOWN = ConsentStatus.OPTED_IN, ConsentStatus.OPTED_OUT, ConsentStatus.UNKNOWN
+from triggers.policy.consent import ConsentStanding, ConsentStatus, consent_refusal
 
 SUPPRESSION_REASONS = frozenset({"hard_bounce", "spam_complaint", "carrier_opt_out", "sms_stop", "erased", "manual"})
 # Suppressions the person can lift themselves (START after STOP); the others are permanent.
 REVERSIBLE_SUPPRESSIONS = frozenset({"sms_stop"})
-
-
-def base_topic(topic: str) -> str:
-    """``marketing`` for ``marketing:newsletter``; the topic itself otherwise."""
-    return topic.split(":", 1)[0]
-
-
-def topics_to_check(topic: str) -> tuple[str, ...]:
-    """The state rows that decide ``topic``: the group, its base topic, the whole channel."""
-    ordered = dict.fromkeys((topic, base_topic(topic), ANY_TOPIC))
-    return tuple(ordered)
-
-
-def effective_status(topic: str, states: Mapping[str, ConsentStatus | str]) -> ConsentStatus:
-    """Opt-out anywhere up the chain wins; then the most specific opt-in; else unknown."""
-    found = [ConsentStatus(states[t]) for t in topics_to_check(topic) if t in states]
-    if OPTED_OUT in found:
-        return OPTED_OUT
-    if OPTED_IN in found:
-        return OPTED_IN
-    return UNKNOWN
-
-
-def needs_opt_in(channel: str, topic: str, *, marketing_email_requires_opt_in: bool = False) -> bool:
-    """True when silence is not enough: marketing SMS always, marketing e-mail when configured."""
-    if base_topic(topic) != "marketing":
-        return False
-    return channel == "sms" or marketing_email_requires_opt_in
 
 
 def send_verdict(
@@ -57,18 +24,15 @@ def send_verdict(
     has_address: bool,
     marketing_email_requires_opt_in: bool = False,
 ) -> str | None:
-    """None when a message may go out now, else the reason it may not.
+    """None when a message may go out now, else the reason code the outbox records.
 
     >>> send_verdict(channel="sms", topic="marketing", states={}, suppression=None, has_address=True)
     'no_opt_in'
+    >>> send_verdict(channel="email", topic="service", states={}, suppression="hard_bounce", has_address=True)
+    'suppressed:hard_bounce'
     """
-    if not has_address:
-        return "no_contact_point"
-    if suppression is not None:
-        return f"suppressed:{suppression}"
-    status = effective_status(topic, states)
-    if status == OPTED_OUT:
-        return "opted_out"
-    if status != OPTED_IN and needs_opt_in(channel, topic, marketing_email_requires_opt_in=marketing_email_requires_opt_in):
-        return "no_opt_in"
-    return None
+    refusal = consent_refusal(
+        channel=channel, topic=topic, standing=ConsentStanding(states, suppression), has_contact_point=has_address,
+        marketing_email_requires_opt_in=marketing_email_requires_opt_in,
+    )
+    return refusal.code if refusal is not None else None

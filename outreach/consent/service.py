@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from infra.database import dialect_insert
 from outreach.consent.contact_points import contact_hash
-from outreach.consent.policy import REVERSIBLE_SUPPRESSIONS, SUPPRESSION_REASONS, send_verdict, topics_to_check
+from outreach.consent.policy import REVERSIBLE_SUPPRESSIONS, SUPPRESSION_REASONS, send_verdict
 from outreach.consent.records import (
     ConsentChangeRecord,
     ConsentStateRecord,
@@ -26,16 +26,8 @@ from outreach.consent.records import (
     SuppressionRecord,
 )
 from signals.records import CustomerRecord
-from triggers.policy.consent import ConsentStatus
-
-# Upstream flags on the customer projection, per (channel, base topic).
-_UPSTREAM_FLAGS = {
-    ("email", "marketing"): "email_marketing_consent",
-    ("sms", "marketing"): "sms_marketing_consent",
-    ("email", "service"): "email_service_consent",
-    ("sms", "service"): "sms_service_consent",
-}
-
+from signals.service import consent_flags
+from triggers.policy.consent import ConsentSource, ConsentStanding, ConsentStatus, topics_to_check, upstream_states
 
 @dataclass(frozen=True)
 class ConsentChange:
@@ -153,30 +145,27 @@ def customers_with_contact(*, session: Session, contact_hash: str, channel: str)
 
 def consent_states(*, session: Session, customer_id: str, channel: str, topic: str) -> dict[str, ConsentStatus]:
     """The rows that decide ``topic`` on ``channel``, store first, upstream flags where the store is silent."""
-    wanted = topics_to_check(topic)
     rows = session.scalars(select(ConsentStateRecord).where(
         ConsentStateRecord.customer_id == customer_id,
         ConsentStateRecord.channel == channel,
-        ConsentStateRecord.topic.in_(wanted),
+        ConsentStateRecord.topic.in_(topics_to_check(topic)),
     ))
-    states = {row.topic: ConsentStatus(row.status) for row in rows}
-    customer = session.get(CustomerRecord, customer_id)
-    for candidate in wanted:
-        flag = _UPSTREAM_FLAGS.get((channel, candidate))
-        upstream = getattr(customer, flag, None) if customer is not None and flag else None
-        if candidate not in states and upstream is not None:
-            states[candidate] = ConsentStatus.OPTED_IN if upstream else ConsentStatus.OPTED_OUT
-    return states
+    stored = {row.topic: ConsentStatus(row.status) for row in rows}
+    upstream = upstream_states(consent_flags(session.get(CustomerRecord, customer_id)), channel, topic)
+    return {**upstream, **stored}
+
+
+def consent_standing(*, session: Session, customer_id: str, channel: str, topic: str) -> ConsentStanding:
+    """The consent rows and the suppression of the customer's stored contact point on ``channel``."""
+    point = contact_point(session=session, customer_id=customer_id, channel=channel)
+    suppression = suppression_of(session=session, contact_hash=point.contact_hash, channel=channel) if point else None
+    states = consent_states(session=session, customer_id=customer_id, channel=channel, topic=topic)
+    return ConsentStanding(states, suppression)
 
 
 def consent_status(*, session: Session, customer_id: str, channel: str, topic: str) -> ConsentStatus:
-    """The customer's effective consent for a channel and topic (suppressions included)."""
-    from outreach.consent.policy import effective_status
-
-    point = contact_point(session=session, customer_id=customer_id, channel=channel)
-    if point is not None and suppression_of(session=session, contact_hash=point.contact_hash, channel=channel):
-        return ConsentStatus.OPTED_OUT
-    return effective_status(topic, consent_states(session=session, customer_id=customer_id, channel=channel, topic=topic))
+    """The customer's effective consent for a channel and topic (a suppressed contact point reads as opted out)."""
+    return DatabaseConsentView.in_session(session).status(customer_id, channel, topic)
 
 
 def check_send(
@@ -209,13 +198,22 @@ def current_states(*, session: Session, customer_id: str) -> list[ConsentStateRe
     return list(session.scalars(query.order_by(ConsentStateRecord.channel, ConsentStateRecord.topic)))
 
 
-class DatabaseConsentView:
-    """The ``ConsentView`` the decision policy reads, backed by the consent store."""
+class DatabaseConsentView(ConsentSource):
+    """The ``ConsentView`` over the consent store (a session of its own per lookup, or the caller's)."""
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    def __init__(self, engine: Engine | None = None, *, session: Session | None = None):
+        if (engine is None) == (session is None):
+            raise ValueError("give an engine or a session")
+        self.engine, self.session = engine, session
 
-    def status(self, customer_id: str, channel: str, topic: str) -> ConsentStatus:
-        """The customer's effective consent (a suppressed contact point reads as opted out)."""
+    @classmethod
+    def in_session(cls, session: Session) -> "DatabaseConsentView":
+        """A view that reads through the caller's session."""
+        return cls(session=session)
+
+    def standing(self, customer_id: str, channel: str, topic: str) -> ConsentStanding:
+        """The stored rows, the upstream flags where the store is silent, and any suppression."""
+        if self.session is not None:
+            return consent_standing(session=self.session, customer_id=customer_id, channel=channel, topic=topic)
         with Session(self.engine) as session:
-            return consent_status(session=session, customer_id=customer_id, channel=channel, topic=topic)
+            return consent_standing(session=session, customer_id=customer_id, channel=channel, topic=topic)

@@ -1,9 +1,11 @@
-"""The drafting input as plain data, and the pure function that builds it from a decision.
+"""The drafting request as plain data, and the pure function that builds it from a decision.
 
-A ``DraftRequest`` holds everything a drafter may use: the rule's brief, tone and allowed offers,
-the signal's facts, the customer's first name and locale, the top risk drivers. Contact details
-(last name, e-mail address, phone number, postal address) are kept apart in ``PrivateFacts``: they
-never reach a drafter, the personal-data guardrail uses them to catch a leak.
+A ``DraftRequest`` is the one input from brief to guardrails: the rule's brief, tone and allowed
+offers, the signal's facts and the customer's first name and locale as the decision saw them
+(``Decision.snapshot``), the top risk drivers, and what the message must fit: the only links it
+may carry and its length limits. Contact details (last name, e-mail address, phone number, postal
+address) are kept apart in ``PrivateFacts``: they never reach a drafter, the personal-data
+guardrail uses them to catch a leak.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from infra.settings import MessageFramingSettings
 
 Channel = Literal["email", "sms"]
 Topic = Literal["service", "marketing"]
@@ -27,6 +31,22 @@ _PLAIN_FACTS = (
     "order_id", "amount", "currency", "items", "carrier", "slip_hours", "exception_code",
     "checkout_id", "cart_value", "drop_pct", "recent_days",
 )
+
+
+@dataclass(frozen=True)
+class GuardrailLimits:
+    """The length bounds a message must fit; the SMS segment cap is configured (``sms_max_segments``)."""
+
+    sms_max_segments: int = 2
+    email_subject_max: int = 100
+    email_preheader_max: int = 150
+    email_body_min: int = 40
+    email_body_max: int = 3000
+
+    @classmethod
+    def from_settings(cls, framing: MessageFramingSettings) -> "GuardrailLimits":
+        """``sms_max_segments`` from the message framing settings; the e-mail bounds at their defaults."""
+        return cls(sms_max_segments=framing.sms_max_segments)
 
 
 @dataclass(frozen=True)
@@ -69,6 +89,9 @@ class DraftRequest:
     drivers: tuple[str, ...] = ()
     private: PrivateFacts = field(default_factory=PrivateFacts)
     message_ref: str = ""  # the outbox idempotency key, for tracing only
+    unsubscribe_url: str | None = None  # the e-mail footer's link (a marketing e-mail must have one)
+    allowed_links: tuple[str, ...] = ()  # the only links the message may carry: the system's own
+    limits: GuardrailLimits = field(default_factory=GuardrailLimits)
 
     @property
     def language(self) -> str:
@@ -116,13 +139,17 @@ def signal_facts(attributes: Mapping[str, Any], time_zone: str | None = None) ->
 
 
 def build_draft_request(
-    *, decision: Any, signal: Any, action: Any, customer: Mapping[str, Any], channel: Channel | None = None,
+    *, decision: Any, action: Any, private: PrivateFacts, limits: GuardrailLimits,
+    unsubscribe_url: str | None = None, allowed_links: tuple[str, ...] = (), channel: Channel | None = None,
 ) -> DraftRequest:
-    """Build the drafting input from a ``Decision``, its ``Signal``, the rule's ``Action`` and customer facts.
+    """The drafting request for a ``Decision`` (read from its ``snapshot``) and the rule's ``Action``.
 
-    ``customer`` is a mapping with first_name, last_name, email, phone, address, locale, time_zone
-    (missing keys are fine); ``channel`` overrides the decision's channel.
+    ``private`` are the recipient's contact details (for the leak check only); ``channel``
+    overrides the decision's channel. Raises ``ValueError`` for a decision without a snapshot.
     """
+    snapshot = decision.snapshot
+    if snapshot is None:
+        raise ValueError(f"decision {decision.decision_id} carries no snapshot to draft from")
     chosen = channel or decision.channel or action.channels[0]
     topic = decision.topic or "service"
     return DraftRequest(
@@ -131,16 +158,16 @@ def build_draft_request(
         rule_id=decision.rule_id or "",
         brief=action.brief,
         tone=action.tone,
-        signal_kind=signal.kind,
-        signal_reason=signal.reason,
-        facts=signal_facts(signal.attributes, customer.get("time_zone")),
+        signal_kind=decision.signal_kind,
+        signal_reason=snapshot.signal_reason,
+        facts=signal_facts(snapshot.signal_attributes, snapshot.time_zone),
         offers=tuple(OfferRef(code=o.code, description=o.description) for o in action.offers),
-        first_name=(customer.get("first_name") or None),
-        locale=customer.get("locale") or "en",
+        first_name=snapshot.first_name or None,
+        locale=snapshot.locale or "en",
         drivers=tuple(name for name, _ in decision.drivers[:3]),
-        private=PrivateFacts(
-            last_name=customer.get("last_name"), email=customer.get("email"),
-            phone=customer.get("phone"), address=customer.get("address"),
-        ),
+        private=private,
         message_ref=decision.idempotency_key or "",
+        unsubscribe_url=unsubscribe_url,
+        allowed_links=tuple(dict.fromkeys(link for link in (unsubscribe_url, *allowed_links) if link)),
+        limits=limits,
     )

@@ -1,11 +1,14 @@
-"""What a drafter returns: the draft's text parts plus how it was produced."""
+"""What a drafter returns: the draft's text parts, how it was produced, and what the checks said."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from outreach.drafting.brief import DraftRequest
+
+if TYPE_CHECKING:  # the guardrails import this module; at run time the field needs no type
+    from outreach.guardrails.result import GuardrailResult
 
 # A drafter failure: refusal/truncated/invalid output count as failed drafts (retried once);
 # timeout and api_error mean the drafter is unavailable (straight to the template).
@@ -33,7 +36,7 @@ class Draft:
 
 @dataclass(frozen=True)
 class DraftResult:
-    """One drafting attempt: the draft (None on failure) and its provenance."""
+    """One drafting attempt: the draft (None on failure), its provenance, and its guardrail results once checked."""
 
     drafter: str
     draft: Draft | None = None
@@ -45,12 +48,17 @@ class DraftResult:
     completion_tokens: int | None = None
     latency_ms: float | None = None
     finish_reason: str | None = None
-    raw: Any = None  # the model's raw content, kept for review
+    guardrails: tuple[GuardrailResult, ...] | None = None  # None until ``compose`` checked it
 
     @property
     def unavailable(self) -> bool:
         """True when the drafter could not be reached (timeout, API error)."""
         return self.failure in UNAVAILABLE
+
+    @property
+    def passed(self) -> bool:
+        """True when there is a draft, it was checked, and every check passed."""
+        return self.draft is not None and self.guardrails is not None and all(r.passed for r in self.guardrails)
 
 
 class Drafter(Protocol):

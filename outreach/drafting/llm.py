@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from typing import Callable
 
 import openai
 
+from infra.settings import LlmSettings
 from outreach.drafting.brief import DraftRequest
 from outreach.drafting.draft import Draft, DraftResult
 from outreach.drafting.prompt import build_messages, redacted_prompt, response_format
@@ -29,8 +30,8 @@ def make_client(*, base_url: str | None, api_key: str | None, timeout: float, ma
     return openai.OpenAI(base_url=base_url, api_key=api_key or "unused", timeout=timeout, max_retries=max_retries)
 
 
-def llm_drafter_from_settings(settings: Any) -> "LLMDrafter | None":
-    """The LLM drafter configured in settings, or None when no LLM is configured (use the template)."""
+def llm_drafter_from_settings(settings: LlmSettings, *, sms_max_segments: int) -> "LLMDrafter | None":
+    """The LLM drafter the settings configure, or None when no LLM is configured (use the template)."""
     if not settings.openai_base_url and settings.openai_api_key is None:
         return None
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key is not None else None
@@ -38,7 +39,7 @@ def llm_drafter_from_settings(settings: Any) -> "LLMDrafter | None":
         base_url=settings.openai_base_url, api_key=key,
         timeout=settings.llm_timeout_seconds, max_retries=settings.llm_max_retries,
     )
-    return LLMDrafter(client, model=settings.llm_model, sms_max_chars=sms_budget(settings.sms_max_segments))
+    return LLMDrafter(client, model=settings.llm_model, sms_max_chars=sms_budget(sms_max_segments))
 
 
 def sms_budget(max_segments: int) -> int:
@@ -97,7 +98,7 @@ class LLMDrafter:
         recorded = dict(
             model=completion.model or self.model, prompt=prompt, latency_ms=latency, finish_reason=choice.finish_reason,
             prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None, raw=choice.message.content,
+            completion_tokens=usage.completion_tokens if usage else None,
         )
         refusal = getattr(choice.message, "refusal", None)
         if refusal or choice.finish_reason == "content_filter":

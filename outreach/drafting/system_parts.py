@@ -7,8 +7,8 @@ the STOP keyword, which carriers and Twilio act on whatever the language.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from infra.settings import MessageFramingSettings
 from outreach.drafting.draft import Draft
 
 WORDING: dict[str, dict[str, str]] = {
@@ -43,7 +43,7 @@ class SystemParts:
     ai_disclosure: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "SystemParts":
+    def from_settings(cls, settings: MessageFramingSettings) -> "SystemParts":
         """Read ``sender_name``, ``postal_address`` and ``ai_disclosure`` from settings."""
         return cls(settings.sender_name, settings.postal_address, settings.ai_disclosure)
 

@@ -10,9 +10,10 @@ from typing import Callable
 
 from outreach.guardrails import facts, injection, language, length, links, offers, personal_data, service_tone
 from outreach.guardrails import sms_segments
-from outreach.guardrails.result import GuardrailInput, GuardrailLimits, GuardrailResult, failures
+from outreach.drafting.brief import GuardrailLimits
+from outreach.guardrails.result import Candidate, GuardrailResult, failures
 
-Check = Callable[[GuardrailInput], GuardrailResult]
+Check = Callable[[Candidate], GuardrailResult]
 
 COMMON_CHECKS: tuple[Check, ...] = (
     length.check, links.check, offers.check, service_tone.check, facts.check, personal_data.check,
@@ -20,10 +21,10 @@ COMMON_CHECKS: tuple[Check, ...] = (
 )
 SMS_CHECKS: tuple[Check, ...] = (sms_segments.check,)
 
-__all__ = ["GuardrailInput", "GuardrailLimits", "GuardrailResult", "failures", "run_guardrails"]
+__all__ = ["Candidate", "GuardrailLimits", "GuardrailResult", "failures", "run_guardrails"]
 
 
-def run_guardrails(inp: GuardrailInput) -> list[GuardrailResult]:
+def run_guardrails(candidate: Candidate) -> list[GuardrailResult]:
     """Every check that applies to the channel, in order; all results are returned."""
-    checks = COMMON_CHECKS + (SMS_CHECKS if inp.request.channel == "sms" else ())
-    return [check(inp) for check in checks]
+    checks = COMMON_CHECKS + (SMS_CHECKS if candidate.request.channel == "sms" else ())
+    return [check(candidate) for check in checks]

@@ -1,10 +1,12 @@
 """Dates and amounts in a draft must match the signal's facts.
 
 Parses the spellings the templates write and the common ones a model writes (ISO, ``25.11.2026``,
-``25/11``, ``25 November 2026``, ``November 25, 2026``, ``25. November``, ``25 de noviembre``,
-``€49.90``, ``49,90 €``, ``EUR 49.90``, ``$1,234.50``) and compares each with the facts: a date
-must be one of the fact dates (a date without a year matches on day and month), an amount one of
-the fact amounts (order amount, cart value) or an amount from an allowed offer, in its currency.
+``25/11``, ``25 November 2026``, ``November 25, 2026``, ``the 25th of November``, ``25. November``,
+``25 de noviembre``, ``€49.90``, ``49,90 €``, ``49,- €``, ``EUR 49.90``, ``$1,234.50``) and compares
+each with the facts: a date must be one of the fact dates (a date without a year matches on day
+and month), an amount one of the fact amounts (order amount, cart value) or an amount from an
+allowed offer, in its currency. Quoted names are blanked first ("7/8-Leggings" is no date), and
+"24/7" is round the clock.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass
 
 from outreach.drafting.brief import DraftRequest
 from outreach.drafting.locale_format import MONTHS
-from outreach.guardrails.result import GuardrailInput, GuardrailResult
+from outreach.guardrails.grounding import without_quoted_facts
+from outreach.guardrails.result import Candidate, GuardrailResult
 
 NAME = "facts"
 
@@ -29,13 +32,14 @@ _MONTH = "|".join(sorted((re.escape(m) for m in _MONTH_NUMBER), key=len, reverse
 
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _DOTTED = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})?")
-_SLASHED = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?\b")
+_SLASHED = re.compile(r"\b(?!24/7\b)(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?\b")  # "24/7" is round the clock
 _DAY_MONTH = re.compile(
-    rf"(?i)\b(\d{{1,2}})(?:\.|st|nd|rd|th|er)?\s+(?:de\s+)?({_MONTH})\.?(?:\s+(?:de\s+)?(\d{{4}}))?\b"
+    rf"(?i)\b(\d{{1,2}})(?:\.|st|nd|rd|th|er)?\s+(?:de\s+|of\s+)?({_MONTH})\.?(?:\s+(?:de\s+)?(\d{{4}}))?\b"
 )
 _MONTH_DAY = re.compile(rf"(?i)\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?")
 
-_NUM = r"(?:\d{1,3}(?:[.,\u202f]\d{3})+|\d+)(?:[.,]\d{1,2})?(?!\d)"
+# Thousands by dot, comma or (narrow) no-break space; decimals by dot or comma; "49,-" is a whole amount.
+_NUM = r"(?:\d{1,3}(?:[.,\u202f\u00a0]\d{3})+|\d+)(?:[.,]\d{1,2}|,-{1,2}|\.-{1,2}|,–)?(?!\d)"
 _CURRENCY_WORDS = {"$": "USD", "€": "EUR", "£": "GBP", "euro": "EUR", "euros": "EUR", "dollar": "USD",
                    "dollars": "USD"}
 _AMOUNT = re.compile(
@@ -97,8 +101,8 @@ def find_dates(text: str) -> list[DateMention]:
 
 
 def parse_number(text: str) -> float:
-    """``1,234.50``, ``1.234,50``, ``49,90`` and ``49.90`` as floats (the last separator before 1-2 digits is decimal)."""
-    digits = text.replace("\u202f", "").replace(" ", "")
+    """``1,234.50``, ``1.234,50``, ``49,90``, ``49.90`` and ``49,-`` as floats (the last separator before 1-2 digits is decimal)."""
+    digits = re.sub(r"[.,](?:-{1,2}|–)$", "", text).replace("\u202f", "").replace("\u00a0", "").replace(" ", "")
     match = re.search(r"[.,](\d{1,2})$", digits)
     if match:
         whole = re.sub(r"[.,]", "", digits[: match.start()])
@@ -144,9 +148,9 @@ def mismatches(request: DraftRequest, text: str) -> list[str]:
     return bad
 
 
-def check(inp: GuardrailInput) -> GuardrailResult:
-    """Every date and amount in the draft is one of the signal's facts."""
-    bad = mismatches(inp.request, inp.draft.text())
+def check(candidate: Candidate) -> GuardrailResult:
+    """Every date and amount in the draft is one of the signal's facts (quoted names like "7/8-Leggings" are no dates)."""
+    bad = mismatches(candidate.request, without_quoted_facts(candidate.request, candidate.draft.text()))
     if bad:
         return GuardrailResult(NAME, False, f"not in the signal's facts: {', '.join(bad)}")
     return GuardrailResult(NAME, True, "dates and amounts match the facts")

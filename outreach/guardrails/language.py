@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from outreach.guardrails.result import GuardrailInput, GuardrailResult
+from outreach.guardrails.result import Candidate, GuardrailResult
 
 NAME = "language"
 MIN_HITS = 3
@@ -39,10 +39,10 @@ def detect_language(text: str) -> tuple[str | None, dict[str, int]]:
     return best, dict(hits)
 
 
-def check(inp: GuardrailInput) -> GuardrailResult:
+def check(candidate: Candidate) -> GuardrailResult:
     """The detected language is the one the draft was asked to be written in."""
-    expected = inp.draft.language
-    detected, hits = detect_language(inp.draft.text())
+    expected = candidate.draft.language
+    detected, hits = detect_language(candidate.draft.text())
     if detected is None:
         return GuardrailResult(NAME, True, f"undetermined (too short), expected {expected}")
     if expected not in STOP_WORDS:

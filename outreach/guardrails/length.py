@@ -5,15 +5,15 @@ SMS size is the segment check's job (``sms_segments``); this one only refuses em
 
 from __future__ import annotations
 
-from outreach.guardrails.result import GuardrailInput, GuardrailResult
+from outreach.guardrails.result import Candidate, GuardrailResult
 
 NAME = "length"
 
 
-def check(inp: GuardrailInput) -> GuardrailResult:
+def check(candidate: Candidate) -> GuardrailResult:
     """The parts are within their bounds for the channel."""
-    draft, limits = inp.draft, inp.limits
-    if inp.request.channel == "sms":
+    draft, limits = candidate.draft, candidate.request.limits
+    if candidate.request.channel == "sms":
         ok = bool(draft.body.strip())
         return GuardrailResult(NAME, ok, f"{len(draft.body)} chars" if ok else "empty SMS text")
     problems = []

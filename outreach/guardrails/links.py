@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from outreach.guardrails.result import GuardrailInput, GuardrailResult
+from outreach.guardrails.result import Candidate, GuardrailResult
 
 NAME = "links"
 
@@ -26,12 +26,12 @@ def find_links(text: str) -> list[str]:
     return [match.group(0).rstrip(_TRAILING) for match in _URL.finditer(text)]
 
 
-def check(inp: GuardrailInput) -> GuardrailResult:
+def check(candidate: Candidate) -> GuardrailResult:
     """Every link in the message is one the system inserted."""
-    allowed = {link.rstrip(_TRAILING) for link in inp.allowed_links}
+    allowed = {link.rstrip(_TRAILING) for link in candidate.request.allowed_links}
     # The subject and preheader are not part of the body text but reach the recipient all the same.
-    header = "\n".join(part for part in (inp.draft.subject, inp.draft.preheader) if part)
-    foreign = [link for link in find_links(f"{header}\n{inp.final_text}") if link not in allowed]
+    header = "\n".join(part for part in (candidate.draft.subject, candidate.draft.preheader) if part)
+    foreign = [link for link in find_links(f"{header}\n{candidate.final_text}") if link not in allowed]
     if foreign:
         return GuardrailResult(NAME, False, f"links not inserted by the system: {', '.join(sorted(set(foreign)))}")
     return GuardrailResult(NAME, True, "only system links")

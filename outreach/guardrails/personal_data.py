@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 
 from outreach.drafting.brief import DraftRequest
-from outreach.guardrails.result import GuardrailInput, GuardrailResult
+from outreach.guardrails.facts import find_dates
+from outreach.guardrails.grounding import without_quoted_facts
+from outreach.guardrails.result import Candidate, GuardrailResult
 
 NAME = "personal_data"
 
@@ -27,13 +29,21 @@ def _fact_digit_strings(request: DraftRequest) -> set[str]:
     return {s for s in strings if s}
 
 
+def _without_dates(text: str) -> str:
+    # "25.11.2026" and "11/25/2026" are eight digits with separators, like a phone number; dates are
+    # the facts check's business.
+    for phrase in sorted({d.text for d in find_dates(text)}, key=len, reverse=True):
+        text = text.replace(phrase, " ")
+    return text
+
+
 def personal_data_kinds(request: DraftRequest, text: str) -> list[str]:
     """Kinds of personal data found in ``text`` (``email``, ``phone``, ``last_name``, ``address``)."""
     kinds: list[str] = []
     if EMAIL.search(text):
         kinds.append("email")
     facts = _fact_digit_strings(request)
-    for match in PHONE.finditer(text):
+    for match in PHONE.finditer(_without_dates(without_quoted_facts(request, text))):
         digits = _digits(match.group(0))
         if len(digits) >= 8 and digits not in facts and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", match.group(0)):
             kinds.append("phone")
@@ -53,9 +63,9 @@ def personal_data_kinds(request: DraftRequest, text: str) -> list[str]:
     return kinds
 
 
-def check(inp: GuardrailInput) -> GuardrailResult:
+def check(candidate: Candidate) -> GuardrailResult:
     """Nothing personal beyond the first name appears in the draft."""
-    kinds = personal_data_kinds(inp.request, inp.draft.text())
+    kinds = personal_data_kinds(candidate.request, candidate.draft.text())
     if kinds:
         return GuardrailResult(NAME, False, f"personal data in the draft: {', '.join(kinds)}")
     return GuardrailResult(NAME, True, "first name only")

@@ -1,8 +1,8 @@
-"""The input every guardrail reads and the result each one records."""
+"""What every guardrail reads (a ``Candidate``) and what each one records (a ``GuardrailResult``)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from outreach.drafting.brief import DraftRequest
@@ -10,30 +10,15 @@ from outreach.drafting.draft import Draft
 
 
 @dataclass(frozen=True)
-class GuardrailLimits:
-    """Length bounds; the SMS segment cap comes from settings (``sms_max_segments``)."""
+class Candidate:
+    """A draft as it would go out: content checks read ``draft``, length and link checks the whole text.
 
-    sms_max_segments: int = 2
-    email_subject_max: int = 100
-    email_preheader_max: int = 150
-    email_body_min: int = 40
-    email_body_max: int = 3000
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> "GuardrailLimits":
-        """The limits with ``sms_max_segments`` from settings, the e-mail bounds at their defaults."""
-        return cls(sms_max_segments=settings.sms_max_segments)
-
-
-@dataclass(frozen=True)
-class GuardrailInput:
-    """A draft in context: content checks read ``draft``, length and link checks the message as sent."""
+    The request it answers says what may be in it (facts, offers, links) and how long it may be.
+    """
 
     request: DraftRequest
     draft: Draft
     final_text: str  # the whole message as it will be sent, system parts included
-    allowed_links: tuple[str, ...] = ()
-    limits: GuardrailLimits = field(default_factory=GuardrailLimits)
 
 
 @dataclass(frozen=True)

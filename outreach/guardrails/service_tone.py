@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
+from outreach.guardrails.grounding import without_quoted_facts
 from outreach.guardrails.offers import find_offer_mentions
-from outreach.guardrails.result import GuardrailInput, GuardrailResult
+from outreach.guardrails.result import Candidate, GuardrailResult
 
 NAME = "service_tone"
 
@@ -35,12 +36,12 @@ def promotional_phrases(text: str) -> list[str]:
     return found
 
 
-def check(inp: GuardrailInput) -> GuardrailResult:
+def check(candidate: Candidate) -> GuardrailResult:
     """Service messages carry no offer and no promotional wording; marketing messages pass."""
-    if inp.request.topic != "service":
+    if candidate.request.topic != "service":
         return GuardrailResult(NAME, True, "marketing topic: promotional wording allowed")
-    found = promotional_phrases(inp.draft.text())
-    if inp.request.offers:
+    found = promotional_phrases(without_quoted_facts(candidate.request, candidate.draft.text()))  # "Exklusiv-Edition"
+    if candidate.request.offers:
         found.append("rule lists offers on a service topic")
     if found:
         return GuardrailResult(NAME, False, f"promotional wording in a service message: {', '.join(found)}")

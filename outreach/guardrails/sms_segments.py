@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from outreach.guardrails.result import GuardrailInput, GuardrailResult
+from outreach.guardrails.result import Candidate, GuardrailResult
 
 NAME = "sms_segments"
 
@@ -67,9 +67,9 @@ def count_segments(text: str) -> SegmentCount:
     return SegmentCount(encoding, units, segments)
 
 
-def check(inp: GuardrailInput) -> GuardrailResult:
+def check(candidate: Candidate) -> GuardrailResult:
     """The SMS as sent (opt-out line included) fits in ``sms_max_segments``."""
-    count = count_segments(inp.final_text)
-    limit = inp.limits.sms_max_segments
+    count = count_segments(candidate.final_text)
+    limit = candidate.request.limits.sms_max_segments
     detail = f"{count.segments} segment(s), {count.units} {count.encoding} units, limit {limit}"
     return GuardrailResult(NAME, 0 < count.segments <= limit, detail)

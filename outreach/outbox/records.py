@@ -74,7 +74,7 @@ class DeliveryEventRecord(SQLModel, table=True):
 
 
 class RulePauseRecord(SQLModel, table=True):
-    """A rule paused by the reputation guard, with the reason shown to ops."""
+    """A rule paused by the reputation guard, with the evidence shown to ops and when ops were told."""
 
     __tablename__ = "rule_pauses"
 
@@ -84,3 +84,6 @@ class RulePauseRecord(SQLModel, table=True):
     complaint_rate: float = Field(sa_type=sa.Float, nullable=False)
     opt_out_rate: float = Field(sa_type=sa.Float, nullable=False)
     paused_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
+    # Each measure's ``Evidence.to_dict()`` at the moment of the pause (rates, bounds, limits).
+    evidence: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    notified_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)  # None: ops not told yet

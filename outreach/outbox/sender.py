@@ -9,18 +9,18 @@ or holds the row for review. It never sends it again blindly.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from infra.settings import OutboxSettings, development_default_secrets
 from outreach.channels.base import Channel, LookupUnsupported, OutgoingMessage, SendError
 from outreach.channels.rate_limit import TokenBucket
 from outreach.consent.contact_points import InvalidContactPoint
@@ -32,6 +32,9 @@ from outreach.consent.service import (
     register_contact_point,
     suppress,
 )
+from outreach.drafting.brief import PrivateFacts
+from outreach.drafting.compose import ComposedMessage
+from outreach.drafting.stored_facts import contact_details, with_snapshot
 from outreach.outbox import service as outbox
 from outreach.outbox.backoff import retry_delay
 from outreach.outbox.records import (
@@ -46,30 +49,46 @@ from outreach.outbox.records import (
     OutboxRecord,
 )
 from outreach.reputation import pause_of
+from infra.transient import is_transient
 from outreach.tokens import PREFERENCES, UNSUBSCRIBE, make_token, preferences_url, unsubscribe_url
 from signals.records import CustomerRecord
 from triggers.decision import Decision
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class ComposeRequest:
-    """What the drafter gets: the decision, the customer's non-contact facts, and the system links."""
-
-    decision: Decision
-    message_id: str
-    customer: Mapping[str, Any]
-    unsubscribe_url: str
-    preferences_url: str
+# A row whose customer is not in SQL yet (the projection lags, or the database was down when the
+# profile arrived) waits for it; neither is a reason to give the message up before its moment passes.
+WAITING_FOR_CUSTOMER = "waiting for the customer record (projection lagging or database down)"
+CUSTOMER_NEVER_ARRIVED = ("expired: no customer record arrived before the moment passed "
+                          "(projection lagging or database down)")
 
 
-Compose = Callable[[ComposeRequest], Any]  # returns an object (or dict) with subject/body or text
+def customer_wait_delay(waited: dt.timedelta) -> dt.timedelta:
+    """How long a row waits before looking for its customer again: half the time waited so far, 1 s to 5 min.
+
+    >>> customer_wait_delay(dt.timedelta(0)), customer_wait_delay(dt.timedelta(minutes=1))
+    (datetime.timedelta(seconds=1), datetime.timedelta(seconds=30))
+    """
+    return min(max(waited / 2, dt.timedelta(seconds=1)), dt.timedelta(minutes=5))
+
+
+def expiry_reason(row: OutboxRecord) -> str:
+    """Why a row whose moment passed is suppressed: plain "expired", or that its customer never arrived."""
+    return CUSTOMER_NEVER_ARRIVED if row.last_error == WAITING_FOR_CUSTOMER else "expired"
+
+
+class Compose(Protocol):
+    """The drafting port (``outreach.drafting.compose.Composer``): one decision in, its message out."""
+
+    def __call__(self, decision: Decision, *, private: PrivateFacts, unsubscribe_url: str | None,
+                 preferences_url: str | None = None) -> ComposedMessage:
+        """Draft the message of ``decision``; ``private`` are contact details it must not contain."""
+        ...
 
 
 @dataclass(frozen=True)
 class SenderConfig:
-    """How the sender behaves; ``from_settings`` reads it from the one settings object."""
+    """How the sender behaves; ``from_settings`` reads it from the outbox settings."""
 
     unsubscribe_secret: bytes
     contact_hash_key: bytes
@@ -79,12 +98,13 @@ class SenderConfig:
     backoff_base_seconds: float = 30.0
     backoff_cap_seconds: float = 3600.0
     marketing_email_requires_opt_in: bool = False
+    customer_wait: dt.timedelta = dt.timedelta(days=1)  # how long a row without expiry waits for its customer
+    transient_retry: dt.timedelta = dt.timedelta(seconds=5)  # a row hit by a database error is due again after
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "SenderConfig":
+    def from_settings(cls, settings: OutboxSettings) -> "SenderConfig":
         """The config the settings describe; refuses the development secrets outside development."""
-        placeholders = [name for name in ("unsubscribe_secret", "contact_hash_key")
-                        if getattr(settings, name).get_secret_value().startswith("development-")]
+        placeholders = development_default_secrets(settings)
         if placeholders and settings.environment != "development":
             raise ValueError(f"set RETAIN_{placeholders[0].upper()} (the development default is public)")
         return cls(
@@ -107,24 +127,6 @@ class SendReport:
     def add(self, state: str) -> None:
         """Count one row that reached ``state``."""
         self.counts[state] = self.counts.get(state, 0) + 1
-
-
-def draft_fields(draft: Any) -> tuple[str | None, str, dict[str, Any]]:
-    """(subject, body, everything else) from whatever the drafter returned."""
-    if hasattr(draft, "to_record"):  # the drafting pipeline's ComposedMessage
-        data = draft.to_record()
-    elif hasattr(draft, "model_dump"):
-        data = draft.model_dump(mode="json")
-    elif dataclasses.is_dataclass(draft):
-        data = dataclasses.asdict(draft)
-    elif isinstance(draft, Mapping):
-        data = dict(draft)
-    else:
-        data = {name: getattr(draft, name) for name in ("subject", "body", "text") if hasattr(draft, name)}
-    body = data.get("body") or data.get("text")
-    if not body:
-        raise ValueError("the drafter returned no body or text")
-    return data.get("subject"), str(body), data
 
 
 class Sender:
@@ -153,9 +155,23 @@ class Sender:
         for row in rows:
             try:
                 self._process(row, now, report)
-            except Exception:  # isolate per row: the row keeps its state (and lease) for reconcile
+            except Exception as exc:  # isolate per row: the row keeps its state (and lease) for reconcile
+                if is_transient(exc):
+                    self._retry_later(row, now, exc)
+                    continue
                 log.exception("sending message %s failed unexpectedly; left in state for reconcile", row.message_id)
         return report
+
+    def _retry_later(self, row: OutboxRecord, now: dt.datetime, exc: BaseException) -> None:
+        """A database error is nobody's verdict on the message: give the row back, due again soon."""
+        log.warning("message %s: %s; tried again later", row.message_id, type(exc).__name__)
+        try:
+            with Session(self.engine) as session:
+                outbox.postpone(session=session, message_id=row.message_id, owner=self.owner,
+                                until=now + self.config.transient_retry, now=now)
+                session.commit()
+        except Exception:  # noqa: BLE001 - still down: the lease runs out and the row is claimed again
+            log.warning("message %s keeps its lease until it runs out", row.message_id)
 
     def reconcile(self, now: dt.datetime, report: SendReport | None = None) -> SendReport:
         """Settle ``sending`` rows whose sender died: ask the provider, else hold for review."""
@@ -182,33 +198,24 @@ class Sender:
             session.commit()
         return report
 
-    def _customer_facts(self, session: Session, customer_id: str) -> dict[str, Any]:
-        customer = session.get(CustomerRecord, customer_id)
-        if customer is None:
-            return {}
-        # The prompt gets the first name and locale only; the other fields are there so the guardrails
-        # can make sure none of them appears in the draft.
-        return {"first_name": customer.first_name, "last_name": customer.last_name, "locale": customer.locale,
-                "time_zone": customer.time_zone, "email": customer.email, "phone": customer.phone}
-
     def _draft(self, session: Session, row: OutboxRecord, now: dt.datetime) -> None:
-        decision = Decision.from_dict(row.decision)
+        decision = with_snapshot(session=session, decision=Decision.from_dict(row.decision))
         secret = self.config.unsubscribe_secret
         unsubscribe = make_token(secret, purpose=UNSUBSCRIBE, customer_id=row.customer_id, now=now,
                                  channel=row.channel, topic=row.topic, message_id=row.message_id)
         preferences = make_token(secret, purpose=PREFERENCES, customer_id=row.customer_id, now=now)
-        request = ComposeRequest(
-            decision=decision, message_id=row.message_id, customer=self._customer_facts(session, row.customer_id),
-            unsubscribe_url=unsubscribe_url(self.config.public_base_url, unsubscribe),
-            preferences_url=preferences_url(self.config.public_base_url, preferences),
+        unsubscribe_link = unsubscribe_url(self.config.public_base_url, unsubscribe)
+        message = self.compose(
+            decision, private=contact_details(session=session, customer_id=row.customer_id) or PrivateFacts(),
+            unsubscribe_url=unsubscribe_link, preferences_url=preferences_url(self.config.public_base_url, preferences),
         )
-        subject, body, rendered = draft_fields(self.compose(request))
-        rendered["unsubscribe_url"] = request.unsubscribe_url
-        if rendered.get("passed") is False:
+        rendered = {**message.to_record(), "unsubscribe_url": unsubscribe_link}
+        if not message.passed:
             # Even the template fallback failed a guardrail: a person looks at it, nothing goes out.
             state = HELD_FOR_REVIEW
         else:
             state = AWAITING_APPROVAL if row.requires_approval else DRAFTED
+        subject, body = message.subject, message.text
         outbox.transition(session=session, message_id=row.message_id, now=now, state=state,
                           release=state == AWAITING_APPROVAL, subject=subject, body=body, rendered=rendered)
         row.state, row.subject, row.body, row.rendered = state, subject, body, rendered
@@ -239,14 +246,18 @@ class Sender:
     def _process(self, row: OutboxRecord, now: dt.datetime, report: SendReport) -> None:
         with Session(self.engine, expire_on_commit=False) as session:
             if row.expires_at is not None and row.expires_at <= now:
-                return self._finish(session, row, now, SUPPRESSED, report, last_error="expired")
+                return self._finish(session, row, now, SUPPRESSED, report, last_error=expiry_reason(row))
             pause = pause_of(session=session, rule_id=row.rule_id)
             if pause is not None:
                 return self._finish(session, row, now, SUPPRESSED, report, last_error=f"rule paused: {pause.reason}")
+            if self._customer_unknown(session, row):
+                return self._wait_for_customer(session, row, now, report)
             if row.state == PENDING:
                 try:
                     self._draft(session, row, now)
                 except Exception as exc:  # the drafter has its own fallbacks; this is a bug, not a retry case
+                    if is_transient(exc):
+                        raise  # the database, not the draft: the row is tried again
                     session.rollback()
                     log.exception("drafting message %s failed", row.message_id)
                     return self._finish(session, row, now, FAILED, report, last_error=f"draft failed: {exc}"[:500])
@@ -288,6 +299,22 @@ class Sender:
             return self._finish(session, row, now, SENT, report, sent_at=now, provider=result.provider,
                                 provider_message_id=result.provider_message_id, provider_status=result.status,
                                 last_error=None)
+
+    @staticmethod
+    def _customer_unknown(session: Session, row: OutboxRecord) -> bool:
+        """No contact point and no customer row: the customer has not reached SQL yet (or was never there)."""
+        return (contact_point(session=session, customer_id=row.customer_id, channel=row.channel) is None
+                and session.get(CustomerRecord, row.customer_id) is None)
+
+    def _wait_for_customer(self, session: Session, row: OutboxRecord, now: dt.datetime, report: SendReport) -> None:
+        deadline = row.expires_at or row.created_at + self.config.customer_wait
+        if deadline <= now:
+            return self._finish(session, row, now, SUPPRESSED, report, last_error=CUSTOMER_NEVER_ARRIVED)
+        due = min(now + customer_wait_delay(now - row.created_at), deadline)
+        outbox.postpone(session=session, message_id=row.message_id, owner=self.owner, until=due, now=now,
+                        reason=WAITING_FOR_CUSTOMER)
+        session.commit()
+        return None
 
     def _failed(self, session: Session, row: OutboxRecord, now: dt.datetime, exc: SendError, hashed: str | None,
                 report: SendReport) -> None:

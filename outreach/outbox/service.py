@@ -102,6 +102,21 @@ def transition(*, session: Session, message_id: str, now: dt.datetime, state: st
     )
 
 
+def postpone(*, session: Session, message_id: str, owner: str, until: dt.datetime, now: dt.datetime,
+             reason: str | None = None) -> bool:
+    """Give a claimed row back, due again at ``until``, unless it left pending/drafted (never a ``sending`` row)."""
+    values: dict[str, Any] = {"next_attempt_at": until, "lease_owner": None, "lease_expires_at": None, "updated_at": now}
+    if reason is not None:
+        values["last_error"] = reason
+    result = session.execute(
+        update(OutboxRecord)
+        .where(OutboxRecord.message_id == message_id, OutboxRecord.lease_owner == owner,
+               OutboxRecord.state.in_((PENDING, DRAFTED)))
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
 def stale_sending(*, session: Session, now: dt.datetime) -> list[OutboxRecord]:
     """Rows left in ``sending`` whose sender's lease ran out (it crashed between call and record)."""
     query = select(OutboxRecord).where(

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from html import escape
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from outreach.consent.policy import needs_opt_in
+from infra.request_body import body_cap
 from outreach.consent.service import consent_status, record_consent
 from outreach.outbox.delivery_events import record_event
 from outreach.outbox.service import get_message
 from outreach.reputation import check_after_reaction
 from outreach.tokens import PREFERENCES, UNSUBSCRIBE, InvalidToken, read_token
-from outreach.webhooks.requests import form_of, now_of, publish_changes, session_of
+from outreach.webhooks.requests import MAX_FORM_BYTES, form_of, now_of, publish_changes, session_of, webhook_settings
+from triggers.policy.consent import needs_opt_in
 
-router = APIRouter(prefix="/outreach", tags=["preferences"])
+router = APIRouter(prefix="/outreach", tags=["preferences"], dependencies=[Depends(body_cap(MAX_FORM_BYTES))])
 
 CHOICES: tuple[tuple[str, str], ...] = (
     ("email", "service"), ("email", "marketing"), ("sms", "service"), ("sms", "marketing"),
@@ -31,7 +32,7 @@ LABELS = {"service": "Service messages (orders, deliveries)", "marketing": "Offe
 
 
 def _token(request: Request, token: str | None, purpose: str) -> dict:
-    settings = request.app.state.settings
+    settings = webhook_settings(request)
     try:
         return read_token(settings.unsubscribe_secret.get_secret_value().encode(), token or "", purpose=purpose,
                           now=now_of(request))
@@ -67,7 +68,8 @@ async def unsubscribe(request: Request, token: str | None = None) -> JSONRespons
             changes.append(record_consent(session=session, customer_id=claims["customer_id"], channel=channel,
                                           topic=topic, status="opted_out", source="one_click_unsubscribe",
                                           changed_at=now, evidence={"message_id": claims["message_id"]}))
-            check_after_reaction(session=session, settings=request.app.state.settings, rule_id=rule_id, now=now)
+            check_after_reaction(session=session, reputation=webhook_settings(request).reputation, rule_id=rule_id,
+                                 now=now)
         session.commit()
     await publish_changes(request, changes)
     return JSONResponse({"status": "unsubscribed", "channel": channel, "topic": topic})

@@ -1,6 +1,7 @@
-"""What every webhook handler needs from the app: settings, a session, form bodies, publishing.
+"""What every webhook handler needs from the app: its settings slice, a session, form bodies, publishing.
 
-Handlers read their dependencies from ``app.state`` (as ``retain.api`` does): ``settings``,
+Handlers read their dependencies from ``app.state`` (as ``retain.api`` does): ``settings`` (of
+which they read only the ``webhooks`` slice, through ``webhook_settings``),
 ``engine``, and optionally ``consent_publisher`` (a ``ConsentPublisher``), ``support_handoff``
 (an async callable receiving the context packet) and ``clock`` (returns aware now, for tests).
 """
@@ -16,11 +17,17 @@ from urllib.parse import parse_qsl
 from fastapi import HTTPException, Request
 from sqlmodel import Session
 
+from infra.settings import WebhookSettings
 from outreach.consent.service import ConsentChange
 
 log = logging.getLogger(__name__)
 
-MAX_FORM_BYTES = 64_000  # a Twilio webhook is a few hundred bytes
+MAX_FORM_BYTES = 64_000  # a Twilio webhook or a preference form is a few hundred bytes
+
+
+def webhook_settings(request: Request) -> WebhookSettings:
+    """The webhooks' slice of the app's settings."""
+    return request.app.state.settings.webhooks
 
 
 def now_of(request: Request) -> dt.datetime:
@@ -38,13 +45,15 @@ def session_of(request: Request) -> Session:
 
 
 async def form_of(request: Request) -> dict[str, str]:
-    """An ``application/x-www-form-urlencoded`` body as a dict (the last value of a repeated field)."""
+    """An ``application/x-www-form-urlencoded`` body as a dict (the last value of a repeated field).
+
+    Its router caps the body (``body_cap(MAX_FORM_BYTES)``): a larger one is refused with 413 while
+    it streams in, before it is held in memory.
+    """
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/x-www-form-urlencoded"):
         raise HTTPException(status_code=415, detail="expected application/x-www-form-urlencoded")
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise HTTPException(status_code=413, detail="form body too large")
     try:
         return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
     except UnicodeDecodeError:
@@ -53,7 +62,7 @@ async def form_of(request: Request) -> dict[str, str]:
 
 def public_url(request: Request) -> str:
     """The URL the provider called (behind a proxy ``request.url`` differs: signatures cover this one)."""
-    base = request.app.state.settings.public_base_url.rstrip("/")
+    base = webhook_settings(request).public_base_url.rstrip("/")
     query = f"?{request.url.query}" if request.url.query else ""
     return f"{base}{request.url.path}{query}"
 

@@ -10,29 +10,46 @@ nothing and sends no second confirmation.
 from __future__ import annotations
 
 import logging
+import re
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from twilio.request_validator import RequestValidator
 
+from infra.request_body import body_cap
 from outreach.channels.twilio import OPTED_OUT_CODE
 from outreach.consent.contact_points import InvalidContactPoint, contact_hash
 from outreach.consent.service import customers_with_contact, lift_suppression, record_consent, suppress
 from outreach.outbox.delivery_events import last_sent_to, record_event, set_provider_status
 from outreach.outbox.service import by_provider_id
 from outreach.reputation import check_after_reaction
-from outreach.webhooks.requests import form_of, now_of, public_url, publish_changes, session_of
+from outreach.webhooks.requests import MAX_FORM_BYTES, form_of, now_of, public_url, publish_changes, session_of, webhook_settings
 from outreach.webhooks.sms_keywords import ReplyKind, classify_reply
 from outreach.webhooks.support_handoff import HttpSupportHandoff, context_packet, log_only_handoff
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/outreach/twilio", tags=["webhooks"])
+router = APIRouter(prefix="/outreach/twilio", tags=["webhooks"], dependencies=[Depends(body_cap(MAX_FORM_BYTES))])
 
 OPT_OUT_TEXT = "{sender}: you are unsubscribed and will receive no more texts. Reply START to opt back in."
 OPT_IN_TEXT = "{sender}: you are subscribed to texts again. Reply STOP to opt out."
 HELP_TEXT = "{sender}: customer care. Reply STOP to opt out. Msg&data rates may apply."
 ACK_TEXT = "{sender}: thanks, a member of our team will get back to you shortly."
+
+# What Twilio sends (a SID is two letters and 32 hex digits); anything else would not fit the stored event key.
+FIELD_SHAPES = {"MessageSid": re.compile(r"[A-Za-z0-9_-]{1,64}"), "MessageStatus": re.compile(r"[a-z_]{1,32}")}
+
+
+def required_fields(form: dict[str, str], *names: str) -> list[str]:
+    """The values of ``names`` in ``form``; 400 naming the first one missing or not shaped as Twilio sends it."""
+    values = []
+    for name in names:
+        value = form.get(name)
+        shape = FIELD_SHAPES.get(name)
+        if not value or (shape is not None and not shape.fullmatch(value)):
+            raise HTTPException(status_code=400, detail=f"{name} is missing or malformed")
+        values.append(value)
+    return values
 
 
 def twiml(text: str | None) -> Response:
@@ -44,7 +61,7 @@ def twiml(text: str | None) -> Response:
 
 async def verified_form(request: Request) -> dict[str, str]:
     """The form fields when ``X-Twilio-Signature`` is valid for them; 403 otherwise."""
-    settings = request.app.state.settings
+    settings = webhook_settings(request)
     form = await form_of(request)
     token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
     signature = request.headers.get("X-Twilio-Signature")
@@ -56,7 +73,7 @@ async def verified_form(request: Request) -> dict[str, str]:
 async def _handoff(request: Request, packet: dict) -> None:
     handoff = getattr(request.app.state, "support_handoff", None)
     if handoff is None:
-        url = request.app.state.settings.support_webhook_url
+        url = webhook_settings(request).support_webhook_url
         handoff = HttpSupportHandoff(url) if url else log_only_handoff
     try:
         await handoff(packet)
@@ -68,10 +85,9 @@ async def _handoff(request: Request, packet: dict) -> None:
 async def inbound_sms(request: Request) -> Response:
     """An SMS reply from a customer."""
     form = await verified_form(request)
-    sid, sender, text = form.get("MessageSid"), form.get("From"), form.get("Body", "")
-    if not sid or not sender:
-        raise HTTPException(status_code=400, detail="MessageSid and From are required")
-    settings = request.app.state.settings
+    sid, sender = required_fields(form, "MessageSid", "From")
+    text = form.get("Body", "")
+    settings = webhook_settings(request)
     now = now_of(request)
     try:
         hashed = contact_hash(settings.contact_hash_key.get_secret_value().encode(), "sms", sender)
@@ -97,8 +113,8 @@ async def inbound_sms(request: Request) -> Response:
             if kind == ReplyKind.OPT_OUT:  # the number itself, whoever it belongs to (or nobody yet)
                 suppress(session=session, contact_hash=hashed, channel="sms", reason="sms_stop",
                          source="sms_keyword", now=now)
-                check_after_reaction(session=session, settings=settings, rule_id=last.rule_id if last else None,
-                                     now=now)
+                check_after_reaction(session=session, reputation=settings.reputation,
+                                     rule_id=last.rule_id if last else None, now=now)
             else:
                 lift_suppression(session=session, contact_hash=hashed, channel="sms")
         elif kind == ReplyKind.OTHER:
@@ -118,9 +134,7 @@ async def inbound_sms(request: Request) -> Response:
 async def status_callback(request: Request) -> Response:
     """A message status change (queued, sent, delivered, undelivered, failed)."""
     form = await verified_form(request)
-    sid, status = form.get("MessageSid"), form.get("MessageStatus")
-    if not sid or not status:
-        raise HTTPException(status_code=400, detail="MessageSid and MessageStatus are required")
+    sid, status = required_fields(form, "MessageSid", "MessageStatus")
     now = now_of(request)
     changes = []
     with session_of(request) as session:

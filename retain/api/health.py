@@ -1,4 +1,9 @@
-"""Liveness (``/healthz``: the process answers) and readiness (``/readyz``: broker and database)."""
+"""Liveness (``/healthz``: the process answers) and readiness (``/readyz``: broker, database, every part).
+
+Readiness also reads ``app.state.health`` (an ``infra.health.Health``, the runtime hands over the
+worker's): every registered part (the stream agents, the tick timer, ...) must be ``ok`` and not
+stale, and each one that is not is named with its status and why.
+"""
 
 from __future__ import annotations
 
@@ -43,8 +48,12 @@ async def _check_database(request: Request) -> str:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """200 when the broker and the database (if configured) answer, else 503 saying which does not."""
+    """200 when the broker and the database (if configured) answer and every part is ok, else 503 naming what is not."""
     broker, database = await asyncio.gather(_check_broker(request), _check_database(request))
     checks = {"broker": broker, "database": database}
-    ready = all(value in ("ok", "not configured") for value in checks.values())
+    health = getattr(request.app.state, "health", None)
+    if health is not None:
+        checks.update({name: state["status"] if not state["detail"] else f"{state['status']}: {state['detail']}"
+                       for name, state in health.snapshot().items()})
+    ready = all(value in ("ok", "not configured") or value.startswith("ok: ") for value in checks.values())
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)

@@ -1,23 +1,32 @@
-"""``POST /v1/events`` and ``POST /v1/segment``: validate every event, then publish them all.
+"""``POST /v1/events`` and ``POST /v1/segment``: authenticate, check every limit, validate every event, publish.
 
-Contract for clients:
+Contract for clients (docs/ingest.md has every limit, setting and status code):
 
+- Credential: ``Authorization: Bearer <secret>`` (or HTTP Basic with the secret as user name, as
+  Segment sends its write key). Per-producer credentials come from ``retain producers create``;
+  ``RETAIN_INGEST_TOKEN`` is one from the environment. 401 without a valid one.
 - Body: one event object or a JSON array of up to ``ingest_max_batch`` events (retain envelope,
   see ``GET /v1/schema/event.json``, or Segment ``track``/``identify`` messages, recognised by
   ``type`` + ``messageId``). ``/v1/segment`` also takes Segment's ``{"batch": [...]}`` shape.
-- All events are validated before anything is published: one invalid event -> 422 listing each
-  problem as ``{"loc": [index, field, ...], "msg", "type"}`` and nothing is published.
-- 202 ``{"accepted": n, "event_ids": [...]}`` only after the broker acknowledged every event.
-- 503 with ``Retry-After`` when the broker is down or slow. Some events of the batch may already be
-  published then; retrying the whole batch is safe because consumers de-duplicate by ``event_id``.
-- 401 without the bearer token (when one is configured), 413 for too many events or bytes,
-  415 for a non-JSON content type, 400 for malformed JSON.
+- Everything is checked before anything is published; a refused request publishes nothing:
+  415 not JSON; 413 body over ``ingest_max_body_bytes`` or more than ``ingest_max_batch`` events;
+  400 not strict JSON (NaN, Infinity, invalid UTF-8, lone surrogates); 422 invalid events, nesting
+  deeper than ``ingest_max_depth``, U+0000 in strings, an
+  ``occurred_at`` more than ``max_future_skew_seconds`` (24 h) ahead of the server clock (type
+  ``future_event_time``, see ``signals.event_time``); 403 an event the credential's scopes do not
+  cover (contact details and consent need ``profile``); 413 an event larger than the producer can
+  send (``loc`` names its index). Each 4xx lists problems as ``{"loc", "msg", "type"}``.
+- 202 ``{"accepted": n, "event_ids": [...]}`` only once every event is durable: with KAFKA_URL
+  after the broker acknowledged every event, in the single-box mode after the ingest journal
+  committed them (``signals.journal_publisher``).
+- 503 with ``Retry-After`` only when retrying can help: the broker (single-box: the
+  database) or the credential store is down or slow. Some events may be on the topic then; retrying the whole batch is safe because
+  consumers de-duplicate by ``event_id``. A request that can never succeed is never 503.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
+import datetime as dt
 import logging
 from functools import lru_cache
 from typing import Any
@@ -27,8 +36,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from infra.settings import Settings
+from retain.api.ingest_auth import Producer, authenticate
+from retain.api.ingest_body import IngestRejected, items_of, parse_json, problem, structure_problems
+from retain.api.ingest_openapi import RESPONSES, request_body
+from retain.producers.scopes import out_of_scope
+from signals.event_time import PROBLEM_TYPE as FUTURE_TIME
+from signals.event_time import future_time_problem
 from signals.events import EVENT_TYPES, json_schema, parse_event
-from signals.publisher import PublishError
+from signals.publisher import EventRecord, PublishError, encode_event, oversized
 from signals.segment import SegmentError, is_segment_message, segment_loc, segment_to_envelope
 
 log = logging.getLogger(__name__)
@@ -38,57 +53,10 @@ router = APIRouter(tags=["ingest"])
 RETRY_AFTER_SECONDS = 5
 
 
-class IngestRejected(Exception):
-    """A request refused before any event was published (status, JSON body, headers)."""
-
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
-        super().__init__(status, body)
-        self.status, self.body, self.headers = status, body, headers or {}
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body, status_code=self.status, headers=self.headers)
-
-
-def _check_token(request: Request, settings: Settings) -> None:
-    if settings.ingest_token is None:
-        return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    expected = settings.ingest_token.get_secret_value().encode()
-    # compare_digest: the time taken must not reveal how much of the token was right.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-        raise IngestRejected(401, {"detail": "missing or wrong bearer token"}, {"WWW-Authenticate": "Bearer"})
-
-
 def _check_content_type(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise IngestRejected(415, {"detail": f"content type must be application/json, got {media_type or 'none'!r}"})
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    too_large = IngestRejected(413, {"detail": f"request body larger than {limit} bytes"})
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():  # stop reading as soon as the cap is passed
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _items(body: Any, *, segment: bool) -> tuple[list[Any], bool]:
-    """The list of messages in a body and whether it was a batch."""
-    if isinstance(body, list):
-        return body, True
-    if segment and isinstance(body, dict) and isinstance(body.get("batch"), list):
-        return body["batch"], True
-    if isinstance(body, dict):
-        return [body], False
-    raise IngestRejected(422, {"detail": [{"loc": [], "msg": "body must be an event object or an array of events",
-                                           "type": "body_type"}]})
 
 
 def _envelope_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -106,28 +74,37 @@ def _pydantic_problems(exc: pydantic.ValidationError) -> list[tuple[tuple[Any, .
     return problems
 
 
-def validate_item(item: Any, *, segment: bool) -> tuple[Any | None, list[tuple[tuple[Any, ...], str, str]]]:
-    """One message -> (event, []) or (None, [(loc, msg, type), ...]); Segment locs name Segment fields."""
-    if segment or is_segment_message(item):
+def validate_item(item: Any, *, segment: bool, now: dt.datetime | None = None,
+                  max_future: dt.timedelta | None = None) -> tuple[Any | None, list[tuple[tuple[Any, ...], str, str]]]:
+    """One message -> (event, []) or (None, [(loc, msg, type), ...]); Segment locs name Segment fields.
+
+    With ``now`` and ``max_future``, an ``occurred_at`` further ahead is a problem too.
+    """
+    is_segment = segment or is_segment_message(item)
+    if is_segment:
         try:
             envelope = segment_to_envelope(item)
         except SegmentError as exc:
             return None, [(exc.loc, exc.msg, "segment")]
-        try:
-            return parse_event(envelope), []
-        except pydantic.ValidationError as exc:
-            return None, [(segment_loc(loc, item), msg, kind) for loc, msg, kind in _pydantic_problems(exc)]
     try:
-        return parse_event(item), []
+        event = parse_event(envelope if is_segment else item)
     except pydantic.ValidationError as exc:
-        return None, _pydantic_problems(exc)
+        problems = _pydantic_problems(exc)
+        return None, [(segment_loc(loc, item), msg, kind) for loc, msg, kind in problems] if is_segment else problems
+    too_late = None if now is None or max_future is None else future_time_problem(
+        event.occurred_at, now=now, max_future=max_future)
+    if too_late is not None:
+        loc = ("occurred_at",)
+        return None, [(segment_loc(loc, item) if is_segment else loc, too_late, FUTURE_TIME)]
+    return event, []
 
 
-def validate_batch(items: list[Any], *, batch: bool, segment: bool) -> tuple[list[Any], list[dict[str, Any]]]:
+def validate_batch(items: list[Any], *, batch: bool, segment: bool, now: dt.datetime | None = None,
+                   max_future: dt.timedelta | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
     """Validate every item; returns (events, errors) where errors carry the batch index in ``loc``."""
     events, errors = [], []
     for index, item in enumerate(items):
-        event, problems = validate_item(item, segment=segment)
+        event, problems = validate_item(item, segment=segment, now=now, max_future=max_future)
         prefix = [index] if batch else []
         errors.extend({"loc": [*prefix, *loc], "msg": msg, "type": kind} for loc, msg, kind in problems)
         if event is not None:
@@ -135,53 +112,89 @@ def validate_batch(items: list[Any], *, batch: bool, segment: bool) -> tuple[lis
     return events, errors
 
 
+def _refused(status: int, problems: list[dict[str, Any]], what: str, total: int, *, batch: bool) -> IngestRejected:
+    count = len({p["loc"][0] for p in problems}) if batch else 1
+    return IngestRejected(status, {"detail": problems, "message": f"{count} of {total} events {what}; nothing was accepted"})
+
+
+def _check_items(items: list[Any], settings: Settings, *, batch: bool, segment: bool, now: dt.datetime) -> list[Any]:
+    """The validated events, or IngestRejected: 413 too many, 422 empty/too deep/NUL/invalid/too far ahead."""
+    if len(items) > settings.ingest_max_batch:
+        raise IngestRejected(413, {"detail": f"{len(items)} events in one request; "
+                                             f"the limit is {settings.ingest_max_batch}"})
+    if not items:
+        raise IngestRejected(422, {"detail": [problem([], "empty batch", "too_short")]})
+    # Structure first: a value nested too deep never reaches the validator.
+    shape = [p for index, item in enumerate(items)
+             for p in structure_problems(item, max_depth=settings.ingest_max_depth, prefix=[index] if batch else [])]
+    if shape:
+        raise _refused(422, shape, "invalid", len(items), batch=batch)
+    events, errors = validate_batch(items, batch=batch, segment=segment, now=now,
+                                    max_future=dt.timedelta(seconds=settings.max_future_skew_seconds))
+    if errors:
+        raise _refused(422, errors, "invalid", len(items), batch=batch)
+    return events
+
+
+def _check_scopes(events: list[Any], producer: Producer, *, batch: bool) -> None:
+    refused = [problem([index, "type"] if batch else ["type"],
+                       f"credential {producer.name!r} may not send {kind} events (needs scope {scope!r})", "scope")
+               for index, kind, scope in out_of_scope(events, producer.scopes)]
+    if refused:
+        raise _refused(403, refused, "not allowed for this credential", len(events), batch=batch)
+
+
+def _records(events: list[Any], limit: int, *, batch: bool) -> list[EventRecord]:
+    records = [encode_event(event) for event in events]
+    too_large = [problem([index] if batch else [], f"event is {records[index].size} bytes as a Kafka record; "
+                                                   f"the limit is {limit}", "too_large")
+                 for index in oversized(records, limit)]
+    if too_large:
+        raise _refused(413, too_large, "too large", len(events), batch=batch)
+    return records
+
+
 async def _ingest(request: Request, *, segment: bool) -> JSONResponse:
     settings: Settings = request.app.state.settings
+    publisher = request.app.state.publisher
     try:
-        _check_token(request, settings)
+        producer = await authenticate(request, settings, dt.datetime.now(dt.timezone.utc),
+                                      retry_after=RETRY_AFTER_SECONDS)
         _check_content_type(request)
-        raw = await _read_body(request, settings.ingest_max_body_bytes)
-        try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            raise IngestRejected(400, {"detail": f"body is not valid JSON: {exc}"}) from None
-        items, batch = _items(body, segment=segment)
-        if len(items) > settings.ingest_max_batch:
-            raise IngestRejected(413, {"detail": f"{len(items)} events in one request; "
-                                                 f"the limit is {settings.ingest_max_batch}"})
-        if not items:
-            raise IngestRejected(422, {"detail": [{"loc": [], "msg": "empty batch", "type": "too_short"}]})
-        events, errors = validate_batch(items, batch=batch, segment=segment)
-        if errors:
-            invalid = len({e["loc"][0] for e in errors}) if batch else 1
-            raise IngestRejected(422, {"detail": errors,
-                                       "message": f"{invalid} of {len(items)} events invalid; nothing was accepted"})
+        body = await request.body()  # capped while it streams in (infra.request_body): 413 past the cap
+        items, batch = items_of(parse_json(body), segment=segment)
+        events = _check_items(items, settings, batch=batch, segment=segment, now=dt.datetime.now(dt.timezone.utc))
+        _check_scopes(events, producer, batch=batch)
+        records = _records(events, publisher.max_record_bytes, batch=batch)
     except IngestRejected as rejected:
         log.info("ingest rejected: %s", rejected.status)
         return rejected.response()
     try:
-        await request.app.state.publisher.publish(events)
+        await publisher.publish(records)
     except PublishError as exc:
-        log.warning("ingest of %d events failed: %s", len(events), exc)
+        log.warning("ingest of %d events from %s failed: %s", len(events), producer.name, exc)
+        if not exc.retriable:  # the broker's own size limit is below ours: retrying cannot help
+            index = exc.oversized_index if exc.oversized_index is not None else 0
+            return JSONResponse({"detail": [problem([index] if batch else [], "the broker refused this event as too "
+                                                    "large; its limit is below RETAIN_INGEST_MAX_EVENT_BYTES", "too_large")],
+                                 "message": "events before it may be on the topic; do not resend this one"},
+                                status_code=413)
         return JSONResponse(
             {"detail": "event broker unavailable; retry the whole request (event_id makes retries safe)"},
             status_code=503,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-    log.info("ingested %d events", len(events))
+    log.info("ingested %d events from %s", len(events), producer.name)
     return JSONResponse({"accepted": len(events), "event_ids": [e.event_id for e in events]}, status_code=202)
 
 
-_BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}}
-
-
-@router.post("/v1/events", status_code=202, openapi_extra=_BODY_DOC)
+@router.post("/v1/events", status_code=202, openapi_extra=request_body(False), responses=RESPONSES)
 async def ingest_events(request: Request) -> JSONResponse:
     """Accept retain events (or Segment track/identify messages), one or an array."""
     return await _ingest(request, segment=False)
 
 
-@router.post("/v1/segment", status_code=202, openapi_extra=_BODY_DOC)
+@router.post("/v1/segment", status_code=202, openapi_extra=request_body(True), responses=RESPONSES)
 async def ingest_segment(request: Request) -> JSONResponse:
     """Accept Segment track/identify messages: one, an array, or ``{"batch": [...]}``."""
     return await _ingest(request, segment=True)

@@ -7,21 +7,21 @@ Authentication: a session cookie (browsers, with the ``X-CSRF-Token`` header on 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from outreach.guardrails import GuardrailLimits
-from retain.console import approvals, rule_actions
+from retain.console import approvals, rule_actions, rule_backtest
 from retain.console.auth import Principal, db, now_utc, require
-from retain.console.credentials import ROLES
 from retain.console.customer import customer_timeline
 from retain.console.messages import list_messages, message_entry
 from retain.console.outcomes import results
+from retain.console.rule_editing import MAX_RULE_TEXT_CHARS
 from retain.console.overview import overview
-from retain.console.users import audit, create_token, create_user, list_audit, list_users, revoke_token
+from retain.console.users import audit, list_audit
 
 router = APIRouter(prefix="/api", tags=["console"])
 
@@ -29,7 +29,14 @@ router = APIRouter(prefix="/api", tags=["console"])
 class RuleText(BaseModel):
     """A rule as the YAML mapping the editor holds."""
 
-    yaml: str = Field(description="one rule as YAML (id, version, signals, ... action)")
+    yaml: str = Field(max_length=MAX_RULE_TEXT_CHARS, description="one rule as YAML (id, version, signals, ... action)")
+
+
+class RuleEdit(RuleText):
+    """An edited rule to save; a change that needs a second person is backtested over [start, end)."""
+
+    start: dt.datetime | None = Field(default=None, description="backtest window start (default: 30 days before end)")
+    end: dt.datetime | None = Field(default=None, description="backtest window end (default: now)")
 
 
 class BacktestRequest(RuleText):
@@ -58,21 +65,6 @@ class Rejection(BaseModel):
     """Reject a draft, saying why."""
 
     reason: str = Field(min_length=1, max_length=400)
-
-
-class NewUser(BaseModel):
-    """A console user to create."""
-
-    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    role: Literal["viewer", "editor", "approver", "admin"]
-    password: str = Field(min_length=10, max_length=200)
-
-
-class NewToken(BaseModel):
-    """An API token to issue to a user."""
-
-    username: str
-    name: str = Field(min_length=1, max_length=100)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -134,37 +126,50 @@ def validate_rule(body: RuleText, _: Principal = Depends(require("read"))) -> di
     return {"valid": rule is not None, "errors": errors}
 
 
-@router.put("/rules/{rule_id}")
-def put_rule(rule_id: str, body: RuleText, request: Request, session: Session = Depends(db),
-             principal: Principal = Depends(require("rules"))) -> dict[str, Any]:
-    """Save an edited rule (the version is raised if needed); 422 with line-numbered errors when invalid."""
-    result = _rules_or_503(rule_actions.save, session=session, settings=_settings(request), actor=principal.username,
-                           rule_id=rule_id, text=body.yaml, now=now_utc())
-    if result["errors"]:
-        raise HTTPException(422, result["errors"])
-    session.commit()
+def _saved_or_pending(result: dict[str, Any], response: Response) -> dict[str, Any]:
+    if result["pending"]:
+        response.status_code = 202  # accepted, not in force: a different approver must approve it
     return result
 
 
-@router.post("/rules/{rule_id}/enabled")
-def post_rule_enabled(rule_id: str, body: Enabled, request: Request, session: Session = Depends(db),
-                      principal: Principal = Depends(require("rules"))) -> dict[str, Any]:
-    """Switch a rule on or off (saved as a new version)."""
+SAVE_RESPONSES = {202: {"description": "the change widens what the rule does: stored as a pending proposal "
+                                       "(``proposal``) for a different approver, not in force"}}
+
+
+@router.put("/rules/{rule_id}", responses=SAVE_RESPONSES)
+def put_rule(rule_id: str, body: RuleEdit, request: Request, response: Response, session: Session = Depends(db),
+             principal: Principal = Depends(require("rules"))) -> dict[str, Any]:
+    """Save an edited rule (the version is raised if needed), or propose it when it widens behaviour (202).
+
+    422 with line-numbered errors when invalid. See docs/console.md for which changes need approval.
+    """
+    window = (_aware(body.start) if body.start else None, _aware(body.end) if body.end else None)
+    result = _rules_or_503(rule_actions.save, session=session, settings=_settings(request), actor=principal.username,
+                           rule_id=rule_id, text=body.yaml, now=now_utc(), window=window)
+    if result["errors"]:
+        raise HTTPException(422, result["errors"])
+    return _saved_or_pending(result, response)
+
+
+@router.post("/rules/{rule_id}/enabled", responses=SAVE_RESPONSES)
+def post_rule_enabled(rule_id: str, body: Enabled, request: Request, response: Response,
+                      session: Session = Depends(db), principal: Principal = Depends(require("rules"))) -> dict[str, Any]:
+    """Switch a rule off (at once) or on (202: a proposal a different approver must approve)."""
     try:
         result = _rules_or_503(rule_actions.set_enabled, session=session, settings=_settings(request),
                                actor=principal.username, rule_id=rule_id, enabled=body.enabled, now=now_utc())
     except KeyError:
         raise HTTPException(404, f"no rule {rule_id!r}") from None
-    session.commit()
-    return result
+    return _saved_or_pending(result, response)
 
 
 @router.post("/rules/{rule_id}/backtest")
 def post_rule_backtest(rule_id: str, body: BacktestRequest, request: Request,
                        _: Principal = Depends(require("rules"))) -> dict[str, Any]:
     """What the edited rule (not saved) would have sent over a past window; 422 when the rule is invalid."""
-    result = _rules_or_503(rule_actions.backtest, settings=_settings(request), rule_id=rule_id, text=body.yaml,
-                           start=_aware(body.start), end=_aware(body.end))
+    ruleset = _rules_or_503(rule_actions.load, _settings(request))
+    result = rule_backtest.backtest(settings=_settings(request), ruleset=ruleset, rule_id=rule_id, text=body.yaml,
+                                    start=_aware(body.start), end=_aware(body.end))
     if result["errors"]:
         raise HTTPException(422, result["errors"])
     return result
@@ -187,7 +192,7 @@ def post_approve(message_id: str, body: Approval, request: Request, session: Ses
     try:
         result = approvals.approve(session=session, message_id=message_id, now=now, reviewer=principal.username,
                                    subject=body.subject, body=body.body,
-                                   limits=GuardrailLimits.from_settings(_settings(request)))
+                                   limits=GuardrailLimits.from_settings(_settings(request).message_framing))
     except approvals.EditRefused as exc:
         session.rollback()
         raise HTTPException(422, exc.to_dict()) from None
@@ -231,7 +236,9 @@ def get_timeline(customer_id: str, days: int = Query(90, ge=1, le=3660), session
 
 
 @router.get("/results")
-def get_results(days: int = Query(30, ge=1, le=366), confidence: float = Query(0.95, gt=0.5, lt=1),
+# 0.999 is z = 3.29; much closer to 1, 0.5 + confidence / 2 rounds to 1.0, which has no normal quantile.
+def get_results(days: int = Query(30, ge=1, le=366), confidence: float = Query(0.95, gt=0.5, le=0.999,
+                                           description="0.5 < confidence <= 0.999 (closer to 1 has no finite interval)"),
                 session: Session = Depends(db), _: Principal = Depends(require("read"))) -> list[dict[str, Any]]:
     """Per rule: sent vs holdout outcome rates, their difference with Newcombe's interval, opt-out rate."""
     return [r.to_dict() for r in results(session=session, now=now_utc(), days=days, confidence=confidence)]
@@ -243,52 +250,3 @@ def get_audit(limit: int = Query(100, ge=1, le=1000), session: Session = Depends
     """The newest console writes: who did what to which object."""
     return [{"at": a.at.isoformat(), "actor": a.actor, "action": a.action, "target": a.target, "detail": a.detail}
             for a in list_audit(session=session, limit=limit)]
-
-
-@router.get("/users")
-def get_users(session: Session = Depends(db), _: Principal = Depends(require("admin"))) -> list[dict[str, Any]]:
-    """Console users and their roles."""
-    return [{"username": u.username, "role": u.role, "disabled": u.disabled, "created_at": u.created_at.isoformat()}
-            for u in list_users(session=session)]
-
-
-@router.post("/users", status_code=201)
-def post_user(body: NewUser, session: Session = Depends(db),
-              principal: Principal = Depends(require("admin"))) -> dict[str, Any]:
-    """Create a console user; 409 when the name is taken."""
-    now = now_utc()
-    try:
-        create_user(session=session, username=body.username, role=body.role, password=body.password, now=now)
-    except ValueError as exc:
-        raise HTTPException(409, str(exc)) from None
-    audit(session=session, actor=principal.username, action="user.create", target=f"user:{body.username}", now=now,
-          detail={"role": body.role})
-    session.commit()
-    return {"username": body.username, "role": body.role, "roles": list(ROLES)}
-
-
-@router.post("/tokens", status_code=201)
-def post_token(body: NewToken, session: Session = Depends(db),
-               principal: Principal = Depends(require("admin"))) -> dict[str, Any]:
-    """Issue an API token; the secret is in this answer only (it is stored hashed)."""
-    now = now_utc()
-    try:
-        secret, record = create_token(session=session, username=body.username, name=body.name, now=now)
-    except ValueError as exc:
-        raise HTTPException(404, str(exc)) from None
-    audit(session=session, actor=principal.username, action="token.create", target=f"user:{body.username}", now=now,
-          detail={"token_id": record.token_id, "name": body.name})
-    session.commit()
-    return {"token_id": record.token_id, "token": secret, "username": body.username}
-
-
-@router.delete("/tokens/{token_id}")
-def delete_token(token_id: str, session: Session = Depends(db),
-                 principal: Principal = Depends(require("admin"))) -> dict[str, Any]:
-    """Revoke an API token; 404 when there is no such active token."""
-    now = now_utc()
-    if not revoke_token(session=session, token_id=token_id, now=now):
-        raise HTTPException(404, f"no active token {token_id!r}")
-    audit(session=session, actor=principal.username, action="token.revoke", target=f"token:{token_id}", now=now)
-    session.commit()
-    return {"token_id": token_id, "revoked": True}

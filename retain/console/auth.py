@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
 
+from retain.console.client_address import client_address, networks
 from retain.console.credentials import allowed
 from retain.console.users import session_of, user_for_token
 from infra.database import session_scope
@@ -55,6 +56,19 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def request_now(request: Request) -> dt.datetime:
+    """Now for this request: the app's ``state.clock`` when one is set (tests move it), else the wall clock."""
+    clock = getattr(request.app.state, "clock", None)
+    return clock() if callable(clock) else now_utc()
+
+
+def request_address(request: Request) -> str:
+    """The client's address; ``X-Forwarded-For`` counts only from ``settings.trusted_proxies``."""
+    peer = request.client.host if request.client else None
+    proxies = networks(request.app.state.settings.trusted_proxies)
+    return client_address(peer, request.headers.get("x-forwarded-for"), proxies)
+
+
 def db(request: Request) -> Iterator[Session]:
     """A database session for one request; the handler commits."""
     engine = request.app.state.engine
@@ -71,7 +85,7 @@ def _identify(request: Request, session: Session) -> Principal | None:
         return Principal(user.username, user.role, "token") if user else None
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        found = session_of(session=session, secret=cookie, now=now_utc())
+        found = session_of(session=session, secret=cookie, now=request_now(request))
         if found is not None:
             record, user = found
             return Principal(user.username, user.role, "session", record.csrf_token)

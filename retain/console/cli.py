@@ -1,4 +1,4 @@
-"""``retain users``: create console users and API tokens from a terminal (the first admin starts here).
+"""``retain users``: create, list, disable and enable console users, sign them out, issue API tokens (the first admin starts here).
 
 A Typer app; the CLI mounts it with ``app.add_typer(users_app, name="users")``.
 """
@@ -84,3 +84,36 @@ def token(
               detail={"token_id": record.token_id, "name": label})
         session.commit()
     typer.echo(secret)
+
+
+def _account(name: str, action: str) -> dict:
+    from retain.console.accounts import change_account
+
+    with _session() as session:
+        result = change_account(session=session, actor="cli", username=name, action=action,
+                                now=dt.datetime.now(dt.timezone.utc), from_console=False)
+        session.commit()
+    return result
+
+
+@users_app.command("disable")
+def disable(name: Annotated[str, typer.Argument(help="the user to disable")]) -> None:
+    """Disable a user: every session ends and every API token is revoked at once."""
+    result = _account(name, "disable")
+    typer.echo(f"disabled {name}: {result['sessions_ended']} session(s) ended, "
+               f"{result['tokens_revoked']} token(s) revoked")
+
+
+@users_app.command("enable")
+def enable(name: Annotated[str, typer.Argument(help="the user to enable again")]) -> None:
+    """Enable a disabled user (their revoked tokens stay revoked)."""
+    _account(name, "enable")
+    typer.echo(f"enabled {name}")
+
+
+@users_app.command("sign-out")
+def sign_out(name: Annotated[str, typer.Argument(help="the user to sign out everywhere")]) -> None:
+    """End every session of a user and revoke every API token of theirs; the account stays enabled."""
+    result = _account(name, "sign-out")
+    typer.echo(f"signed out {name}: {result['sessions_ended']} session(s) ended, "
+               f"{result['tokens_revoked']} token(s) revoked")

@@ -1,4 +1,5 @@
-"""A customer's timeline for the console: ``retain explain``'s signals and decisions, plus messages and consent."""
+"""A customer's timeline for the console: ``retain explain``'s signals and decisions, plus messages, consent
+and, when the stream worker set the customer aside, its quarantine."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlmodel import Session
 from outreach.consent.records import ConsentChangeRecord
 from outreach.outbox.records import DeliveryEventRecord, OutboxRecord
 from retain.console.messages import message_entry
+from signals.quarantine_store import quarantine_of
 from signals.records import SignalRecord
 from signals.service import signal_from_record
 from triggers.explain import build_timeline
@@ -39,6 +41,7 @@ def customer_timeline(*, session: Session, customer_id: str, now: dt.datetime, d
                               .order_by(ConsentChangeRecord.changed_at.desc()).limit(limit))
     return {
         "customer_id": customer_id, "since": since.isoformat(),
+        "quarantine": quarantine_of(session=session, customer_id=customer_id),
         "timeline": build_timeline(signals, decisions),
         "messages": [{**message_entry(m), "delivery_events": events.get(m.message_id, [])} for m in messages],
         "consent": [{"channel": c.channel, "topic": c.topic, "status": c.status, "source": c.source,

@@ -3,8 +3,9 @@
 A reviewer edits only the drafted text (and an e-mail subject); the system parts around it (sender
 line, AI note, opt-out line, e-mail footer with the unsubscribe link) are kept exactly as the
 system wrote them. The edit is checked by the same guardrails a drafted message passed, with the
-same context rebuilt from what the outbox row, its decision, its signal, the rule version the
-decision was made under and the customer record hold. Anything missing means the edit cannot be
+same context rebuilt from what the outbox row, its decision (with the snapshot of the signal and
+customer it carries), the rule version the decision was made under and the customer's stored
+contact details hold. Anything missing means the edit cannot be
 checked, and an unchecked edit is never approved (``EditUncheckable``).
 """
 
@@ -12,21 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
 from outreach.drafting.brief import build_draft_request
-from outreach.drafting.composer import signal_from_row
 from outreach.drafting.draft import Draft
+from outreach.drafting.stored_facts import NothingToDraftFrom, contact_details, with_snapshot
 from outreach.drafting.system_parts import wording
 from outreach.drafting.template import TemplateDrafter
-from outreach.guardrails import GuardrailInput, GuardrailLimits
+from outreach.guardrails import Candidate, GuardrailLimits
 from outreach.guardrails.links import find_links
 from outreach.outbox.records import OutboxRecord
-from signals.records import CustomerRecord, SignalRecord
 from triggers.decision import Decision
 from triggers.records import DecisionRecord, RuleVersionRecord
 from triggers.rule import Rule
@@ -109,18 +108,9 @@ def rule_at(*, session: Session, rule_id: str, version: int, at: dt.datetime) ->
         return None
 
 
-def _customer(session: Session, customer_id: str) -> dict[str, Any]:
-    customer = session.get(CustomerRecord, customer_id)
-    if customer is None:
-        raise EditUncheckable(f"customer {customer_id} is not stored, so personal data cannot be checked")
-    # The same facts the sender gives the drafter: the contact details are there only to catch a leak.
-    return {"first_name": customer.first_name, "last_name": customer.last_name, "locale": customer.locale,
-            "time_zone": customer.time_zone, "email": customer.email, "phone": customer.phone}
-
-
 def guardrail_input(*, session: Session, row: OutboxRecord, frame: Frame, subject: str, text: str,
-                    limits: GuardrailLimits) -> GuardrailInput:
-    """The guardrails' input for the edited ``subject``/``text`` of ``row``; raises ``EditUncheckable``."""
+                    limits: GuardrailLimits) -> Candidate:
+    """What the guardrails check for the edited ``subject``/``text`` of ``row``; raises ``EditUncheckable``."""
     decision = _decision(session, row)
     if not decision.rule_id or decision.rule_version is None:
         raise EditUncheckable("the decision names no rule version, so the allowed offers are unknown")
@@ -128,16 +118,20 @@ def guardrail_input(*, session: Session, row: OutboxRecord, frame: Frame, subjec
     if rule is None:
         raise EditUncheckable(f"rule {decision.rule_id} v{decision.rule_version} is not stored, "
                               "so the allowed offers are unknown")
-    signal_row = session.get(SignalRecord, decision.signal_id)
-    if signal_row is None:
-        raise EditUncheckable(f"signal {decision.signal_id} is not stored, so the facts cannot be checked")
-    request = build_draft_request(decision=decision, signal=signal_from_row(signal_row), action=rule.action,
-                                  customer=_customer(session, row.customer_id), channel=row.channel)
-    draft = Draft(body=text.strip(), subject=subject, preheader=frame.draft.preheader, language=frame.draft.language)
+    try:
+        decision = with_snapshot(session=session, decision=decision)
+    except NothingToDraftFrom:
+        raise EditUncheckable(f"signal {decision.signal_id} is not stored, so the facts cannot be checked") from None
+    private = contact_details(session=session, customer_id=row.customer_id)
+    if private is None:
+        raise EditUncheckable(f"customer {row.customer_id} is not stored, so personal data cannot be checked")
     unsubscribe = (row.rendered or {}).get("unsubscribe_url")
     # The only links allowed are the ones the system put in its own parts (the unsubscribe link).
-    links = tuple(dict.fromkeys([*find_links(frame.prefix + frame.suffix), *([unsubscribe] if unsubscribe else [])]))
-    return GuardrailInput(request, draft, frame.wrap(text), allowed_links=links, limits=limits)
+    request = build_draft_request(decision=decision, action=rule.action, private=private, limits=limits,
+                                  unsubscribe_url=unsubscribe, channel=row.channel,
+                                  allowed_links=tuple(find_links(frame.prefix + frame.suffix)))
+    draft = Draft(body=text.strip(), subject=subject, preheader=frame.draft.preheader, language=frame.draft.language)
+    return Candidate(request, draft, frame.wrap(text))
 
 
 def edited_html(frame: Frame, row: OutboxRecord, subject: str, text: str) -> str | None:

@@ -1,4 +1,7 @@
-"""Putting the console on the service's FastAPI app: routers, static files, login redirects, headers."""
+"""Putting the console on the service's FastAPI app: routers, static files, login redirects.
+
+Its security headers (CSP, no framing) come with every response's, from ``retain.api.security_headers``.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +14,24 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retain.console import api, login, pages
+from retain.console import api, api_docs, login, pages, producers, proposals_api, proposals_pages, users_api
+from retain.console import users_pages
 from retain.console.auth import LoginRequired
+from retain.console.client_address import networks
 
-# The console's pages only need their own scripts, styles and inline SVG; nothing may frame them.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                               "frame-ancestors 'none'; form-action 'self'",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
+
+# Every console router: pages under /console, JSON under /api (the access test checks each route's permission).
+ROUTERS = (login.router, pages.router, users_pages.router, proposals_pages.router, producers.page_router, api.router,
+           producers.api_router, users_api.router, proposals_api.router)
 
 
 def install_console(app: FastAPI) -> FastAPI:
     """Add the console pages, its JSON API, static files and handlers to ``app``."""
-    app.include_router(login.router)
-    app.include_router(pages.router)
-    app.include_router(api.router)
+    for router in ROUTERS:
+        app.include_router(router)
+    if app.openapi_url is None:  # outside development: the docs only for logged-in users
+        app.include_router(api_docs.router)
+    networks(app.state.settings.trusted_proxies)  # a bad proxy entry stops the start, not the first login
     app.mount("/console/static", StaticFiles(directory=Path(__file__).parent / "static"), name="console-static")
 
     @app.exception_handler(LoginRequired)
@@ -42,13 +44,5 @@ def install_console(app: FastAPI) -> FastAPI:
             return pages.render(request, "error.html", None, "Error", status_code=exc.status_code,
                                 message=str(exc.detail))
         return await http_exception_handler(request, exc)
-
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):
-        response = await call_next(request)
-        if request.url.path.startswith(("/console", "/api/")):
-            for name, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(name, value)
-        return response
 
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from urllib.parse import urlencode
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -17,17 +18,22 @@ from sqlmodel import Session
 
 from outreach.guardrails import GuardrailLimits
 from outreach.outbox.records import STATES
-from retain.console import approvals, rule_actions
+from retain.console import approvals, reputation_view, rule_actions, rule_backtest
 from retain.console.auth import Principal, db, now_utc, page
 from retain.console.charts import bar_chart, line_chart
-from retain.console.credentials import ROLES
 from retain.console.customer import customer_timeline
 from retain.console.messages import list_messages, message_entry
 from retain.console.outcomes import results
 from retain.console.overview import overview
-from retain.console.users import audit, create_token, create_user, list_users
+from retain.console.users import audit
+from triggers.rule_proposals import list_proposals
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+def _paused_banner(request: Request) -> dict[str, Any]:
+    """Every page shows the rules the reputation guard paused (ops must not miss one)."""
+    return reputation_view.banner_context(getattr(request.app.state, "engine", None))
+
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"), context_processors=[_paused_banner])
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 
@@ -92,21 +98,24 @@ def _rule_page(request: Request, session: Session, principal: Principal, rule_id
                   rule=rule, source=ruleset.sources.get(rule_id), text=text if text is not None else rule_actions.rule_yaml(rule),
                   errors=errors or [], backtest=backtest, history=rule_actions.history(session=session, rule_id=rule_id),
                   can_edit=principal.may("rules"), flash=flash, flash_kind=flash_kind,
+                  proposals=list_proposals(session=session, rule_id=rule_id),
+                  guard=reputation_view.guard_view(session=session, settings=request.app.state.settings,
+                                                   rule_id=rule_id, now=now_utc()),
                   start=start or (today - dt.timedelta(days=30)).isoformat(), end=end or today.isoformat())
 
 
 @router.get("/rules/{rule_id}", response_class=HTMLResponse)
-def rule_page(rule_id: str, request: Request, session: Session = Depends(db),
+def rule_page(rule_id: str, request: Request, done: str = "", session: Session = Depends(db),
               principal: Principal = Depends(page("read"))) -> HTMLResponse:
-    """One rule: the editor, enable/disable, backtest, version history."""
-    return _rule_page(request, session, principal, rule_id)
+    """One rule: the editor, enable/disable, backtest, version history, a pending proposal."""
+    return _rule_page(request, session, principal, rule_id, flash=done[:300] or None)
 
 
-def _day(value: str, fallback: dt.date) -> dt.datetime:
+def _day(value: str, fallback: dt.date, *, days_after: int = 0) -> dt.datetime:
     try:
-        day = dt.date.fromisoformat(value) if value else fallback
-    except ValueError:
-        day = fallback
+        day = dt.date.fromisoformat(value) + dt.timedelta(days=days_after)
+    except (ValueError, OverflowError):  # empty, unreadable, or a next day past 9999-12-31
+        day = fallback + dt.timedelta(days=days_after)
     return dt.datetime.combine(day, dt.time(), dt.timezone.utc)
 
 
@@ -118,19 +127,33 @@ def rule_submit(rule_id: str, request: Request, yaml: str = Form(...), action: s
     settings = request.app.state.settings
     if action == "backtest":
         today = now_utc().date()
-        window = (_day(start, today - dt.timedelta(days=30)), _day(end, today) + dt.timedelta(days=1))
-        result = rule_actions.backtest(settings=settings, rule_id=rule_id, text=yaml, start=window[0], end=window[1])
+        window = (_day(start, today - dt.timedelta(days=30)), _day(end, today, days_after=1))
+        try:
+            ruleset = rule_actions.load(settings)
+        except rule_actions.RulesUnavailable as exc:
+            return render(request, "error.html", principal, "Rule", "rules", status_code=503,
+                          message=f"The rule files do not load: {exc}")
+        result = rule_backtest.backtest(settings=settings, ruleset=ruleset, rule_id=rule_id, text=yaml,
+                                        start=window[0], end=window[1])
         return _rule_page(request, session, principal, rule_id, text=yaml, errors=result["errors"],
                           backtest=result if result["report"] else None, start=start, end=end,
                           status_code=422 if result["errors"] else 200)
+    today = now_utc().date()
+    window = (_day(start, today - dt.timedelta(days=30)), _day(end, today, days_after=1))
     result = rule_actions.save(session=session, settings=settings, actor=principal.username, rule_id=rule_id,
-                               text=yaml, now=now_utc())
+                               text=yaml, now=now_utc(), window=window)
     if result["errors"]:
         return _rule_page(request, session, principal, rule_id, text=yaml, errors=result["errors"],
                           flash="Not saved: fix the errors below.", flash_kind="error", status_code=422)
-    session.commit()
-    flash = f"Saved as v{result['rule']['version']}." if result["saved"] else "Nothing changed."
-    return _rule_page(request, session, principal, rule_id, flash=flash)
+    return _rule_page(request, session, principal, rule_id, flash=_saved_flash(result), start=start, end=end)
+
+
+def _saved_flash(result: dict[str, Any]) -> str:
+    if result["pending"]:
+        proposal = result["proposal"]
+        return (f"Proposed as v{proposal['version']} (#{proposal['proposal_id']}): it waits for a different approver "
+                f"because it {'; '.join(proposal['reasons'])}.")
+    return f"Saved as v{result['rule']['version']}." if result["saved"] else "Nothing changed."
 
 
 @router.post("/rules/{rule_id}/enabled")
@@ -138,11 +161,20 @@ def rule_enabled(rule_id: str, request: Request, enabled: str = Form(...), sessi
                  principal: Principal = Depends(page("rules"))) -> Response:
     """Switch a rule on or off, then show it again."""
     try:
-        rule_actions.set_enabled(session=session, settings=request.app.state.settings, actor=principal.username,
-                                 rule_id=rule_id, enabled=enabled == "true", now=now_utc())
+        result = rule_actions.set_enabled(session=session, settings=request.app.state.settings,
+                                          actor=principal.username, rule_id=rule_id, enabled=enabled == "true",
+                                          now=now_utc())
     except (KeyError, rule_actions.RulesUnavailable) as exc:
         return render(request, "error.html", principal, "Rule", "rules", status_code=404,
                       message=f"Cannot change rule {rule_id!r}: {exc}")
+    return RedirectResponse(f"/console/rules/{rule_id}?{urlencode({'done': _saved_flash(result)})}", status_code=303)
+
+
+@router.post("/rules/{rule_id}/resume")
+def rule_resume(rule_id: str, session: Session = Depends(db),
+                principal: Principal = Depends(page("rules"))) -> Response:
+    """Lift the reputation guard's pause of a rule (ops looked at the evidence), then show it again."""
+    reputation_view.resume(session=session, actor=principal.username, rule_id=rule_id, now=now_utc())
     session.commit()
     return RedirectResponse(f"/console/rules/{rule_id}", status_code=303)
 
@@ -177,7 +209,7 @@ def approval_submit(message_id: str, request: Request, action: str = Form(...), 
         try:
             result = approvals.approve(session=session, message_id=message_id, now=now, reviewer=principal.username,
                                        subject=subject, body=body,
-                                       limits=GuardrailLimits.from_settings(request.app.state.settings))
+                                       limits=GuardrailLimits.from_settings(request.app.state.settings.message_framing))
         except approvals.EditRefused as exc:
             session.rollback()
             # Nothing approved: the queue again, with the failed checks and the reviewer's text kept.
@@ -234,44 +266,3 @@ def results_page(request: Request, days: int = 30, session: Session = Depends(db
     """Per rule: sent vs holdout outcome rates, the difference with its interval, opt-out rate."""
     rows = [r.to_dict() for r in results(session=session, now=now_utc(), days=min(max(days, 1), 366))]
     return render(request, "results.html", principal, "Results per rule", "results", results=rows, confidence=0.95)
-
-
-@router.get("/users", response_class=HTMLResponse)
-def users_page(request: Request, session: Session = Depends(db),
-               principal: Principal = Depends(page("admin"))) -> HTMLResponse:
-    """Users and tokens (admins only)."""
-    return render(request, "users.html", principal, "Users", "users", users=list_users(session=session), roles=ROLES)
-
-
-@router.post("/users", response_class=HTMLResponse)
-def users_create(request: Request, username: str = Form(...), role: str = Form(...), password: str = Form(...),
-                 session: Session = Depends(db), principal: Principal = Depends(page("admin"))) -> HTMLResponse:
-    """Create a user."""
-    now = now_utc()
-    try:
-        create_user(session=session, username=username.strip(), role=role, password=password, now=now)
-    except ValueError as exc:
-        return render(request, "users.html", principal, "Users", "users", status_code=400, users=list_users(session=session),
-                      roles=ROLES, flash=str(exc), flash_kind="error")
-    audit(session=session, actor=principal.username, action="user.create", target=f"user:{username}", now=now,
-          detail={"role": role})
-    session.commit()
-    return render(request, "users.html", principal, "Users", "users", users=list_users(session=session), roles=ROLES,
-                  flash=f"User {username} created.")
-
-
-@router.post("/tokens", response_class=HTMLResponse)
-def tokens_create(request: Request, username: str = Form(...), name: str = Form(...), session: Session = Depends(db),
-                  principal: Principal = Depends(page("admin"))) -> HTMLResponse:
-    """Issue an API token and show it once."""
-    now = now_utc()
-    try:
-        secret, record = create_token(session=session, username=username, name=name, now=now)
-    except ValueError as exc:
-        return render(request, "users.html", principal, "Users", "users", status_code=400, users=list_users(session=session),
-                      roles=ROLES, flash=str(exc), flash_kind="error")
-    audit(session=session, actor=principal.username, action="token.create", target=f"user:{username}", now=now,
-          detail={"token_id": record.token_id, "name": name})
-    session.commit()
-    return render(request, "users.html", principal, "Users", "users", users=list_users(session=session), roles=ROLES,
-                  token=secret)

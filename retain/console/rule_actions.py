@@ -1,42 +1,42 @@
-"""Console actions on rules: list, view, history with diffs and who, save, enable/disable, backtest.
+"""Console actions on rules: list, view, history with diffs and who, save or propose, enable/disable.
 
 The rule files under ``settings.rules_dir`` stay the source of truth (the worker hot-reloads them);
 these functions read and write them, and record each write with its author in the console audit.
-Shared by the JSON API and the pages, so both do exactly the same thing.
+A change that widens what a rule does (``triggers.rule_review``) is not written: it becomes a
+pending proposal with its diff and a backtest beside the rule in force, and waits for a different
+approver (``rule_reviews``). Shared by the JSON API and the pages, so both do exactly the same thing.
+These functions commit: a rule file is replaced only after the database holds its audit row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
-from outreach.outbox.records import RulePauseRecord
-from retain.console.rule_editing import rule_yaml, save_rule, text_diff, validate_rule_text, with_version_bump
-from retain.console.users import audit, list_audit
 from infra.settings import Settings
-from triggers.backtest import run_backtest
-from triggers.loader import check_rules
+from outreach.outbox.records import RulePauseRecord
+from retain.console import rule_backtest
+from retain.console.rule_editing import (  # noqa: F401 - load and RulesUnavailable are used through this module
+    RulesUnavailable,
+    load,
+    rule_yaml,
+    stage_rule,
+    text_diff,
+    validate_rule_text,
+    with_version_bump,
+)
+from retain.console.rule_reviews import proposal_view
+from retain.console.users import audit, list_audit
 from triggers.records import RuleVersionRecord
 from triggers.rule import Rule
+from triggers.rule_proposals import content_hash, propose
+from triggers.rule_review import review_change
 from triggers.ruleset import RuleSet
 from triggers.service import record_rule_versions
-
-
-class RulesUnavailable(Exception):
-    """The rule folder cannot be loaded (its errors are the message)."""
-
-
-def load(settings: Settings) -> RuleSet:
-    """The rules as the files hold them now; RulesUnavailable when they do not load."""
-    ruleset, errors = check_rules(settings.rules_dir)
-    if ruleset is None:
-        raise RulesUnavailable("; ".join(str(e) for e in errors))
-    return ruleset
 
 
 def summary(rule: Rule, ruleset: RuleSet, pauses: dict[str, str]) -> dict[str, Any]:
@@ -55,99 +55,94 @@ def list_rules(*, session: Session, settings: Settings) -> list[dict[str, Any]]:
     return [summary(rule, ruleset, pauses) for rule in ruleset]
 
 
+def _rule(content: dict[str, Any]) -> Rule | None:
+    try:
+        return Rule.model_validate(content)
+    except ValidationError:
+        return None  # an old stored version the schema no longer accepts: shown, not reviewed
+
+
 def history(*, session: Session, rule_id: str) -> list[dict[str, Any]]:
-    """Every stored version of a rule, newest first, each with its diff from the one before and who saved it."""
+    """Every stored version of a rule, newest first: its diff, who saved or proposed it, who approved it.
+
+    A version that no console save or approval produced came from the files (deployment); its
+    ``behaviour_changes`` say what a console edit would have needed a second person for.
+    """
     versions = list(session.scalars(select(RuleVersionRecord).where(RuleVersionRecord.rule_id == rule_id)
                                     .order_by(RuleVersionRecord.first_seen_at, RuleVersionRecord.version)))
-    saves = [a for a in list_audit(session=session, target=f"rule:{rule_id}", limit=500) if a.action == "rule.save"]
-    out, previous = [], ""
+    writes = [a for a in list_audit(session=session, target=f"rule:{rule_id}", limit=500)
+              if a.action in ("rule.save", "rule.approve")]
+    out, previous, previous_rule = [], "", None
     for record in versions:
         text = rule_yaml(record.content)
-        author = next((a.actor for a in saves if a.detail.get("version") == record.version), None)
+        write = next((a for a in writes if a.detail.get("content_hash") == record.content_hash), None) or next(
+            (a for a in writes if "content_hash" not in a.detail and a.detail.get("version") == record.version), None)
+        current = _rule(record.content)
+        review = review_change(previous_rule, current) if current is not None and previous_rule is not None else None
+        approved = write is not None and write.action == "rule.approve"
         out.append({"version": record.version, "first_seen_at": record.first_seen_at.isoformat(),
-                    "source": record.source, "changed_by": author or "file",
+                    "source": record.source,
+                    "changed_by": (write.detail.get("proposed_by") if approved else write.actor) if write else "file",
+                    "approved_by": write.actor if approved else None,
+                    "behaviour_changes": list(review.reasons) if review else [],
                     "diff": text_diff(previous, text, old_name="previous", new_name=f"v{record.version}")})
-        previous = text
+        previous, previous_rule = text, current
     return list(reversed(out))
 
 
-def save(*, session: Session, settings: Settings, actor: str, rule_id: str, text: str,
-         now: dt.datetime) -> dict[str, Any]:
-    """Validate and save an edited rule: ``{"saved", "errors", "rule", "diff"}``; audited when saved."""
+def save(*, session: Session, settings: Settings, actor: str, rule_id: str, text: str, now: dt.datetime,
+         window: tuple[dt.datetime | None, dt.datetime | None] = (None, None)) -> dict[str, Any]:
+    """Validate an edited rule, then save it or (if it widens behaviour) propose it; committed and audited.
+
+    Returns ``{"saved", "pending", "errors", "rule", "diff"}`` and, when pending, ``"proposal"``
+    (its backtest runs over ``window``, by default the last 30 days).
+    """
     rule, errors = validate_rule_text(text, expected_id=rule_id)
     if rule is None:
-        return {"saved": False, "errors": errors, "rule": None, "diff": ""}
+        return {"saved": False, "pending": False, "errors": errors, "rule": None, "diff": ""}
     ruleset = load(settings)
     old = ruleset.get(rule_id)
     new = with_version_bump(rule, old)
     if old is not None and new is old:
-        return {"saved": False, "errors": [], "rule": new.canonical(), "diff": "", "unchanged": True}
+        return {"saved": False, "pending": False, "errors": [], "rule": new.canonical(), "diff": "", "unchanged": True}
     change = text_diff(rule_yaml(old) if old else "", rule_yaml(new), old_name=f"v{old.version}" if old else "new",
                        new_name=f"v{new.version}")
-    path = save_rule(settings.rules_dir, ruleset, new)
-    # Store the version now so its history (and who saved it) shows at once; the worker's reloader
-    # stores the same content hash again later, which is a no-op.
-    saved = RuleSet.of([r for r in ruleset if r.id != rule_id] + [new], sources={**ruleset.sources, rule_id: str(path)})
-    record_rule_versions(session=session, ruleset=saved, now=now)
-    audit(session=session, actor=actor, action="rule.save", target=f"rule:{rule_id}", now=now,
-          detail={"version": new.version, "old_version": old.version if old else None, "file": str(path),
-                  "diff": change})
-    return {"saved": True, "errors": [], "rule": new.canonical(), "diff": change}
+    review = review_change(old, new)
+    if review.needed:
+        start, end = rule_backtest.window_or_default(*window, now)
+        backtest = rule_backtest.compare(settings=settings, ruleset=ruleset, rule=new, start=start, end=end)
+        record = propose(session=session, rule=new, base=old, reasons=list(review.reasons), diff=change,
+                         author=actor, now=now, backtest=backtest)
+        audit(session=session, actor=actor, action="rule.propose", target=f"rule:{rule_id}", now=now,
+              detail={"proposal_id": record.id, "version": new.version, "reasons": list(review.reasons),
+                      "diff": change})
+        session.commit()
+        return {"saved": False, "pending": True, "errors": [], "rule": new.canonical(), "diff": change,
+                "proposal": proposal_view(record, current=old)}
+    staged = stage_rule(settings.rules_dir, ruleset, new)
+    try:
+        # Store the version now so its history (and who saved it) shows at once; the worker's reloader
+        # stores the same content hash again later, which is a no-op.
+        saved = RuleSet.of([r for r in ruleset if r.id != rule_id] + [new],
+                           sources={**ruleset.sources, rule_id: str(staged.path)})
+        record_rule_versions(session=session, ruleset=saved, now=now)
+        audit(session=session, actor=actor, action="rule.save", target=f"rule:{rule_id}", now=now,
+              detail={"version": new.version, "old_version": old.version if old else None, "file": str(staged.path),
+                      "content_hash": content_hash(new), "review": "not needed", "notes": list(review.notes),
+                      "diff": change})
+        session.commit()
+    except BaseException:
+        staged.discard()
+        raise
+    staged.apply()
+    return {"saved": True, "pending": False, "errors": [], "rule": new.canonical(), "diff": change}
 
 
 def set_enabled(*, session: Session, settings: Settings, actor: str, rule_id: str, enabled: bool,
                 now: dt.datetime) -> dict[str, Any]:
-    """Switch a rule on or off (a new version of it)."""
+    """Switch a rule off (at once) or on (a proposal for a second person), as a new version of it."""
     old = load(settings).get(rule_id)
     if old is None:
         raise KeyError(rule_id)
     text = rule_yaml({**old.canonical(), "enabled": enabled, "version": old.version + 1})
     return save(session=session, settings=settings, actor=actor, rule_id=rule_id, text=text, now=now)
-
-
-def _occurred_at(raw: Any) -> dt.datetime | None:
-    data = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
-    value = data.get("occurred_at") if isinstance(data, dict) else None
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    return None
-
-
-def events_between(raw_events: Iterable[Any], start: dt.datetime, end: dt.datetime) -> Iterator[Any]:
-    """The raw events that occurred in [start, end); malformed ones pass through so the backtest counts them."""
-    for raw in raw_events:
-        try:
-            at = _occurred_at(raw)
-        except ValueError:
-            at = None
-        if at is None or start <= at < end:
-            yield raw
-
-
-def backtest(*, settings: Settings, rule_id: str, text: str, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-    """What the edited (unsaved) rule would have done over [start, end), beside the other rules in force."""
-    rule, errors = validate_rule_text(text, expected_id=rule_id)
-    if rule is None:
-        return {"errors": errors, "report": None}
-    if end <= start:
-        return {"errors": [{"line": 0, "field": "window", "message": "the window's end must be after its start"}],
-                "report": None}
-    path = settings.backtest_events_path
-    if path is None or not Path(path).exists():
-        return {"errors": [{"line": 0, "field": "history", "message":
-                            "no event history configured (set RETAIN_BACKTEST_EVENTS_PATH to a .jsonl or .parquet file)"}],
-                "report": None}
-    from triggers.backtest_cli import load_scorer, raw_events  # late: LightGBM only when backtesting
-
-    current = load(settings)
-    rules = RuleSet.of([r for r in current if r.id != rule_id] + [rule], sources=current.sources)
-    scorer, model_line = load_scorer(None, settings)
-    report = run_backtest(events_between(raw_events(Path(path), progress=False), start, end), rules, scorer=scorer)
-    data = report.to_dict()
-    return {"errors": [], "model": model_line, "rule_id": rule_id, "window": [start.isoformat(), end.isoformat()],
-            "rule": data["per_rule"].get(rule_id, {}), "report": data}

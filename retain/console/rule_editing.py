@@ -4,8 +4,9 @@ The console edits one rule at a time as a YAML mapping. Validation wraps that te
 one-rule file and runs the real loader (``triggers.loader.parse_rule_text``), so the console and
 ``retain rules check`` can never disagree; line numbers are shifted back to the editor's text.
 Saving rewrites the rule's own file (keeping its leading comment lines and the other rules in it)
-atomically; the worker's ``RuleReloader`` then picks the change up and writes the rule version
-and audit rows, and the console adds who made the change to its own audit log.
+atomically, staged first and renamed into place only once the database holds the audit row; the
+worker's ``RuleReloader`` then picks the change up and writes the rule version and audit rows, and
+the console adds who made the change to its own audit log.
 """
 
 from __future__ import annotations
@@ -13,16 +14,31 @@ from __future__ import annotations
 import difflib
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from triggers.loader import parse_rule_text
-from triggers.rule import Rule
+from infra.settings import Settings
+from triggers.loader import check_rules, load_yaml, parse_rule_text
+from triggers.rule import MAX_RULE_VERSION, Rule
 from triggers.ruleset import RuleSet
 
 EDITOR_FILE = "(editor)"
+MAX_RULE_TEXT_CHARS = 20_000  # one rule is about 1 kB; the bound keeps a validate call cheap
+
+
+class RulesUnavailable(Exception):
+    """The rule folder cannot be loaded (its errors are the message)."""
+
+
+def load(settings: Settings) -> RuleSet:
+    """The rules as the files hold them now; RulesUnavailable when they do not load."""
+    ruleset, errors = check_rules(settings.rules_dir)
+    if ruleset is None:
+        raise RulesUnavailable("; ".join(str(e) for e in errors))
+    return ruleset
 
 
 def rule_yaml(rule: Rule | dict[str, Any]) -> str:
@@ -41,8 +57,10 @@ def validate_rule_text(text: str, *, expected_id: str | None = None) -> tuple[Ru
     """Parse and validate one rule's YAML: the rule (None on errors) and errors as {line, field, message}."""
     if not text.strip():
         return None, [{"line": 1, "field": "(rule)", "message": "the rule is empty"}]
+    if len(text) > MAX_RULE_TEXT_CHARS:
+        return None, [{"line": 1, "field": "(rule)", "message": f"longer than {MAX_RULE_TEXT_CHARS} characters"}]
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return None, [{"line": (mark.line + 1) if mark else 1, "field": "(yaml)",
@@ -76,7 +94,8 @@ def with_version_bump(new: Rule, old: Rule | None) -> Rule:
         return old
     if new.version > old.version:
         return new
-    return Rule.model_validate({**new.canonical(), "version": old.version + 1})
+    # At the highest version a column holds, the content changes under the same number (as unbumped edits do).
+    return Rule.model_validate({**new.canonical(), "version": min(old.version + 1, MAX_RULE_VERSION)})
 
 
 def text_diff(old: str, new: str, *, old_name: str = "before", new_name: str = "after") -> str:
@@ -96,7 +115,7 @@ def _header_comments(text: str) -> str:
 
 def file_text_with(existing: str | None, rule: Rule) -> str:
     """The text of a rule file with ``rule`` replacing the rule of the same id (or appended)."""
-    data = yaml.safe_load(existing) if existing else None
+    data = load_yaml(existing) if existing else None
     data = data if isinstance(data, dict) else {}
     rules = [r for r in data.get("rules") or [] if isinstance(r, dict)]
     content = rule.canonical()
@@ -111,8 +130,25 @@ def file_text_with(existing: str | None, rule: Rule) -> str:
     return header + body
 
 
-def save_rule(rules_dir: Path, ruleset: RuleSet, rule: Rule) -> Path:
-    """Write ``rule`` into its file under ``rules_dir`` (a new rule gets ``<id>.yaml``) atomically."""
+@dataclass(frozen=True)
+class StagedFile:
+    """A rule file written beside its target, put in place by ``apply`` (after the database commit)."""
+
+    path: Path
+    temp: Path
+
+    def apply(self) -> Path:
+        """Rename the staged text over the rule file (atomic: the reloader never reads half a file)."""
+        os.replace(self.temp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Forget the staged text (the database refused the change)."""
+        self.temp.unlink(missing_ok=True)
+
+
+def stage_rule(rules_dir: Path, ruleset: RuleSet, rule: Rule) -> StagedFile:
+    """Write the file that puts ``rule`` in its place (a new rule gets ``<id>.yaml``) beside it, not yet live."""
     source = ruleset.sources.get(rule.id)
     path = Path(source) if source else Path(rules_dir) / f"{rule.id}.yaml"
     existing = path.read_text(encoding="utf-8") if path.exists() else None
@@ -121,9 +157,13 @@ def save_rule(rules_dir: Path, ruleset: RuleSet, rule: Rule) -> Path:
     if errors:  # cannot happen for a validated rule; refuse rather than write a file the worker rejects
         raise ValueError("; ".join(str(e) for e in errors))
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Write beside the target and rename, so the reloader never reads half a file.
+    # The temporary name does not end in .yaml, so the reloader ignores it until the rename.
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".console-", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
-    os.replace(temp, path)
-    return path
+    return StagedFile(path=path, temp=Path(temp))
+
+
+def save_rule(rules_dir: Path, ruleset: RuleSet, rule: Rule) -> Path:
+    """Write ``rule`` into its file under ``rules_dir`` atomically, at once."""
+    return stage_rule(rules_dir, ruleset, rule).apply()

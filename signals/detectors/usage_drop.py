@@ -41,6 +41,7 @@ Example (a customer with 2 sessions a day for 28 days, then nothing):
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from signals.detectors.base import UTC, from_iso, iso
+from signals.fold_domain import add_count, check_span
 from signals.signal import Signal
 
 _DAY = dt.timedelta(days=1)
@@ -70,6 +72,7 @@ class UsageDropConfig:
             raise ValueError("recent_days and baseline_days must be at least 1")
         if self.min_history_days <= self.recent_days:
             raise ValueError("min_history_days must exceed recent_days so a baseline exists")
+        check_span("usage window", dt.timedelta(days=self.recent_days + self.baseline_days + self.min_history_days))
 
 
 def _zone(name: str | None) -> dt.tzinfo:
@@ -105,6 +108,7 @@ class UsageDropDetector:
         self.config = config or UsageDropConfig()
         self._window = self.config.recent_days + self.config.baseline_days
         self._window_span = dt.timedelta(days=self._window)
+        self._window_back = dt.timedelta(days=self._window - 1)  # a judged day's window starts this far back
         self._history_span = dt.timedelta(days=self.config.min_history_days - 1)
 
     def initial_state(self) -> dict[str, Any]:
@@ -140,7 +144,7 @@ class UsageDropDetector:
             key > judged or key > (dt.date.fromisoformat(judged) - self._window_span).isoformat()
         ):
             buckets = dict(state["buckets"])
-            buckets[key] = buckets.get(key, 0) + props.sessions
+            buckets[key] = add_count(buckets.get(key, 0), props.sessions)  # saturates: stays a JSON int
             new_state["buckets"] = buckets
         return new_state, []
 
@@ -183,7 +187,17 @@ class UsageDropDetector:
             stop = min(last, last_usage + dt.timedelta(days=self._window - 1))
         episode = state["episode"]
         signals: list[Signal] = []
+        usage_days = sorted(_parse_date(key) for key in buckets) if stop > day else None
         while day <= stop:
+            if usage_days is not None:
+                # Days whose window holds no usage change nothing (as above), wherever the gap is:
+                # jump to the next day whose window does (usage years apart costs no loop per day).
+                i = bisect.bisect_left(usage_days, day - self._window_back)
+                if i == len(usage_days):
+                    break
+                if usage_days[i] > day:
+                    day = usage_days[i]
+                    continue
             episode, signal = self._judge(state, buckets, day, first, episode, now)
             if signal is not None:
                 signals.append(signal)

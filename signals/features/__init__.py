@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
+from infra.settings import FeatureSettings
 from signals.features.compiler import CompiledSpec
 from signals.features.core import (  # noqa: F401 - re-exported: constants the tests and tools read
     DAY,
@@ -41,9 +42,9 @@ def compiled(path: str | Path | None = None) -> CompiledSpec:
     return _compiled(str(Path(path).resolve()) if path is not None else None)
 
 
-def from_settings(settings: Any) -> CompiledSpec:
+def from_settings(settings: FeatureSettings) -> CompiledSpec:
     """The spec ``RETAIN_FEATURE_SPEC`` names (``settings.feature_spec``), else the built-in one."""
-    return compiled(getattr(settings, "feature_spec", None))
+    return compiled(settings.feature_spec)
 
 
 def discover_usage_features(events: Iterable[Any], *, top: int = 16, min_share: float = 0.01) -> list[str]:

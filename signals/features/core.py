@@ -23,6 +23,8 @@ import math
 import zlib
 from typing import Any
 
+from signals.fold_domain import add_count, amount
+
 DAY = 86400.0
 USAGE_DAYS = 35  # 7 recent days + a 28-day baseline
 RECENT_LIMIT = 50  # order / message / bad-experience times kept for windowed counts
@@ -154,7 +156,7 @@ def _bounded(items: dict[str, Any], key: str, value: Any) -> None:
 def _on_order(s: dict[str, Any], kind: str, p: Any, t: float) -> None:
     if kind == "order.placed":
         s["orders_total"] += 1
-        s["monetary_total"] += float(p.amount)
+        s["monetary_total"] = amount(s["monetary_total"] + amount(p.amount))
         s["order_times"] = (s["order_times"] + [t])[-RECENT_LIMIT:]
         order = {"due": _ts(p.promised_delivery_by), "ship_by": _ts(p.promised_ship_by), "shipped": False}
         _bounded(s["open_orders"], p.order_id, order)
@@ -195,8 +197,9 @@ def _on_usage(s: dict[str, Any], p: Any, t: float) -> None:
     day = (p.day.toordinal() - 719163) if p.day is not None else int(t // DAY)  # 719163 = 1970-01-01
     days = s["usage_days"]
     key = str(day)
+    sessions = add_count(0, p.sessions)  # saturated: a sum must stay a JSON number and a float
     if key in days:  # a known day: the newest day is unchanged and older days are already pruned
-        days[key] += int(p.sessions)
+        days[key] = add_count(days[key], sessions)
     else:
         if not s.get("usage_days_sorted"):  # a state from before the days were kept in order
             _sort_days(days)
@@ -205,14 +208,14 @@ def _on_usage(s: dict[str, Any], p: Any, t: float) -> None:
         # last key and pruning drops keys from the front: no pass over every key per new day.
         newest = int(next(reversed(days))) if days else day
         if day >= newest:
-            days[key] = int(p.sessions)
+            days[key] = sessions
             cutoff = day - USAGE_DAYS
             oldest = next(iter(days))
             while int(oldest) <= cutoff:
                 del days[oldest]
                 oldest = next(iter(days))
         elif day > newest - USAGE_DAYS:  # a late day still inside the window
-            days[key] = int(p.sessions)
+            days[key] = sessions
             _sort_days(days)
     if p.sessions > 0:
         s["last_usage"] = max(s["last_usage"] or t, t)
@@ -250,7 +253,7 @@ def _on_subscription(s: dict[str, Any], kind: str, p: Any) -> None:
     s["plan"] = p.plan
     s["cancelled"] = False  # a change after a cancellation is a reactivation
     if new is not None:
-        s["monthly_amount"] = float(new)
+        s["monthly_amount"] = amount(new)
 
 
 def on_event(state: dict[str, Any], event: Any) -> dict[str, Any]:
@@ -354,7 +357,7 @@ def vector(state: dict[str, Any], now: Any) -> list[float]:
     idle = [at for at in s["checkouts"].values() if t - at > IDLE_CHECKOUT_SECONDS]
     abandons_30d, abandon_score = _recent(s["abandon_times"] + idle, t)
     start = s["signed_up"] if s["signed_up"] is not None else s["first_seen"]
-    amount = s["monthly_amount"]
+    monthly = s["monthly_amount"]
     return [
         _days(t, start),
         _days(t, s["last_event"]),
@@ -388,7 +391,7 @@ def vector(state: dict[str, Any], now: Any) -> list[float]:
         abandons_30d,
         abandon_score,
         plan_code(s["plan"]),
-        float(amount) if amount is not None else NAN,
+        float(monthly) if monthly is not None else NAN,
         float(s["plan_changes"]),
         float(s["plan_downgrades"]),
         float(s["cancelled"]),

@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 from outreach.consent.records import ConsentChangeRecord, SuppressionRecord
 from outreach.outbox.records import FINAL_STATES, SENT, OutboxRecord
 from infra.broker import free_port
-from retain.demo import run_demo
+from retain.demo import BAD_RULE_ID, run_demo
 from retain.demo_reactions import SimulatedRecipients
 from retain.runtime import Runtime
 from infra.settings import Settings
@@ -112,7 +112,7 @@ async def test_stop_spam_report_and_redelivery(tmp_path, monkeypatch):
     customers = {SMS_CUSTOMER: phone, MAIL_CUSTOMER: None, TWICE_CUSTOMER: None}
     async with Runtime(settings, api_port=settings.api_port) as runtime:
         recipients = SimulatedRecipients(
-            react=lambda *_: "ignored", channels=runtime.sender.channels, engine=runtime.engine,
+            react=lambda *_, **__: "ignored", channels=runtime.sender.channels, engine=runtime.engine,
             api_url=runtime.api_url, public_base_url=runtime.settings.public_base_url, keys=runtime.webhook_keys)
         async with httpx.AsyncClient(base_url=runtime.api_url, timeout=30) as api:
             async def ingest(events: list[dict]) -> None:
@@ -188,7 +188,11 @@ async def test_demo_with_simulated_customers(tmp_path, monkeypatch):
     assert 0 < sum(summary["reactions"].values()) <= sent
     assert "unknown_recipient" not in summary["reactions"]
     assert summary["webhooks"] and all(key.endswith((" 200", " 204")) for key in summary["webhooks"]), summary
-    assert set(summary) >= {"messages", "opt_outs", "suppressed"}
+    assert set(summary) >= {"messages", "opt_outs", "suppressed", "reputation"}
+    # Calibrated customers earn no pause: no rule paused, and the guard's evidence agrees for every rule.
+    assert summary["paused_rules"] == {} and summary["injected_rule"] is None
+    assert summary["reputation"] and not any(r["paused"] or r["evidence_says_pause"]
+                                             for r in summary["reputation"].values()), summary["reputation"]
 
     # Nothing was sent to a contact point after its suppression, or to a customer after opting out.
     # "After" means after we recorded it: a provider's own event time (SendGrid sends whole seconds)
@@ -205,3 +209,21 @@ async def test_demo_with_simulated_customers(tmp_path, monkeypatch):
             assert not [r for r in sends if r.customer_id == change.customer_id and r.channel == change.channel
                         and change.topic in ("*", r.topic) and r.sent_at > change.recorded_at]
     engine.dispose()
+
+
+async def test_demo_pauses_exactly_the_injected_bad_rule(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = _settings(tmp_path, REPO_RULES)
+    summary = await run_demo(settings, duration=20, customers=150, seed=7, speedup=60.0,
+                             console=Console(file=io.StringIO()), show_progress=False, inject_bad_rule=True)
+    assert summary["injected_rule"] == BAD_RULE_ID
+    assert set(summary["paused_rules"]) == {BAD_RULE_ID}, summary["paused_rules"]
+    guard = summary["reputation"]
+    # Paused on evidence: a rate's lower confidence bound passed its limit, after the minimum volume ...
+    blast = guard[BAD_RULE_ID]
+    assert blast["paused"] and any(m["over"] and m["lower_bound"] > m["limit"] and m["sends"] >= 20
+                                   for m in blast["measures"].values()), blast
+    # ... while no real rule's evidence came near a pause.
+    assert not any(r["paused"] or r["evidence_says_pause"] for rule_id, r in guard.items() if rule_id != BAD_RULE_ID)
+    assert summary["suppressed"].get("rule_paused", 0) >= 1  # its later messages were held back
+    assert not (REPO_RULES / f"{BAD_RULE_ID}.yaml").exists()  # injected into a copy, never into the source rules

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from outreach.drafting.brief import build_draft_request
-from outreach.drafting.compose import compose_with_settings
-from outreach.drafting.template import TemplateDrafter
+from outreach.drafting.brief import PrivateFacts
+from outreach.drafting.compose import Composer
 from outreach.outbox.records import DeliveryEventRecord, OutboxRecord
-from outreach.outbox.sender import draft_fields
-from retain.api import metrics
 from retain.api.app import create_app
 from retain.console.mount import install_console
 from retain.console.users import create_user
@@ -25,7 +24,7 @@ from infra.settings import Settings
 from signals.publisher import InMemoryEventPublisher
 from signals.records import CustomerRecord, GoalEventRecord, SignalRecord
 from signals.signal import Signal
-from triggers.decision import Decision
+from triggers.decision import Decision, DecisionSnapshot
 from triggers.loader import load_rules
 from triggers.records import DecisionRecord
 from triggers.service import record_rule_versions
@@ -72,14 +71,14 @@ def _outbox(i: int, customer: str, rule: str, state: str, at: dt.datetime, **ext
                         topic="marketing", state=state, next_attempt_at=at, created_at=at, updated_at=at, **extra)
 
 
-def drafted(settings: Settings, decision: Decision, signal: Signal, action, customer: dict) -> dict:
+def drafted(settings: Settings, decision: Decision, rule, customer: dict) -> dict:
     """Outbox fields of a message drafted by the real pipeline (template drafter), as the sender stores them."""
-    request = build_draft_request(decision=decision, signal=signal, action=action, customer=customer)
+    composer = Composer.from_settings(settings.llm, settings.message_framing, rule_for={rule.id: rule}.get)
     unsubscribe = f"{settings.public_base_url}/u/test-token-{decision.decision_id}"
-    subject, body, rendered = draft_fields(compose_with_settings(
-        request, settings=settings, drafter=None, fallback=TemplateDrafter(), unsubscribe_url=unsubscribe))
-    return {"subject": subject, "body": body, "rendered": {**rendered, "unsubscribe_url": unsubscribe},
-            "decision": decision.to_dict()}
+    private = PrivateFacts(last_name=customer.get("last_name"), email=customer.get("email"), phone=customer.get("phone"))
+    message = composer(decision, private=private, unsubscribe_url=unsubscribe)
+    return {"subject": message.subject, "body": message.text,
+            "rendered": {**message.to_record(), "unsubscribe_url": unsubscribe}, "decision": decision.to_dict()}
 
 
 def seed_draft(session, settings: Settings, rules_dir: Path, *, n: int, customer: str, rule_id: str,
@@ -98,8 +97,9 @@ def seed_draft(session, settings: Settings, rules_dir: Path, *, n: int, customer
                             channel=channel, requires_approval=True, risk=0.8, risk_bucket="high",
                             drivers=[["late_orders", 0.3]], decided_at=at, idempotency_key=f"k-{n}")
     session.add(record)
-    decision = Decision.model_validate(record.model_dump())
-    fields = drafted(settings, decision, signal, rule.action, customer_facts)
+    decision = Decision.model_validate(record.model_dump()).model_copy(
+        update={"snapshot": DecisionSnapshot.of(signal, customer_facts)})
+    fields = drafted(settings, decision, rule, customer_facts)
     session.add(OutboxRecord(message_id=f"m{n:04d}", idempotency_key=f"k-{n}", decision_id=f"d-{n}",
                              customer_id=customer, rule_id=rule_id, episode_key=signal.episode_key, channel=channel,
                              topic=rule.topic, state="awaiting_approval", requires_approval=True, next_attempt_at=at,
@@ -167,7 +167,21 @@ def build_world(tmp_path: Path, *, cookie_secure: bool = True, history: bool = F
     engine = make_engine(settings)
     migrate(engine)
     seed(engine, rules_dir, settings)
-    app = install_console(create_app(settings, publisher=InMemoryEventPublisher(), engine=engine,
-                                     routers=[metrics.router]))
+    app = install_console(create_app(settings, publisher=InMemoryEventPublisher(), engine=engine))
     app.state.counters = lambda: {"events": 781, "deadletter": 2}
     return ConsoleWorld(app=app, engine=engine, settings=settings, rules_dir=rules_dir)
+
+
+def login_form_token(client) -> str:
+    """The single-use CSRF token of a freshly served login form (its cookie is set on ``client``)."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
+
+
+def client_for(world: ConsoleWorld, username: str, password: str = PASSWORD, **options) -> TestClient:
+    """A client logged in as ``username`` that sends its session's CSRF token on every request."""
+    client = TestClient(world.app, base_url="https://testserver", **options)
+    answer = client.post("/console/login", data={"username": username, "password": password,
+                                                  "csrf_token": login_form_token(client)})
+    assert answer.status_code in (200, 303), answer.text
+    client.headers["X-CSRF-Token"] = client.get("/api/me").json()["csrf_token"]
+    return client

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
-from outreach.outbox.sender import ComposeRequest, SenderConfig
+from outreach.drafting.brief import PrivateFacts
+from outreach.drafting.compose import ComposedMessage
+from outreach.outbox.sender import SenderConfig
 from infra.database import make_engine, session_scope
 from retain.migrations import migrate
 from signals.events import parse_event
 from signals.service import upsert_customer_profile
-from triggers.decision import Decision, decision_id_for, idempotency_key_for
+from triggers.decision import Decision, DecisionSnapshot, decision_id_for, idempotency_key_for
 
 T0 = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.timezone.utc)
 CONFIG = SenderConfig(unsubscribe_secret=b"u" * 32, contact_hash_key=b"h" * 32, public_base_url="http://testserver",
@@ -52,20 +53,22 @@ def decision(customer_id: str, *, channel: str = "email", topic: str = "service"
         outcome="engage", reason="eligible", channel=channel, idempotency_key=idempotency_key_for(customer_id, rule_id,
                                                                                                 episode_key),
         requires_approval=requires_approval, expires_at=expires_at or at + dt.timedelta(days=2), decided_at=at,
+        snapshot=DecisionSnapshot(signal_reason="not_shipped", signal_attributes={"order_id": "o-17"},
+                                  first_name="Ada"),
     )
 
 
-@dataclass
-class SimpleDraft:
-    """What a drafter returns, at its simplest."""
+def composed(decision: Decision, subject: str, text: str, *, passed: bool = True) -> ComposedMessage:
+    """A message as the drafting pipeline returns it, without the pipeline."""
+    return ComposedMessage(channel=decision.channel or "email", topic=decision.topic or "service",
+                           rule_id=decision.rule_id or "", language="en", subject=subject, preheader="", text=text,
+                           html=None, drafter="fake", passed=passed, guardrails=(), attempts=())
 
-    subject: str | None
-    body: str
 
-
-def simple_compose(request: ComposeRequest) -> SimpleDraft:
+def simple_compose(decision: Decision, *, private: PrivateFacts, unsubscribe_url: str | None,
+                   preferences_url: str | None = None) -> ComposedMessage:
     """A fixed message per channel, with the system's unsubscribe link in the e-mail footer."""
-    name = request.customer.get("first_name") or "there"
-    if request.decision.channel == "sms":
-        return SimpleDraft(None, f"Hi {name}, your parcel is late. Reply STOP to opt out.")
-    return SimpleDraft("Your parcel is late", f"Hi {name}, sorry.\n\nUnsubscribe: {request.unsubscribe_url}")
+    name = (decision.snapshot.first_name if decision.snapshot else None) or "there"
+    if decision.channel == "sms":
+        return composed(decision, "", f"Hi {name}, your parcel is late. Reply STOP to opt out.")
+    return composed(decision, "Your parcel is late", f"Hi {name}, sorry.\n\nUnsubscribe: {unsubscribe_url}")

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from infra.database import make_engine
 from retain.migrations import downgrade, migrate
 from infra.settings import Settings
+from tests.fakes.outages import BreakableDatabase
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
@@ -57,9 +58,7 @@ def engine(request, tmp_path) -> Iterator[Engine]:
     try:
         yield eng
     finally:
-        downgrade(eng, "base")
-        with eng.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        _drop_schema(eng)
         eng.dispose()
 
 
@@ -68,3 +67,39 @@ def migrated(engine) -> Engine:
     """``engine`` with every migration applied."""
     migrate(engine)
     return engine
+
+
+def _drop_schema(eng: Engine) -> None:
+    downgrade(eng, "base")
+    with eng.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        conn.execute(text("DROP TABLE IF EXISTS apscheduler_jobs"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def breakable(request, tmp_path) -> Iterator[BreakableDatabase]:
+    """A database of each backend the test can take away and give back (see tests/fakes/outages.py)."""
+    postgres = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    database = BreakableDatabase(request.param, tmp_path / "data", postgres)
+    try:
+        yield database
+    finally:
+        database.end_outage()
+        eng = make_engine(database.url)
+        try:
+            _drop_schema(eng)  # whatever the test's service migrated, on PostgreSQL's shared module database
+        finally:
+            eng.dispose()
+            database.close()
+
+
+@pytest.fixture
+def breakable_engine(breakable) -> Iterator[tuple[BreakableDatabase, Engine]]:
+    """``breakable`` and a migrated engine on it."""
+    eng = make_engine(breakable.url)
+    migrate(eng)
+    try:
+        yield breakable, eng
+    finally:
+        breakable.end_outage()
+        eng.dispose()

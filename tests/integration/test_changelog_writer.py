@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from infra.broker import ensure_topics
-from signals.agents import ChangelogWriter
+from signals.changelog import ChangelogWriter
 from tests.topics import read_topic
 
 pytestmark = pytest.mark.integration

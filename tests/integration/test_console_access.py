@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from retain.console import api, login, pages
+from retain.console.mount import ROUTERS
 from retain.console.credentials import ROLES, allowed
 from tests.fakes.console_world import PASSWORD, build_world
 
@@ -24,16 +24,29 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/customers/{customer_id}/timeline"): "read", ("GET", "/api/results"): "read",
     ("GET", "/api/audit"): "read", ("GET", "/api/users"): "admin", ("POST", "/api/users"): "admin",
     ("POST", "/api/tokens"): "admin", ("DELETE", "/api/tokens/{token_id}"): "admin",
+    ("POST", "/api/users/{username}/disable"): "admin", ("POST", "/api/users/{username}/enable"): "admin",
+    ("POST", "/api/users/{username}/sign-out"): "admin",
     ("GET", "/console/"): "read", ("GET", "/console/rules"): "read", ("GET", "/console/rules/{rule_id}"): "read",
     ("POST", "/console/rules/{rule_id}"): "rules", ("POST", "/console/rules/{rule_id}/enabled"): "rules",
+    ("POST", "/console/rules/{rule_id}/resume"): "rules",
     ("GET", "/console/approvals"): "read", ("POST", "/console/approvals/{message_id}"): "approve",
     ("GET", "/console/messages"): "read", ("GET", "/console/customers"): "read",
     ("GET", "/console/customers/{customer_id}"): "read", ("GET", "/console/results"): "read",
     ("GET", "/console/users"): "admin", ("POST", "/console/users"): "admin", ("POST", "/console/tokens"): "admin",
+    ("POST", "/console/users/{username}/{action}"): "admin",
+    ("GET", "/api/rule-proposals"): "read", ("GET", "/api/rule-proposals/{proposal_id}"): "read",
+    ("POST", "/api/rule-proposals/{proposal_id}/backtest"): "read",
+    ("POST", "/api/rule-proposals/{proposal_id}/approve"): "approve",
+    ("POST", "/api/rule-proposals/{proposal_id}/reject"): "read",  # approvers, or the author withdrawing
+    ("GET", "/console/rule-proposals"): "read", ("POST", "/console/rule-proposals/{proposal_id}"): "read",
     ("POST", "/console/logout"): "read",
+    ("GET", "/api/producers"): "admin", ("POST", "/api/producers"): "admin",
+    ("DELETE", "/api/producers/{credential_id}"): "admin", ("GET", "/console/producers"): "admin",
+    ("POST", "/console/producers"): "admin", ("POST", "/console/producers/{credential_id}/revoke"): "admin",
 }
 PUBLIC = {("GET", "/console/login"), ("POST", "/console/login")}
-IDS = {"rule_id": "checkout-idle-nudge", "message_id": "m0007", "customer_id": "c-1", "token_id": "nope"}
+IDS = {"rule_id": "checkout-idle-nudge", "message_id": "m0007", "customer_id": "c-1", "token_id": "nope",
+       "credential_id": "nope", "username": "nobody", "action": "sign-out", "proposal_id": "999"}
 
 
 def concrete(path: str) -> str:
@@ -56,7 +69,7 @@ def log_in(world, username: str) -> tuple[TestClient, str]:
 
 
 def test_the_table_covers_every_console_route():
-    found = {(method, route.path) for r in (api.router, pages.router, login.router) for route in r.routes
+    found = {(method, route.path) for r in ROUTERS for route in r.routes
              for method in route.methods - {"HEAD"}}
     assert found == set(ROUTES) | PUBLIC
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import yaml
 from pydantic import SecretStr
@@ -13,7 +11,7 @@ from typer.testing import CliRunner
 from outreach.outbox.records import OutboxRecord
 from retain.console.results import GroupCounts, compare
 from infra.database import session_scope
-from tests.fakes.console_world import PASSWORD, build_world
+from tests.fakes.console_world import build_world, client_for, login_form_token
 
 pytestmark = pytest.mark.integration
 
@@ -23,28 +21,20 @@ def world(tmp_path):
     return build_world(tmp_path, history=True)
 
 
-def client_for(world, username: str) -> TestClient:
-    """A client logged in as ``username`` that sends its CSRF token on every request."""
-    client = TestClient(world.app, base_url="https://testserver")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
-    client.post("/console/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-    client.headers["X-CSRF-Token"] = client.get("/api/me").json()["csrf_token"]
-    return client
-
-
 def test_editing_a_rule_saves_its_file_bumps_the_version_and_records_who(world):
     editor = client_for(world, "editor")
     text = editor.get("/api/rules/checkout-idle-nudge").json()["yaml"]
     bad = editor.put("/api/rules/checkout-idle-nudge", json={"yaml": text.replace("priority: 30", "priority: lots")})
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "priority"
 
-    saved = editor.put("/api/rules/checkout-idle-nudge", json={"yaml": text.replace("priority: 30", "priority: 35")})
+    # A longer cooldown only narrows the rule: it applies at once (widening edits wait for an approver).
+    saved = editor.put("/api/rules/checkout-idle-nudge", json={"yaml": text.replace("cooldown: 7d", "cooldown: 10d")})
     assert saved.status_code == 200 and saved.json()["rule"]["version"] == 2
     on_disk = yaml.safe_load((world.rules_dir / "checkout_idle.yaml").read_text())["rules"][0]
-    assert (on_disk["priority"], on_disk["version"]) == (35, 2)
+    assert (on_disk["cooldown"], on_disk["version"]) == ("10d", 2)
     history = editor.get("/api/rules/checkout-idle-nudge/history").json()
     assert [(h["version"], h["changed_by"]) for h in history] == [(2, "editor"), (1, "file")]
-    assert "-priority: 30\n+priority: 35" in history[0]["diff"]
+    assert "-cooldown: 7d\n+cooldown: 10d" in history[0]["diff"]
     audit = editor.get("/api/audit").json()
     assert audit[0]["actor"] == "editor" and audit[0]["action"] == "rule.save"
 
@@ -183,6 +173,6 @@ def test_users_cli_creates_a_user_who_can_log_in(world, monkeypatch):
     missing = CliRunner().invoke(users_app, ["token", "nobody"])
     assert missing.exit_code == 2 and "no user" in missing.output
     client = TestClient(world.app, base_url="https://testserver")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text).group(1)
-    client.post("/console/login", data={"username": "ops", "password": "a long password", "csrf_token": token})
+    client.post("/console/login", data={"username": "ops", "password": "a long password",
+                                         "csrf_token": login_form_token(client)})
     assert client.get("/api/me").json()["role"] == "editor"

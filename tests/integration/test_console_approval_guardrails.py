@@ -160,15 +160,24 @@ def test_sending_back_the_whole_message_unchanged_is_a_plain_approval(tmp_path):
     assert audited(world, SERVICE_SMS) == ["draft.approve"]
 
 
+def _forget_snapshot(session, message_id: str) -> None:
+    """The outbox row as one drafted before decisions carried their snapshot."""
+    record = session.get(OutboxRecord, message_id)
+    record.decision = {**record.decision, "snapshot": None}
+
+
 @pytest.mark.parametrize(("remove", "says"), [
     ("rule_versions", "is not stored, so the allowed offers are unknown"),  # the rule version decided under
-    ("signal", "is not stored, so the facts cannot be checked"),
+    ("signal", "is not stored, so the facts cannot be checked"),  # an older decision without a snapshot
 ])
 def test_an_edit_whose_context_is_missing_is_refused(tmp_path, remove, says):
     world = _fresh(tmp_path)
     with session_scope(world.engine) as session:
-        session.execute(delete(RuleVersionRecord) if remove == "rule_versions"
-                        else delete(SignalRecord).where(SignalRecord.customer_id == "c-20"))
+        if remove == "rule_versions":
+            session.execute(delete(RuleVersionRecord))
+        else:
+            session.execute(delete(SignalRecord).where(SignalRecord.customer_id == "c-20"))
+            _forget_snapshot(session, SERVICE_SMS)
         session.commit()
     response = client_for(world).post(f"/api/approvals/{SERVICE_SMS}/approve",
                                       json={"body": "Hi Lin, your order O-1007 is late."})
@@ -176,6 +185,19 @@ def test_an_edit_whose_context_is_missing_is_refused(tmp_path, remove, says):
     assert row(world, SERVICE_SMS).state == "awaiting_approval"
     # Approving the checked draft as it is still works.
     assert client_for(world).post(f"/api/approvals/{SERVICE_SMS}/approve", json={}).status_code == 200
+
+
+def test_an_edit_is_checked_against_the_decisions_snapshot_without_the_signal_row(tmp_path):
+    world = _fresh(tmp_path)
+    with session_scope(world.engine) as session:
+        session.execute(delete(SignalRecord).where(SignalRecord.customer_id == "c-20"))
+        session.commit()
+    wrong_date = client_for(world).post(f"/api/approvals/{SERVICE_SMS}/approve",
+                                        json={"body": "Hi Lin, your order O-1007 arrives on 30 November 2026."})
+    assert wrong_date.status_code == 422 and "facts" in {c["name"] for c in wrong_date.json()["detail"]["failed"]}
+    fine = client_for(world).post(f"/api/approvals/{SERVICE_SMS}/approve",
+                                  json={"body": "Hi Lin, your order O-1007 is late."})
+    assert fine.status_code == 200 and fine.json()["edited"] is True
 
 
 def test_a_draft_without_its_drafted_text_can_be_approved_but_not_edited(tmp_path):

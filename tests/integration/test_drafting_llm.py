@@ -46,12 +46,13 @@ def _request(channel: str, locale: str = "en") -> DraftRequest:
         facts={"order_id": "O-1001", "new_delivery_date": "2026-11-25", "carrier": INJECTION},
         first_name="Anna", locale=locale,
         private=PrivateFacts(last_name="Schmidt", email="anna@example.org", phone="+4915112345678"),
+        unsubscribe_url=UNSUB, allowed_links=(UNSUB,),
     )
 
 
 def _compose(server, channel, *, max_retries=0, locale="en", api_key=None):
     return compose(_request(channel, locale), drafter=_drafter(server, max_retries=max_retries, api_key=api_key),
-                   fallback=TemplateDrafter(), system=SYSTEM, unsubscribe_url=UNSUB)
+                   fallback=TemplateDrafter(), system=SYSTEM)
 
 
 def _failed_checks(attempt) -> set[str]:
@@ -155,10 +156,11 @@ def test_german_locale_gets_a_german_draft(server):
 
 
 def test_settings_build_the_drafter_only_when_configured(server):
-    assert llm_drafter_from_settings(Settings(openai_base_url=None, openai_api_key=None)) is None
+    unset = Settings(openai_base_url=None, openai_api_key=None).llm
+    assert llm_drafter_from_settings(unset, sms_max_segments=2) is None
     settings = Settings(openai_base_url=server.base_url, openai_api_key=server.api_key, llm_model="gpt-test",
                         llm_timeout_seconds=CLIENT_TIMEOUT, llm_max_retries=0)
-    drafter = llm_drafter_from_settings(settings)
+    drafter = llm_drafter_from_settings(settings.llm, sms_max_segments=settings.sms_max_segments)
     assert drafter.client.timeout == CLIENT_TIMEOUT and drafter.client.max_retries == 0
     result = drafter.draft(_request("sms"))
     assert result.draft is not None and result.model == "gpt-test"

@@ -12,6 +12,7 @@ from retain.api import create_app, kafka_publisher
 from infra.broker import EmbeddedBroker, ensure_topics, free_port
 from infra.database import make_engine
 from infra.settings import Settings
+from retain.migrations import migrate
 from signals.events import parse_event
 from signals.publisher import KafkaEventPublisher
 from tests.topics import read_topic
@@ -92,7 +93,9 @@ async def test_broker_stopping_after_start_gives_503(tmp_path):
         await ensure_topics(own.bootstrap, {"events": 1})
         settings = Settings(data_dir=tmp_path, publish_timeout_seconds=2.0, kafka_url=None)
         publisher = kafka_publisher(settings, own.bootstrap)
-        app = create_app(settings, publisher=publisher, engine=make_engine(settings))
+        engine = make_engine(settings)
+        migrate(engine)  # ingest looks up producer credentials there
+        app = create_app(settings, publisher=publisher, engine=engine)
         async with client_for(app) as client:
             assert (await client.get("/readyz")).status_code == 200
             assert (await client.post("/v1/events", json=event(1))).status_code == 202
@@ -101,3 +104,39 @@ async def test_broker_stopping_after_start_gives_503(tmp_path):
         await publisher.stop()
     assert response.status_code == 503
     assert response.headers["retry-after"]
+
+
+def big_event(i: int, size: int) -> dict:
+    return event(i) | {"properties": {"sessions": 1, "blob": "x" * size}}
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(lambda: big_event(90, 1_200_000), id="one-event-over-1MB"),
+    pytest.param(lambda: [event(91), event(92), big_event(93, 1_200_000)], id="good-good-too-large"),
+])
+async def test_an_event_over_the_producer_limit_is_413_and_nothing_of_its_request_is_published(broker, tmp_path,
+                                                                                               body):
+    # Used to be 503 "retry" (a client retries forever), with the batch's good events already on the topic.
+    topic = f"oversize-{tmp_path.name}"[:60]
+    await ensure_topics(broker.bootstrap, {topic: 1})
+    settings = Settings(data_dir=tmp_path)
+    async with KafkaEventPublisher(broker.bootstrap, topic, timeout=5.0,
+                                   max_record_bytes=settings.ingest_max_event_bytes) as publisher:
+        async with client_for(create_app(settings, publisher=publisher)) as client:
+            response = await client.post("/v1/events", json=body())
+            assert response.status_code == 413, response.text
+            assert "retry-after" not in response.headers
+            (error,) = response.json()["detail"]
+            assert error["loc"] == ([2] if isinstance(body(), list) else [])
+            assert str(settings.ingest_max_event_bytes) in error["msg"]
+            # a marker sent afterwards is the first and only record: nothing of the refused request went out
+            assert (await client.post("/v1/events", json=event(99))).status_code == 202
+    records = await read_topic(broker.bootstrap, topic, 1)
+    assert [parse_event(r.value).event_id for r in records] == ["e-99"]
+
+
+async def test_an_event_just_under_the_limit_is_published_whole(broker, publisher, tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    async with client_for(create_app(settings, publisher=publisher)) as client:
+        response = await client.post("/v1/events", json=big_event(80, 1_000_000))
+    assert response.status_code == 202, response.text

@@ -21,7 +21,7 @@ from outreach.outbox.records import OutboxRecord, RulePauseRecord
 from outreach.outbox.sender import Sender
 from signals.records import CustomerRecord
 from tests.fakes.http_server import Fault
-from tests.fakes.outreach_world import CONFIG, T0, add_customer, decision, simple_compose, sqlite_engine
+from tests.fakes.outreach_world import CONFIG, T0, add_customer, composed, decision, simple_compose, sqlite_engine
 from tests.fakes.sendgrid_api import FakeSendGrid
 from tests.fakes.twilio_api import FakeTwilio, twilio_error
 
@@ -284,7 +284,7 @@ def test_enqueue_engaging_skips_other_outcomes_and_repeats(engine):
 
 
 def test_a_drafter_that_raises_fails_the_row_instead_of_looping(engine, sendgrid, channels):
-    def broken(request):
+    def broken(decision, **links):
         raise RuntimeError("template missing")
 
     _enqueue(engine, decision("c1"))
@@ -298,8 +298,8 @@ def test_a_draft_that_failed_its_guardrails_is_held_for_review_not_sent(engine, 
     add_customer(engine, "c1", email=EMAIL)
     _enqueue(engine, decision("c1"))
 
-    def failing(request):  # what compose returns when even the template broke a guardrail
-        return {"subject": "Your order", "body": "20% off today!", "passed": False}
+    def failing(decision, **links):  # what compose returns when even the template broke a guardrail
+        return composed(decision, "Your order", "20% off today!", passed=False)
 
     sender = Sender(engine, channels=channels, compose=failing, config=CONFIG)
     assert sender.run_once(T0).counts == {"held_for_review": 1}

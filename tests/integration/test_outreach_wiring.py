@@ -8,14 +8,12 @@ import os
 import random
 import stat
 import uuid
-from types import SimpleNamespace
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
@@ -31,10 +29,11 @@ from outreach.wiring import (
     build_sender,
     development_webhook_keys,
     rule_for_rules_dir,
-    signal_for_engine,
     with_webhook_keys,
 )
 from infra.broker import ensure_topics
+from infra.health import Health
+from infra.supervisor import Supervisor
 from infra.database import session_scope
 from infra.settings import Settings
 from signals.service import record_signal
@@ -93,14 +92,12 @@ async def test_each_engaging_decision_becomes_one_outbox_row_and_poison_is_deadl
     await producer.start()
     consumer = DecisionsToOutbox(engine, broker.bootstrap, group_id=f"outreach-{run}", topic=decisions,
                                  deadletter_topic=deadletter, clock=lambda: T0)
-    try:
-        for value in records:
-            await producer.send_and_wait(decisions, value, key=b"c1")
-        await consumer.start()
+    for value in records:
+        await producer.send_and_wait(decisions, value, key=b"c1")
+    async with Supervisor(Health()) as supervisor:
+        supervisor.start("outreach.enqueue", consumer.run)
         await wait_for(lambda: consumer.counters.received == len(records), 30, "every record read")
         await wait_for(lambda: consumer.counters.deadletter == 3, 10, "the poison records dead-lettered")
-    finally:
-        await consumer.stop()
     counters = consumer.counters.as_dict()
     assert counters == {"received": 8, "enqueued": 1, "duplicates": 2, "skipped": {"defer": 1, "holdout": 1},
                         "deadletter": 3}
@@ -117,40 +114,15 @@ async def test_each_engaging_decision_becomes_one_outbox_row_and_poison_is_deadl
     again = DecisionsToOutbox(engine, broker.bootstrap, group_id=f"outreach-{run}", topic=decisions,
                               deadletter_topic=deadletter, clock=lambda: T0)
     late = decision("c4", episode="e4")
-    await again.start()
     try:
-        await producer.send_and_wait(decisions, json.dumps(late.to_dict()).encode(), key=b"c4")
-        await wait_for(lambda: again.counters.enqueued == 1, 30, "the new decision enqueued")
+        async with Supervisor(Health()) as supervisor:
+            supervisor.start("outreach.enqueue", again.run)
+            await producer.send_and_wait(decisions, json.dumps(late.to_dict()).encode(), key=b"c4")
+            await wait_for(lambda: again.counters.enqueued == 1, 30, "the new decision enqueued")
     finally:
-        await again.stop()
         await producer.stop()
     assert again.counters.received == 1
     assert len(outbox_rows(engine)) == 2
-    engine.dispose()
-
-
-class FlakyDatabase(DecisionsToOutbox):
-    """Its first insert meets a locked database."""
-
-    failed = False
-
-    def _enqueue(self, decisions, now):
-        if not self.failed:
-            self.failed = True
-            raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return super()._enqueue(decisions, now)
-
-
-def test_a_database_error_is_retried_not_deadlettered(tmp_path):
-    engine = sqlite_engine(tmp_path)
-    consumer = FlakyDatabase(engine, "127.0.0.1:1", clock=lambda: T0)  # store() needs no broker
-    record = SimpleNamespace(value=json.dumps(decision("c1").to_dict()).encode(), topic="decisions", partition=0,
-                             offset=0, key=b"c1")
-    with pytest.raises(OperationalError):
-        consumer.store([record])  # the caller seeks back and reads the batch again
-    assert outbox_rows(engine) == [] and consumer.counters.deadletter == 0
-    assert consumer.store([record]) == []  # read again: enqueued
-    assert [r.customer_id for r in outbox_rows(engine)] == ["c1"]
     engine.dispose()
 
 
@@ -179,6 +151,11 @@ def _settings(tmp_path, **overrides) -> Settings:
                     sms_rate_per_second=100.0, **overrides)
 
 
+def _sender(settings, engine, **options):
+    return build_sender(engine, outbox=settings.outbox, providers=settings.providers, llm=settings.llm,
+                        framing=settings.message_framing, rule_for=rule_for_rules_dir(settings.rules_dir), **options)
+
+
 def _stored_signal(engine, d) -> Signal:
     signal = Signal(kind="shipping_delay", customer_id=d.customer_id, episode_key=d.episode_key, detected_at=T0,
                     reason="not_shipped", attributes={"order_id": "o-17"})
@@ -188,30 +165,30 @@ def _stored_signal(engine, d) -> Signal:
     return signal
 
 
-async def test_send_job_drafts_with_the_rule_and_signal_and_publishes_opt_outs_after_commit(tmp_path):
+async def test_send_job_drafts_with_the_rule_and_snapshot_and_publishes_opt_outs_after_commit(tmp_path):
     settings = _settings(tmp_path)
     engine = sqlite_engine(tmp_path)
     add_customer(engine, "c1", email="ada@example.com", phone="+4915112345678")
     add_customer(engine, "c2", phone="+4915187654321")
+    # No signal rows: the signals projection lags behind; the decisions carry what drafting reads.
     email, sms = decision("c1", channel="email"), decision("c2", channel="sms", episode="e2")
-    for d in (email, sms):
-        _stored_signal(engine, d)
     with Session(engine) as session:
         for d in (email, sms):
             outbox.enqueue(session=session, decision=d, now=T0)
         session.commit()
     sinks = {"email": SinkChannel("email"), "sms": OptedOutSms()}
-    sender = build_sender(settings, engine, channels=sinks)
+    sender = _sender(settings, engine, channels=sinks)
     sender.rng = random.Random(0)
     published = InMemoryConsentPublisher()
-    jobs = OutreachJobs(sender, engine=engine, settings=settings, consent_publisher=published, clock=lambda: T0)
+    jobs = OutreachJobs(sender, engine=engine, reputation=settings.reputation, consent_publisher=published,
+                        clock=lambda: T0)
 
     report = await jobs.send_due()
 
     assert report.counts == {"sent": 1, "suppressed": 1}
     [mail] = sinks["email"].delivered
     assert mail.unsubscribe_url and mail.unsubscribe_url.startswith("http://testserver/outreach/unsubscribe?token=")
-    assert "o-17" in mail.body  # the signal's facts reached the draft (signal_for)
+    assert "o-17" in mail.body  # the signal's facts reached the draft (from the decision's snapshot)
     with Session(engine) as session:
         row = outbox.get_message(session=session, message_id=mail.message_id)
         assert row.rendered["drafter"] == "template" and row.rendered["rule_id"] == "late-notice"
@@ -222,7 +199,7 @@ async def test_send_job_drafts_with_the_rule_and_signal_and_publishes_opt_outs_a
     engine.dispose()
 
 
-def test_rule_for_rules_dir_follows_file_changes_and_signal_for_reads_the_table(tmp_path):
+def test_rule_for_rules_dir_follows_file_changes(tmp_path):
     settings = _settings(tmp_path)
     rule_for = rule_for_rules_dir(settings.rules_dir, check_seconds=0.0)
     assert rule_for("late-notice").action.channels == ["sms", "email"]
@@ -232,12 +209,28 @@ def test_rule_for_rules_dir_follows_file_changes_and_signal_for_reads_the_table(
     (settings.rules_dir / "late.yaml").write_text("rules: [broken")
     assert rule_for("late-notice").version == 2  # a broken edit keeps the rules in force
 
+
+def test_a_decision_stored_before_snapshots_is_drafted_from_its_signal_row_or_not_at_all(tmp_path):
+    settings = _settings(tmp_path)
     engine = sqlite_engine(tmp_path)
-    d = decision("c1")
-    signal_for = signal_for_engine(engine)
-    assert signal_for(d) is None  # not projected yet: the composer falls back to the decision's facts
-    stored = _stored_signal(engine, d)
-    assert signal_for(d).attributes == stored.attributes
+    add_customer(engine, "c1", email="ada@example.com")
+    add_customer(engine, "c2", email="bob@example.com")
+    older = decision("c1").model_copy(update={"snapshot": None})
+    orphan = decision("c2", episode="e2").model_copy(update={"snapshot": None})
+    _stored_signal(engine, older)
+    with Session(engine) as session:
+        for d in (older, orphan):
+            outbox.enqueue(session=session, decision=d, now=T0)
+        session.commit()
+    sinks = {"email": SinkChannel("email"), "sms": SinkChannel("sms")}
+    report = _sender(settings, engine, channels=sinks).run_once(T0)
+
+    assert report.counts == {"sent": 1, "failed": 1}
+    [mail] = sinks["email"].delivered
+    assert "o-17" in mail.body  # read from the stored signal row
+    with Session(engine) as session:
+        [failed] = session.scalars(select(OutboxRecord).where(OutboxRecord.customer_id == "c2"))
+        assert "carries no snapshot and its signal is not stored" in failed.last_error  # no stub message
     engine.dispose()
 
 
@@ -245,18 +238,19 @@ def test_reputation_sweep_pauses_a_rule_over_the_complaint_rate(tmp_path):
     settings = _settings(tmp_path, reputation_min_sends=20)
     engine = sqlite_engine(tmp_path)
     with Session(engine) as session:
-        for i in range(20):  # 20 sends of one rule, one spam complaint: 5 % > 0.1 %
+        for i in range(20):  # 20 sends of one rule, three spam complaints: at least 0.5 % with 99 % confidence
             d = decision(f"c{i}", episode=f"e{i}")
             message_id = outbox.enqueue(session=session, decision=d, now=T0)
             outbox.transition(session=session, message_id=message_id, now=T0, state=SENT, sent_at=T0)
-        session.add(DeliveryEventRecord(event_key="sendgrid:1", provider="sendgrid", kind="spamreport",
-                                        rule_id="late-notice", occurred_at=T0))
+        for i in range(3):
+            session.add(DeliveryEventRecord(event_key=f"sendgrid:{i}", provider="sendgrid", kind="spamreport",
+                                            rule_id="late-notice", occurred_at=T0))
         session.commit()
-        assert pause_rules_over_threshold(session=session, settings=settings, now=T0) == ["late-notice"]
+        assert pause_rules_over_threshold(session=session, reputation=settings.reputation, now=T0) == ["late-notice"]
         session.commit()
-        assert pause_rules_over_threshold(session=session, settings=settings, now=T0) == []  # already paused
+        assert pause_rules_over_threshold(session=session, reputation=settings.reputation, now=T0) == []  # already paused
         pause = session.get(RulePauseRecord, "late-notice")
-        assert pause.sends == 20 and "spam-complaint rate" in pause.reason
+        assert pause.sends == 20 and pause.reason.startswith("spam complaints: 3 of 20 e-mails")
     engine.dispose()
 
 

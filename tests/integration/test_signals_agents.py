@@ -49,7 +49,7 @@ def scenario(run: str, now: dt.datetime) -> list[dict]:
 
 def expected_episodes(events: list[dict], now: dt.datetime) -> set[str]:
     """What the pure fold says these events produce by ``now``."""
-    fold, states, episodes = default_fold(Settings()), {}, set()
+    fold, states, episodes = default_fold(Settings().detectors), {}, set()
     for raw in events:
         event = parse_event(raw)
         states[event.customer_id], signals = fold.on_event(states.get(event.customer_id), event)

@@ -80,6 +80,14 @@ def test_the_same_signal_decided_twice_is_stored_once(stage, engine):
     assert stored_rows(engine) == 1
 
 
+def test_a_stored_engage_keeps_its_snapshot(stage, engine):
+    [published] = stage.process([usage_drop("usage_drop:c1:w2")], DAYTIME)
+    with session_scope(engine) as session:
+        [stored] = list_decisions(session=session, customer_id="c1")
+    assert stored.snapshot is not None and stored.snapshot.signal_attributes == {"drop_pct": 60.0}
+    assert stored.snapshot.time_zone == "America/New_York" and published == stored
+
+
 def test_every_outcome_is_stored_with_its_reason(stage, engine):
     stage.process([usage_drop("e-no-mail", customer="c2", email=False)], DAYTIME)
     stage.process([Signal(kind="checkout_idle", customer_id="c3", episode_key="idle:c3", detected_at=DAYTIME,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import runpy
+from base64 import b64encode
 from pathlib import Path
 
 import httpx
@@ -130,16 +132,19 @@ async def test_oversized_or_unreadable_requests_are_refused(publisher, kwargs, s
     [
         ({}, 401),  # no token
         ({"authorization": "Bearer wrong"}, 401),
-        ({"authorization": "Basic s3cret"}, 401),  # right secret, wrong scheme
+        ({"authorization": "Basic s3cret"}, 401),  # right secret, but Basic wants base64
+        ({"authorization": "Basic " + b64encode(b"wrong:").decode()}, 401),
         ({"authorization": "Bearer s3cret"}, 202),
+        ({"authorization": "Basic " + b64encode(b"s3cret:").decode()}, 202),  # Segment: write key as user
+        ({"authorization": "Basic " + b64encode(b":s3cret").decode()}, 202),  # or as the password
     ],
 )
-async def test_bearer_token_is_required_when_configured(publisher, headers, status):
+async def test_the_token_is_required_when_configured(publisher, headers, status):
     async with make_client(publisher, ingest_token="s3cret") as client:
         response = await client.post("/v1/events", json=event(), headers=headers)
     assert response.status_code == status
     if status == 401:
-        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.headers["www-authenticate"].startswith("Bearer")
     assert len(publisher.published) == (1 if status == 202 else 0)
 
 
@@ -174,3 +179,55 @@ def test_published_schema_file_is_up_to_date():
     assert (ROOT / "schemas" / "event.schema.json").read_text() == render(), (
         "schemas/event.schema.json is stale: run python schemas/write_event_schema.py"
     )
+
+
+FAR_FUTURE = "9999-12-31T23:59:59+00:00"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected_loc"),
+    [
+        # issue 10 finding 1: this event was accepted and stopped time-based detection for everyone
+        ("/v1/events", event(1, occurred_at=FAR_FUTURE), ["occurred_at"]),
+        ("/v1/events", [event(1), event(2, occurred_at=FAR_FUTURE)], [1, "occurred_at"]),  # index in a batch
+        ("/v1/segment", [segment_track(), {**segment_track(), "timestamp": FAR_FUTURE}], [1, "timestamp"]),
+    ],
+)
+async def test_event_times_too_far_in_the_future_are_refused_naming_the_field(client, publisher, path, body,
+                                                                              expected_loc):
+    response = await client.post(path, json=body)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == expected_loc and error["type"] == "future_event_time"
+    assert "in the future" in error["msg"]
+    assert publisher.published == []  # nothing of the batch was published
+
+
+async def test_event_time_skew_is_configurable(publisher):
+    soon = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)).isoformat()
+    async with make_client(publisher) as default:  # 24 h allowed by default
+        assert (await default.post("/v1/events", json=event(1, occurred_at=soon))).status_code == 202
+    async with make_client(publisher, max_future_skew_seconds=3600) as strict:
+        assert (await strict.post("/v1/events", json=event(2, occurred_at=soon))).status_code == 422
+
+
+async def test_readiness_names_a_crashed_or_stale_stream_part(publisher):
+    # Issue 10: /readyz said ready while no tick fired for anyone. It reads the worker's Health.
+    from infra.health import Health
+
+    clock = type("Clock", (), {"now": dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)})()
+    health = Health(clock=lambda: clock.now)
+    agent = health.register("signals.agent")
+    ticks = health.register("signals.ticks", stale_after=dt.timedelta(seconds=10))
+    app = create_app(Settings(), publisher=publisher)
+    app.state.health = health
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        agent.ok(), ticks.ok()
+        assert (await client.get("/readyz")).status_code == 200
+        agent.failed("crashed: OverflowError: date value out of range")
+        body = (await client.get("/readyz")).json()
+        assert body["status"] == "not ready" and body["checks"]["signals.agent"].startswith("failed: crashed")
+        agent.ok()
+        clock.now += dt.timedelta(seconds=11)  # no tick for longer than promised
+        response = await client.get("/readyz")
+        assert response.status_code == 503 and response.json()["checks"]["signals.ticks"].startswith("stale")

@@ -46,7 +46,7 @@ from typing import Any, Iterable, Mapping
 from signals.signal import Signal
 from triggers.policy.config import DailyWindow, FrequencyCap, PolicyConfig, RegionalRule
 from triggers.policy.conflicts import rank, resolve_conflicts
-from triggers.policy.consent import ConsentStatus, ConsentView, InMemoryConsent, choose_channel
+from triggers.policy.consent import ConsentStanding, ConsentStatus, ConsentView, InMemoryConsent, choose_channel
 from triggers.policy.contact_history import ContactHistory, PastSend
 from triggers.policy.cooldown import cooldown_verdict, episode_verdict
 from triggers.policy.frequency_caps import cap_verdict
@@ -57,7 +57,7 @@ from triggers.policy.regions import recipient_regions
 from triggers.rule import Channel, Rule
 
 __all__ = [
-    "ConsentStatus", "ConsentView", "ContactHistory", "DailyWindow", "FrequencyCap", "InMemoryConsent",
+    "ConsentStanding", "ConsentStatus", "ConsentView", "ContactHistory", "DailyWindow", "FrequencyCap", "InMemoryConsent",
     "Outcome", "PastSend", "PolicyConfig", "ReasonCode", "RegionalRule", "Verdict", "apply_policy",
     "holdout_position", "in_holdout",
 ]

@@ -23,10 +23,10 @@ from infra.settings import Settings
     ],
 )
 def test_build_channels(overrides, providers):
-    channels = build_channels(Settings(**overrides))
+    channels = build_channels(Settings(**overrides).providers)
     assert {name: channel.provider for name, channel in channels.items()} == providers
 
 
 def test_build_limiters_use_configured_rates():
-    limiters = build_limiters(Settings(email_rate_per_second=5, sms_rate_per_second=0.5))
+    limiters = build_limiters(Settings(email_rate_per_second=5, sms_rate_per_second=0.5).providers)
     assert (limiters["email"].rate, limiters["sms"].rate) == (5, 0.5)

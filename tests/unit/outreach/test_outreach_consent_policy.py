@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from outreach.consent.contact_points import InvalidContactPoint, contact_hash, normalise
-from outreach.consent.policy import effective_status, send_verdict, topics_to_check
+from outreach.consent.policy import send_verdict
+from triggers.policy.consent import effective_status, topics_to_check
 
 KEY = b"k" * 32
 

@@ -9,7 +9,7 @@ import pytest
 
 
 @pytest.mark.parametrize("module", [
-    "outreach.consent.policy", "outreach.channels.rate_limit", "outreach.outbox.backoff", "outreach.reputation",
+    "outreach.consent.policy", "outreach.channels.rate_limit", "outreach.outbox.backoff", "outreach.reputation_verdict",
     "outreach.webhooks.sms_keywords",
 ])
 def test_docstring_examples(module):

@@ -1,4 +1,4 @@
-"""Tokens, backoff, rate limits, SMS keywords, SendGrid event translation, reputation, mail payload."""
+"""Tokens, backoff, rate limits, SMS keywords, SendGrid event translation, mail payload (reputation: test_reputation_verdict)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from outreach.channels.base import OutgoingMessage
 from outreach.channels.rate_limit import TokenBucket
 from outreach.channels.sendgrid import mail_payload
 from outreach.outbox.backoff import retry_delay
-from outreach.reputation import Thresholds, verdict
 from outreach.tokens import PREFERENCES, UNSUBSCRIBE, InvalidToken, make_token, read_token
 from outreach.webhooks.sendgrid_events import InvalidProviderEvent, translate
 from outreach.webhooks.sms_keywords import ReplyKind, classify_reply
@@ -128,19 +127,6 @@ def test_translate_ignores_unknown_and_refuses_unkeyed_events():
     assert translate({"event": "something_new"}) is None
     with pytest.raises(InvalidProviderEvent):
         translate({"event": "delivered", "timestamp": 1})
-
-
-@pytest.mark.parametrize(
-    ("sends", "complaints", "opt_outs", "paused"),
-    [
-        (1000, 1, 0, False),  # exactly 0.1 %: not past it
-        (1000, 2, 0, True),  # 0.2 %: past it
-        (1000, 0, 21, True),  # opt-outs past 2 %
-        (10, 5, 5, False),  # too few sends to judge
-    ],
-)
-def test_reputation_verdict(sends, complaints, opt_outs, paused):
-    assert (verdict(sends, complaints, opt_outs, Thresholds()) is not None) is paused
 
 
 def test_mail_payload_keeps_addresses_out_of_labels():

@@ -54,6 +54,9 @@ class IdleCheckoutFold:
         deadlines = [dt.datetime.fromisoformat(d) for d in state.get("open", {}).values()]
         return min(deadlines, default=None)
 
+    def advance(self, state: dict | None, until: dt.datetime) -> tuple[dict, list[Signal]]:
+        return self.on_tick(state, until)
+
 
 class ListSink:
     """Captures what the agent sends (stands in for a topic)."""
@@ -93,7 +96,8 @@ async def folded(agents: Any, count: int, timeout: float = 10.0) -> None:
 def harness():
     app = create_app(Settings(), broker_url="kafka://127.0.0.1:9", app_id="retain-test-context")
     signals, deadletter, clock = ListSink(), ListSink(), Clock(T0)
-    agents = register_signal_agents(app, IdleCheckoutFold(), clock=clock, signals_out=signals, deadletter_out=deadletter)
+    agents = register_signal_agents(app, IdleCheckoutFold(), clock=clock, signals_out=signals, deadletter_out=deadletter,
+                                    quarantine_out=ListSink(), caught_up=lambda partition: True)
     app.finalize()
     app.flow_control.resume()
     return agents, signals, deadletter, clock
@@ -107,6 +111,7 @@ async def test_idle_checkout_is_signalled_on_tick_and_completed_one_is_not(harne
         await agent.put(event("checkout.completed", "c2", 2, T0 + dt.timedelta(seconds=30), checkout_id="k2"), key=b"c2")
         await folded(agents, 3)
         agents.ticks_enabled = True  # normally switched on by table recovery after assignment
+        agents.active_partitions = sorted(agents.key_partition.values())
 
         clock.now = T0 + dt.timedelta(seconds=89)  # before the deadline: nothing yet
         await agents.tick()

@@ -123,7 +123,7 @@ def test_next_deadline_is_the_earliest_detector_deadline():
 def test_default_fold_reads_settings():
     settings = Settings(checkout_idle_seconds=30, shipping_eta_margin_hours=2, usage_recent_days=3,
                         usage_baseline_days=10, allowed_lateness_seconds=60)
-    fold = default_fold(settings)
+    fold = default_fold(settings.detectors)
     configs = {d.kind: d.config for d in fold.detectors}
     assert configs["checkout_idle"].idle_after == dt.timedelta(seconds=30)
     assert configs["shipping_delay"].eta_margin == dt.timedelta(hours=2)

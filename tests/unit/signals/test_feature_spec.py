@@ -167,9 +167,9 @@ def test_the_worker_fold_compiles_the_spec_the_settings_name(tmp_path):
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text("core: true\nwindows: {7d: 7}\nmetrics:\n"
                          "  - {name: shipped_7d, kind: count, event: order.shipped, window: 7d}\n")
-    fold = default_fold(Settings(feature_spec=spec_file))
+    fold = default_fold(Settings(feature_spec=spec_file).detectors)
     assert fold.features.FEATURE_NAMES[-1] == "shipped_7d"
-    assert default_fold(Settings()).features.FEATURE_NAMES == features.FEATURE_NAMES  # unset: the built-in spec
+    assert default_fold(Settings().detectors).features.FEATURE_NAMES == features.FEATURE_NAMES  # unset: the built-in spec
     broken = tmp_path / "broken.yaml"
     broken.write_text("core: true\nmetrics: [{name: x, kind: count}]\n")
     with pytest.raises(SpecError, match="broken.yaml: metrics.0"):

@@ -41,13 +41,32 @@ def test_signals_come_out_in_event_time_order_across_customers():
 
 
 def test_nothing_is_sorted_late_arrivals_are_folded_where_they_arrive():
-    # c1's activity at 60 s arrives after another customer's event at 94 s: still inside the
-    # grace (deadline 90 + 5), so it pushes the deadline to 155 s.
+    # c1's activity at 60 s arrives after another customer's event at 94 s: it pushes the
+    # deadline to 155 s.
     events = [start(0), usage(94, "other"), ev("checkout.activity", at(60), checkout_id="k1"), usage(1000, "other")]
     assert [s.detected_at for s in replay(events, CustomerFold())] == [at(155)]
-    # The same activity arriving after the watermark passed 95 s is too late to cancel.
+    # Another customer's clock does not make c1's events late: the partitions of a topic advance
+    # independently, so the worker has no clock shared by all customers either.
     events = [start(0), usage(96, "other"), ev("checkout.activity", at(60), checkout_id="k1"), usage(1000, "other")]
+    assert [s.detected_at for s in replay(events, CustomerFold())] == [at(155)]
+    # c1's own later event is what proves its deadline passed: it fires before that event is folded.
+    events = [start(0), usage(96), ev("checkout.activity", at(60), checkout_id="k1"), usage(1000, "other")]
     assert [s.detected_at for s in replay(events, CustomerFold())] == [at(95)]
+
+
+def test_deadlines_fire_before_the_customer_event_that_passes_them():
+    # Issue 11 finding 3: a checkout abandoned after its idle deadline, in the same load, was
+    # never signalled live; in event time the deadline passed first.
+    events = [start(0), ev("checkout.abandoned", at(200), checkout_id="k1")]
+    assert [(s.episode_key, s.detected_at) for s in replay(events, CustomerFold())] == [("checkout_idle:c1:k1", at(95))]
+    # Abandoned before the deadline: no signal.
+    events = [start(0), ev("checkout.abandoned", at(60), checkout_id="k1"), usage(1000)]
+    assert list(replay(events, CustomerFold())) == []
+
+
+def test_until_advances_every_customer_past_the_last_event():
+    signals = list(replay([start(0), usage(60, "other")], CustomerFold(), until=at(100)))
+    assert [s.detected_at for s in signals] == [at(95)]
 
 
 @pytest.mark.parametrize(

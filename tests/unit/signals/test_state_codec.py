@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from simulator import Simulator
-from signals.agents import StateCodec
+from signals.changelog import StateCodec
 from signals.customer_fold import default_fold
 from signals.events import parse_event
 

@@ -9,6 +9,7 @@ from simulator.hazard import (
     Reaction,
     apply_message,
     choose_reaction,
+    reaction_weights,
     churn_probability,
     daily_hazard,
 )
@@ -51,17 +52,62 @@ def test_churn_probability_grows_with_horizon_and_badness():
 
 
 @pytest.mark.parametrize(
-    ("persuadable", "u", "expected"),
+    ("persuadable", "u", "channel", "kind", "expected"),
     [
-        (True, 0.0, Reaction.IGNORED),
-        (True, 0.70, Reaction.PURCHASED),  # 0.66 .. 0.91
-        (True, 0.999, Reaction.COMPLAINED),
-        (False, 0.81, Reaction.PURCHASED),  # 0.80 .. 0.83
-        (False, 0.85, Reaction.REPLIED_STOP),  # 0.83 .. 0.90
+        (True, 0.0, "email", "checkout_idle", Reaction.PURCHASED),  # rare reactions first: 0 .. 0.09
+        (True, 0.095, "email", "checkout_idle", Reaction.IGNORED),
+        (False, 0.0125, "email", "checkout_idle", Reaction.UNSUBSCRIBED),  # 0.012 .. 0.01454
+        (False, 0.0146, "email", "checkout_idle", Reaction.COMPLAINED),  # 0.01454 .. 0.014794
+        (False, 0.02, "sms", "checkout_idle", Reaction.REPLIED_STOP),  # 0.012 .. 0.0374
+        (False, 0.02, "email", "checkout_idle", Reaction.IGNORED),  # e-mail has no STOP reply
+        (False, 0.05, "email", "checkout_idle", Reaction.IGNORED),
     ],
 )
-def test_choose_reaction_follows_the_weights(persuadable, u, expected):
-    assert choose_reaction(persuadable, u) is expected
+def test_choose_reaction_follows_the_weights(persuadable, u, channel, kind, expected):
+    assert choose_reaction(persuadable, u, channel=channel, kind=kind) is expected
+
+
+def _population_rate(reaction, *, channel, kind="checkout_idle", unwanted=False, persuadable_share=0.35):
+    return sum(share * reaction_weights(p, channel=channel, kind=kind, unwanted=unwanted).get(reaction, 0.0)
+               for p, share in ((True, persuadable_share), (False, 1 - persuadable_share)))
+
+
+@pytest.mark.parametrize(
+    ("reaction", "channel", "low", "high"),
+    [
+        (Reaction.UNSUBSCRIBED, "email", 0.001, 0.003),  # e-mail unsubscribes per delivered message
+        (Reaction.COMPLAINED, "email", 0.0001, 0.0005),  # spam complaints
+        (Reaction.REPLIED_STOP, "sms", 0.01, 0.03),  # SMS opt-outs per campaign
+        (Reaction.COMPLAINED, "sms", 0.0, 0.0),  # a text has no spam button: STOP says it
+    ],
+)
+def test_population_rates_match_the_published_ranges(reaction, channel, low, high):
+    for kind in ("checkout_idle", "usage_drop", "shipping_delay", "other"):
+        assert low <= _population_rate(reaction, channel=channel, kind=kind) <= high
+
+
+def test_conversion_varies_by_signal_and_persuadability():
+    cart, winback, late = (_population_rate(Reaction.PURCHASED, channel="email", kind=k)
+                           for k in ("checkout_idle", "usage_drop", "shipping_delay"))
+    assert 0.024 <= cart <= 0.052  # abandoned-cart messages: 2.4-5.2 % order rate
+    assert cart > winback > late
+    for kind in ("checkout_idle", "usage_drop", "shipping_delay"):
+        persuadable, rest = (reaction_weights(p, kind=kind)[Reaction.PURCHASED] for p in (True, False))
+        assert persuadable > 3 * rest
+
+
+def test_an_unwanted_message_draws_objections_far_above_the_guards_limits():
+    assert _population_rate(Reaction.COMPLAINED, channel="email", unwanted=True) >= 10 * 0.003
+    assert _population_rate(Reaction.UNSUBSCRIBED, channel="email", unwanted=True) >= 5 * 0.01
+    assert _population_rate(Reaction.REPLIED_STOP, channel="sms", unwanted=True) >= 2 * 0.06
+
+
+@pytest.mark.parametrize("channel", ["email", "sms"])
+@pytest.mark.parametrize("unwanted", [False, True])
+def test_weights_are_probabilities(channel, unwanted):
+    for persuadable in (True, False):
+        weights = reaction_weights(persuadable, channel=channel, kind="checkout_idle", unwanted=unwanted)
+        assert all(0.0 <= w <= 1.0 for w in weights.values()) and sum(weights.values()) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from triggers.decision import Decision, decide, decision_id_for, idempotency_key_for
+from triggers.decision import Decision, DecisionSnapshot, decide, decision_id_for, idempotency_key_for
 from triggers.policy import ContactHistory, InMemoryConsent, Outcome, PolicyConfig, ReasonCode
 from triggers.policy.config import DailyWindow
 from triggers.ruleset import RuleSet
@@ -116,6 +116,17 @@ def test_decide_table(make_rule, make_signal, make_customer, make_send, scenario
 def test_the_table_covers_every_reason_code():
     covered = {expected[2] for _, expected in TABLE} | {ReasonCode.SUPERSEDED}  # second decision, below
     assert covered == set(ReasonCode)
+
+
+def test_engage_and_defer_carry_the_snapshot_drafting_reads(make_rule, make_signal, make_customer):
+    rules = [make_rule(id="high", priority=9), make_rule(id="low", priority=1)]
+    customer = make_customer(first_name="Ada", locale="en-US", phone="+12125550143")
+    engaged, superseded = decide(make_signal(), rules, customer, RISK, ContactHistory(), InMemoryConsent(), NOON_ISH)
+    assert engaged.snapshot == DecisionSnapshot(signal_reason="drop", signal_attributes={"drop_pct": 60.0},
+                                                first_name="Ada", locale="en-US", time_zone="America/New_York")
+    assert superseded.snapshot is None  # no message, nothing to carry
+    assert "+12125550143" not in repr(engaged.snapshot)  # contact details stay out
+    assert Decision.from_dict(engaged.to_dict()) == engaged  # through the decisions topic and the outbox row
 
 
 def test_superseded_rules_are_recorded_with_the_winner(make_rule, make_signal, make_customer):

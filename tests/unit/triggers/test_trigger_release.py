@@ -52,6 +52,7 @@ def test_release(defer, sms_rule, make_customer, make_send, at, consent, past_sm
     assert released.decision_id == release_id_for(defer.decision_id) != defer.decision_id
     assert released.deferred_from == defer.decision_id
     assert released.idempotency_key == defer.idempotency_key  # still one message per episode
+    assert released.snapshot == defer.snapshot is not None  # what the message says is what was decided on
 
 
 def test_release_refuses_what_is_not_a_defer(defer, sms_rule, make_customer):

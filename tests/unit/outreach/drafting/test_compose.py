@@ -42,15 +42,15 @@ def failed(failure: str) -> DraftResult:
     return DraftResult(drafter="llm", failure=failure, detail=f"{failure} happened", model="m", latency_ms=1.0)
 
 
-def _request(channel: str = "email", topic: str = "service") -> DraftRequest:
+def _request(channel: str = "email", topic: str = "service", **kw) -> DraftRequest:
     return DraftRequest(channel=channel, topic=topic, rule_id="r", brief="b", tone="t", signal_kind="shipping_delay",
                         signal_reason="eta_slip", facts=FACTS, first_name="Anna",
-                        private=PrivateFacts(email="anna@example.org"))
+                        private=PrivateFacts(email="anna@example.org"), **kw)
 
 
 def _compose(drafter, channel="email", system=SYSTEM, topic="service", **kw):
-    return compose(_request(channel, topic), drafter=drafter, fallback=TemplateDrafter(), system=system,
-                   unsubscribe_url=UNSUB, **kw)
+    request = _request(channel, topic, unsubscribe_url=UNSUB, allowed_links=(UNSUB,), **kw)
+    return compose(request, drafter=drafter, fallback=TemplateDrafter(), system=system)
 
 
 @pytest.mark.parametrize(
@@ -134,15 +134,15 @@ def test_marketing_email_needs_an_unsubscribe_link():
 
 
 def test_settings_supply_sender_address_disclosure_and_segment_limit():
-    from outreach.drafting.compose import compose_with_settings
     from infra.settings import Settings
 
-    settings = Settings(sender_name="Acme", postal_address="Acme Ltd, 2 Road, London", ai_disclosure=True,
-                        sms_max_segments=1)
+    framing = Settings(sender_name="Acme", postal_address="Acme Ltd, 2 Road, London", ai_disclosure=True,
+                       sms_max_segments=1).message_framing
+    system, limits = SystemParts.from_settings(framing), GuardrailLimits.from_settings(framing)
     too_long = ScriptedDrafter(ok("a " * 70, ""), ok("a " * 70, ""))  # fits alone, not with sender and opt-out
-    message = compose_with_settings(_request("sms"), settings=settings, drafter=too_long, fallback=TemplateDrafter())
+    message = compose(_request("sms", limits=limits), drafter=too_long, fallback=TemplateDrafter(), system=system)
     first = {g.name: g for g in message.attempts[0].guardrails}
     assert "limit 1" in first["sms_segments"].detail
-    email = compose_with_settings(_request("email"), settings=settings, drafter=ScriptedDrafter(ok(GOOD_BODY)),
-                                  fallback=TemplateDrafter())
+    email = compose(_request("email", limits=limits), drafter=ScriptedDrafter(ok(GOOD_BODY)),
+                    fallback=TemplateDrafter(), system=system)
     assert "Sent by Acme\nAcme Ltd, 2 Road, London" in email.text and "drafted with the help of AI" in email.text

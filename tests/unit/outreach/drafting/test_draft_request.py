@@ -1,4 +1,4 @@
-"""Building the drafting input from a decision, its signal, the rule's action and customer facts."""
+"""Building the drafting request from a decision (with its snapshot), the rule's action and contact details."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from outreach.drafting.brief import build_draft_request, signal_facts
+from outreach.drafting.brief import GuardrailLimits, PrivateFacts, build_draft_request, signal_facts
 from signals.signal import Signal
-from triggers.decision import Decision, Outcome, ReasonCode
+from triggers.decision import Decision, DecisionSnapshot, Outcome, ReasonCode
 from triggers.rule import Action, Offer
 
 NOW = dt.datetime(2026, 11, 22, 15, tzinfo=dt.timezone.utc)
@@ -25,8 +25,9 @@ SIGNAL = Signal(
 )
 ACTION = Action(channels=["email", "sms"], brief="Apologise and give the new date.", tone="warm",
                 offers=[Offer(code="SORRY10", description="10 % off the next order")])
-CUSTOMER = {"first_name": "Anna", "last_name": "Schmidt", "email": "anna@example.org", "phone": "+4915112345678",
-            "locale": "de-DE", "time_zone": "Europe/Berlin"}
+CUSTOMER = {"first_name": "Anna", "locale": "de-DE", "time_zone": "Europe/Berlin"}
+PRIVATE = PrivateFacts(last_name="Schmidt", email="anna@example.org", phone="+4915112345678")
+LIMITS = GuardrailLimits()
 
 
 def _decision(**overrides) -> Decision:
@@ -35,13 +36,13 @@ def _decision(**overrides) -> Decision:
         customer_id="c1", rule_id="shipping-delay-goodwill", rule_version=1, topic="marketing",
         outcome=Outcome.ENGAGE, reason=ReasonCode.ELIGIBLE, channel="email", idempotency_key="k1",
         drivers=(("days_since_order", 0.3), ("late_orders_90d", 0.2), ("tenure_days", -0.1), ("extra", 0.01)),
-        decided_at=NOW,
+        decided_at=NOW, snapshot=DecisionSnapshot.of(SIGNAL, CUSTOMER),
     )
     return Decision(**{**values, **overrides})
 
 
 def test_built_from_decision_signal_action_and_customer():
-    request = build_draft_request(decision=_decision(), signal=SIGNAL, action=ACTION, customer=CUSTOMER)
+    request = build_draft_request(decision=_decision(), action=ACTION, private=PRIVATE, limits=LIMITS)
     assert (request.channel, request.topic, request.rule_id) == ("email", "marketing", "shipping-delay-goodwill")
     assert (request.brief, request.tone) == (ACTION.brief, "warm")
     assert [(o.code, o.description) for o in request.offers] == [("SORRY10", "10 % off the next order")]
@@ -55,7 +56,7 @@ def test_built_from_decision_signal_action_and_customer():
 
 
 def test_contact_details_stay_out_of_the_data_block():
-    request = build_draft_request(decision=_decision(), signal=SIGNAL, action=ACTION, customer=CUSTOMER)
+    request = build_draft_request(decision=_decision(), action=ACTION, private=PRIVATE, limits=LIMITS)
     block = repr(request.data_block())
     for secret in ("Schmidt", "anna@example.org", "+4915112345678"):
         assert secret not in block
@@ -67,13 +68,14 @@ def test_contact_details_stay_out_of_the_data_block():
     [("sms", None, "sms"), (None, None, "email"), ("email", "sms", "sms")],  # decision, else the action's first
 )
 def test_channel(decision_channel, override, expected):
-    request = build_draft_request(decision=_decision(channel=decision_channel), signal=SIGNAL, action=ACTION,
-                                  customer=CUSTOMER, channel=override)
+    request = build_draft_request(decision=_decision(channel=decision_channel), action=ACTION, private=PRIVATE,
+                                  limits=LIMITS, channel=override)
     assert request.channel == expected
 
 
 def test_missing_customer_facts_default_to_english_without_a_name():
-    request = build_draft_request(decision=_decision(), signal=SIGNAL, action=ACTION, customer={})
+    request = build_draft_request(decision=_decision(snapshot=DecisionSnapshot.of(SIGNAL, {})), action=ACTION,
+                                  private=PrivateFacts(), limits=LIMITS)
     assert (request.first_name, request.locale, request.facts["new_delivery_date"]) == (None, "en", "2026-11-25")
 
 

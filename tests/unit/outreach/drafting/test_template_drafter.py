@@ -23,10 +23,11 @@ SYSTEM = SystemParts("Shop", "Shop GmbH, Hauptstraße 5, 10115 Berlin")
 DRAFTER = TemplateDrafter()
 
 
-def _request(kind, topic, locale, channel, reason="eta_slip", first_name="Anna", offers=()):
+def _request(kind, topic, locale, channel, reason="eta_slip", first_name="Anna", offers=(), unsubscribe_url=None):
     return DraftRequest(channel=channel, topic=topic, rule_id="r", brief="b", tone="t", signal_kind=kind,
                         signal_reason=reason, facts=FACTS.get(kind, {}), first_name=first_name, locale=locale,
-                        offers=tuple(offers))
+                        offers=tuple(offers), unsubscribe_url=unsubscribe_url,
+                        allowed_links=(unsubscribe_url,) if unsubscribe_url else ())
 
 
 CASES = [
@@ -40,8 +41,8 @@ CASES = [
 @pytest.mark.parametrize(("case", "locale", "channel"), itertools.product(CASES, ["en", "de"], ["email", "sms"]))
 def test_every_default_template_passes_the_guardrails(case, locale, channel):
     kind, topic, reason, offers = case
-    message = compose(_request(kind, topic, locale, channel, reason, offers=offers), drafter=None, fallback=DRAFTER,
-                      system=SYSTEM, unsubscribe_url="https://shop.test/u/t1")
+    request = _request(kind, topic, locale, channel, reason, offers=offers, unsubscribe_url="https://shop.test/u/t1")
+    message = compose(request, drafter=None, fallback=DRAFTER, system=SYSTEM)
     assert message.drafter == "template" and message.language == locale
     assert message.passed, [g for g in message.guardrails if not g.passed]
 
@@ -73,7 +74,8 @@ def test_templates_are_sandboxed(tmp_path):
 
 
 def test_html_is_autoescaped():
-    request = _request("usage_drop", "marketing", "en", "email", first_name="<script>alert(1)</script>")
-    message = compose(request, drafter=None, fallback=DRAFTER, system=SYSTEM, unsubscribe_url="https://shop.test/u?a=1&b=2")
+    request = _request("usage_drop", "marketing", "en", "email", first_name="<script>alert(1)</script>",
+                       unsubscribe_url="https://shop.test/u?a=1&b=2")
+    message = compose(request, drafter=None, fallback=DRAFTER, system=SYSTEM)
     assert "<script>" not in message.html and "&lt;script&gt;" in message.html
     assert 'href="https://shop.test/u?a=1&amp;b=2"' in message.html

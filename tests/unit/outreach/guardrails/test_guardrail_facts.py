@@ -7,7 +7,7 @@ import pytest
 from outreach.drafting.brief import DraftRequest, OfferRef
 from outreach.drafting.draft import Draft
 from outreach.drafting.locale_format import format_amount, format_date
-from outreach.guardrails import GuardrailInput, facts
+from outreach.guardrails import Candidate, facts
 from outreach.guardrails.facts import parse_number
 
 FACTS = {"order_id": "O-1001", "amount": 1234.5, "currency": "EUR", "new_delivery_date": "2026-11-25",
@@ -17,7 +17,7 @@ FACTS = {"order_id": "O-1001", "amount": 1234.5, "currency": "EUR", "new_deliver
 def _check(text: str, *, offers=(), fact_values=FACTS):
     request = DraftRequest(channel="email", topic="service", rule_id="r", brief="b", tone="t", signal_kind="shipping_delay",
                            facts=fact_values, offers=tuple(offers))
-    return facts.check(GuardrailInput(request, Draft(body=text), text))
+    return facts.check(Candidate(request, Draft(body=text), text))
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pytest
 
 from outreach.drafting.brief import DraftRequest, OfferRef
 from outreach.drafting.draft import Draft
-from outreach.guardrails import GuardrailInput, links, offers, service_tone
+from outreach.guardrails import Candidate, links, offers, service_tone
 
 FACTS = {"order_id": "O-1001", "amount": 49.9, "currency": "EUR", "new_delivery_date": "2026-11-25"}
 SORRY10 = OfferRef("SORRY10", "10 % off the next order, valid 30 days")
@@ -15,10 +15,10 @@ SHIPPING = OfferRef("SHIPFREE", "free shipping on the next order")
 UNSUB = "https://shop.test/unsubscribe?t=abc.def"
 
 
-def _input(text: str, *, topic: str = "marketing", allowed=(), final: str | None = None, facts=FACTS) -> GuardrailInput:
+def _input(text: str, *, topic: str = "marketing", allowed=(), final: str | None = None, facts=FACTS) -> Candidate:
     request = DraftRequest(channel="email", topic=topic, rule_id="r", brief="b", tone="t", signal_kind="shipping_delay",
-                           facts=facts, offers=tuple(allowed), first_name="Anna")
-    return GuardrailInput(request, Draft(body=text), final if final is not None else text, allowed_links=(UNSUB,))
+                           facts=facts, offers=tuple(allowed), first_name="Anna", allowed_links=(UNSUB,))
+    return Candidate(request, Draft(body=text), final if final is not None else text)
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_links(text, passed):
 def test_links_in_subject_and_preheader(subject, preheader, passed):
     request = _input("Your parcel is late.").request
     draft = Draft(body="Your parcel is late.", subject=subject, preheader=preheader)
-    inp = GuardrailInput(request, draft, "Your parcel is late.", allowed_links=(UNSUB,))
+    inp = Candidate(request, draft, "Your parcel is late.")
     assert links.check(inp).passed is passed
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from outreach.drafting.brief import DraftRequest, PrivateFacts
 from outreach.drafting.draft import Draft
-from outreach.guardrails import GuardrailInput, GuardrailLimits, injection, language, length, personal_data
+from outreach.guardrails import Candidate, GuardrailLimits, injection, language, length, personal_data
 from outreach.guardrails.language import detect_language
 
 PRIVATE = PrivateFacts(last_name="Schmidt", email="anna.s@example.org", phone="+4915112345678",
@@ -16,11 +16,12 @@ FACTS = {"order_id": "1002003004", "new_delivery_date": "2026-11-25",
 
 
 def _input(body: str, *, subject: str = "", preheader: str = "", language_code: str = "en", channel: str = "email",
-           first_name: str = "Anna", limits: GuardrailLimits | None = None) -> GuardrailInput:
+           first_name: str = "Anna", limits: GuardrailLimits | None = None) -> Candidate:
     request = DraftRequest(channel=channel, topic="service", rule_id="r", brief="b", tone="t",
-                           signal_kind="shipping_delay", facts=FACTS, first_name=first_name, private=PRIVATE)
+                           signal_kind="shipping_delay", facts=FACTS, first_name=first_name, private=PRIVATE,
+                           limits=limits or GuardrailLimits())
     draft = Draft(body=body, subject=subject, preheader=preheader, language=language_code)
-    return GuardrailInput(request, draft, body, limits=limits or GuardrailLimits())
+    return Candidate(request, draft, body)
 
 
 @pytest.mark.parametrize(
@@ -46,7 +47,7 @@ def test_personal_data(text, passed, kind):
 def test_a_last_name_equal_to_the_first_name_is_not_a_leak():
     request = DraftRequest(channel="sms", topic="service", rule_id="r", brief="b", tone="t", signal_kind="usage_drop",
                            first_name="Jordan", private=PrivateFacts(last_name="Jordan"))
-    assert personal_data.check(GuardrailInput(request, Draft(body="Hi Jordan!"), "Hi Jordan!")).passed
+    assert personal_data.check(Candidate(request, Draft(body="Hi Jordan!"), "Hi Jordan!")).passed
 
 
 @pytest.mark.parametrize(

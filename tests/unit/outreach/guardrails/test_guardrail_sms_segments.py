@@ -6,7 +6,7 @@ import pytest
 
 from outreach.drafting.brief import DraftRequest
 from outreach.drafting.draft import Draft
-from outreach.guardrails import GuardrailInput, GuardrailLimits
+from outreach.guardrails import Candidate, GuardrailLimits
 from outreach.guardrails.sms_segments import count_segments, check, is_gsm7
 
 
@@ -42,9 +42,10 @@ def test_is_gsm7(text, expected):
     assert is_gsm7(text) is expected
 
 
-def _input(final_text: str, max_segments: int = 2) -> GuardrailInput:
-    request = DraftRequest(channel="sms", topic="service", rule_id="r", brief="b", tone="t", signal_kind="shipping_delay")
-    return GuardrailInput(request, Draft(body="x"), final_text, limits=GuardrailLimits(sms_max_segments=max_segments))
+def _input(final_text: str, max_segments: int = 2) -> Candidate:
+    request = DraftRequest(channel="sms", topic="service", rule_id="r", brief="b", tone="t",
+                           signal_kind="shipping_delay", limits=GuardrailLimits(sms_max_segments=max_segments))
+    return Candidate(request, Draft(body="x"), final_text)
 
 
 @pytest.mark.parametrize(

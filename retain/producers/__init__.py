@@ -1,0 +1,1 @@
+"""Ingest credentials: one per producer (storefront, billing, Segment), hashed, scoped, revocable."""
