@@ -122,7 +122,10 @@ def _ratio(values: list[Any], pair: tuple[int, int]) -> float:
     num, den = values[pair[0]], values[pair[1]]
     if isinstance(num, tuple) or isinstance(den, tuple):
         raise SpecError("a ratio may not divide ratios")  # caught at compile time by _check_references
-    return num / den if den and not math.isnan(den) and not math.isnan(num) else NAN
+    if not den or math.isnan(den) or math.isnan(num):
+        return NAN
+    value = num / den
+    return value if math.isfinite(value) else NAN  # a tiny denominator: no inf for the model or JSON
 
 
 def _check_references(spec: FeatureSpec, metrics: list[Metric]) -> None:

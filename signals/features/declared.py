@@ -10,6 +10,11 @@ keep one set of daily buckets. A source's state lives at ``state["x"][source id]
   least recently used go first);
 - ``last`` (last_seen): the epoch seconds of the last matching event.
 
+Total, like the core features (``signals.fold_domain``): a summed value is a finite number from 0
+to ``MAX_AMOUNT`` (text that is no such number adds 0) and a day's sum saturates there, so every
+state stays plain JSON (``inf`` would be stored as ``null`` and break the next fold); a ratio
+that does not come out finite is nan.
+
 The source id is a short digest of its definition, so a state stays valid when metrics are
 added, renamed or reordered in the spec.
 """
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from signals.features.spec import Metric
+from signals.fold_domain import MAX_AMOUNT
 
 DAY = 86400.0
 MAX_VALUES = 64  # distinct values remembered per source (feature names, carriers, ...)
@@ -99,7 +105,7 @@ def updater(source: Source) -> Callable[[dict[str, Any], Any, float, int], None]
             buckets = x.setdefault(key, {})
             name = str(day)
             if name in buckets:
-                buckets[name] += amount
+                buckets[name] = min(buckets[name] + amount, MAX_AMOUNT)  # saturates: stays a JSON number
                 return
             buckets[name] = amount
             if len(buckets) > horizon + 2:  # prune days no window reaches any more
@@ -113,7 +119,7 @@ def updater(source: Source) -> Callable[[dict[str, Any], Any, float, int], None]
                 return
             values = x.setdefault(key, {})
             for item in _items(value):
-                if values.get(item, -1) < day:
+                if item not in values or values[item] < day:  # days before 1970 are negative
                     values[item] = day
             while len(values) > MAX_VALUES:
                 del values[min(values, key=values.__getitem__)]
@@ -125,10 +131,12 @@ def updater(source: Source) -> Callable[[dict[str, Any], Any, float, int], None]
 
 
 def _number(value: Any) -> float:
+    """What a sum adds for ``value``: a finite number from 0 to ``MAX_AMOUNT``, else 0."""
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         return 0.0
+    return min(number, MAX_AMOUNT) if number > 0 and math.isfinite(number) else 0.0
 
 
 def _items(value: Any) -> list[str]:

@@ -13,6 +13,7 @@ from detector_events import ev
 from signals import features
 from signals.customer_fold import CustomerFold
 from signals.features import CompiledSpec, SpecError, parse_spec
+from signals.fold_domain import MAX_AMOUNT
 
 D = dt.timedelta(days=1)
 T = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)  # midnight: "now" in these tests is T + 40 days
@@ -89,6 +90,23 @@ def test_ratio_divides_two_metrics_and_is_nan_over_zero():
                     {"name": "avg", "kind": "ratio", "numerator": "spend", "denominator": "orders"})
     assert values(spec, ORDERS)["avg"] == pytest.approx(40.0)
     assert math.isnan(values(spec, [])["avg"])
+
+
+def test_sums_and_ratios_stay_finite_and_days_before_1970_count():
+    """What the envelope accepts never makes a declared metric inf, nan-in-JSON, or forget a day."""
+    spec = compiled({"name": "spend", "kind": "sum", "event": "order.placed", "property": "amount", "window": "90d"},
+                    {"name": "carrier", "kind": "sum", "event": "order.shipped", "property": "carrier", "window": "90d"},
+                    {"name": "orders", "kind": "count", "event": "order.placed", "window": "90d"},
+                    {"name": "per_spend", "kind": "ratio", "numerator": "orders", "denominator": "spend"},
+                    {"name": "used", "kind": "distinct", "event": "product.usage", "property": "feature_counts",
+                     "window": "7d"})
+    huge = [order(30, 1.7976931348623157e308), order(30, 1e308)]  # one day
+    shipped = [ev("order.shipped", T + 32 * D, order_id=f"o{text}", carrier=text) for text in ("1e400", "nan", "-5", "7")]
+    got = values(spec, huge + shipped)
+    assert got["spend"] == MAX_AMOUNT and got["carrier"] == 7.0  # a day's sum saturates; text adds only finite >= 0
+    assert math.isnan(values(spec, [order(30, 5e-324)])["per_spend"])  # 1 / 5e-324 is inf: not a number to learn from
+    old = dt.datetime(1969, 12, 30, 12, tzinfo=dt.timezone.utc)
+    assert values(spec, [ev("product.usage", old, feature_counts={"reports": 1})], now=old)["used"] == 1.0
 
 
 def test_usage_features_expand_into_uses_trend_and_recency_per_feature():
