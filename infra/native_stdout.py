@@ -15,7 +15,9 @@ import sys
 import threading
 from collections.abc import Iterator
 
-_lock = threading.Lock()  # descriptor 1 is process-wide: one redirection at a time
+# Descriptor 1 is process-wide: one redirection at a time. Re-entrant, so a block may nest inside
+# another (``retain model evaluate --json`` around the whole run, training around LightGBM).
+_lock = threading.RLock()
 
 
 @contextlib.contextmanager

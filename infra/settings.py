@@ -25,14 +25,22 @@ def _env(name: str) -> AliasChoices:
 
 
 @dataclass(frozen=True)
+class FeatureSettings:
+    """Which feature spec the fold, the backtest, the dataset builder and the served model share."""
+
+    feature_spec: Path | None  # a YAML/JSON spec file; None: the built-in signals/features/builtin.yaml
+
+
+@dataclass(frozen=True)
 class DetectorSettings:
-    """The signal detectors' thresholds (defaults documented in ``signals/detectors/*``)."""
+    """The per-customer fold's slice: the detectors' thresholds (``signals/detectors/*``) and its features."""
 
     checkout_idle_seconds: float
     shipping_eta_margin_hours: float
     usage_recent_days: int
     usage_baseline_days: int
     allowed_lateness_seconds: float
+    features: FeatureSettings
 
 
 @dataclass(frozen=True)
@@ -230,6 +238,9 @@ class Settings(BaseSettings):
     # (about 15 s, once per registry) so decisions carry a risk score from the first minute.
     model_bootstrap: bool = True
     model_bootstrap_customers: int = 1000
+    # Feature spec (signals/features/spec.py) the worker, backtest and dataset builder compile;
+    # unset -> the built-in signals/features/builtin.yaml. A served model must take its columns.
+    feature_spec: Path | None = None
 
     @property
     def model_registry_path(self) -> Path:
@@ -297,9 +308,14 @@ class Settings(BaseSettings):
 
     # Typed slices: each part gets only what it reads (built on access, so ``model_copy`` stays consistent).
     @property
+    def features(self) -> FeatureSettings:
+        """The feature spec's slice."""
+        return _slice(FeatureSettings, self)
+
+    @property
     def detectors(self) -> DetectorSettings:
-        """The detectors' slice."""
-        return _slice(DetectorSettings, self)
+        """The fold's slice (detectors and the feature spec)."""
+        return _slice(DetectorSettings, self, features=self.features)
 
     @property
     def providers(self) -> ProviderSettings:

@@ -63,3 +63,51 @@ def summary(model: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
     out.update({f"baseline_{k}": baseline[k] for k in keys})
     out["base_rate"] = model["base_rate"]
     return out
+
+
+def _weighted_auc(codes: np.ndarray, y: np.ndarray, weights: np.ndarray, levels: int) -> float:
+    """ROC-AUC with row weights; ``codes`` rank the scores (ties share a code, counted half)."""
+    pos = np.bincount(codes, weights=weights * y, minlength=levels)
+    neg = np.bincount(codes, weights=weights * (1 - y), minlength=levels)
+    below = np.cumsum(neg) - neg
+    total = pos.sum() * neg.sum()
+    return float((pos * (below + 0.5 * neg)).sum() / total) if total > 0 else float("nan")
+
+
+def paired_difference(y: Any, p_model: Any, p_base: Any, groups: Any = None, *, n_boot: int = 1000,
+                      level: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """Model minus baseline (AUC and Brier) on the same rows, with bootstrap intervals.
+
+    Resamples whole ``groups`` (customers: their rows are not independent) with replacement,
+    ``n_boot`` times; the interval is the percentile interval at ``level``. ``verdict`` says
+    whether the AUC interval lies above 0, below 0, or straddles it (no clear difference).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    p_model, p_base = np.asarray(p_model, dtype=np.float64), np.asarray(p_base, dtype=np.float64)
+    group_codes = np.unique(np.asarray(groups if groups is not None else np.arange(len(y))), return_inverse=True)[1]
+    n_groups = int(group_codes.max()) + 1
+    model_codes = np.unique(p_model, return_inverse=True)[1]
+    base_codes = np.unique(p_base, return_inverse=True)[1]
+    model_levels, base_levels = int(model_codes.max()) + 1, int(base_codes.max()) + 1
+    err_model, err_base = (p_model - y) ** 2, (p_base - y) ** 2
+    rng = np.random.default_rng(seed)
+    auc_diffs, brier_diffs = np.empty(n_boot), np.empty(n_boot)
+    for b in range(n_boot):
+        weights = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)[group_codes].astype(np.float64)
+        auc_diffs[b] = (_weighted_auc(model_codes, y, weights, model_levels)
+                        - _weighted_auc(base_codes, y, weights, base_levels))
+        brier_diffs[b] = (weights @ err_model - weights @ err_base) / weights.sum()
+    tail = (1 - level) / 2 * 100
+    ones = np.ones(len(y))
+    auc = _weighted_auc(model_codes, y, ones, model_levels) - _weighted_auc(base_codes, y, ones, base_levels)
+    low, high = (float(v) for v in np.nanpercentile(auc_diffs, [tail, 100 - tail]))
+    brier_low, brier_high = (float(v) for v in np.nanpercentile(brier_diffs, [tail, 100 - tail]))
+    if low > 0:
+        verdict = f"LightGBM's AUC is higher: the {level:.0%} interval lies above 0"
+    elif high < 0:
+        verdict = f"the baseline's AUC is higher: the {level:.0%} interval lies below 0"
+    else:
+        verdict = f"no clear AUC difference: the {level:.0%} interval straddles 0"
+    return {"auc_diff": auc, "auc_diff_ci": [low, high], "brier_diff": float(err_model.mean() - err_base.mean()),
+            "brier_diff_ci": [brier_low, brier_high], "bootstrap": {"resamples": n_boot, "groups": n_groups,
+                                                                    "level": level}, "verdict": verdict}

@@ -286,19 +286,23 @@ def save_run(root: str | Path, run: Any) -> str:
     """Store a ``models.runs.Run`` (model, test metrics, baseline metrics, dataset) as a new version."""
     result = run.result
     metrics = {**result.report, **run.extra_metrics}
+    summary = {k: v for k, v in run.summary.items() if k != "tuning"}
     extra = {"baseline_metrics": result.baseline_report, "dataset": run.dataset,
-             "slices": {k: len(getattr(result.splits, k)) for k in ("train", "valid", "calib", "test")}}
+             "slices": {k: len(getattr(result.splits, k)) for k in ("train", "valid", "calib", "test")},
+             "dates": result.splits.dates, "feature_spec": run.feature_spec, "tuning": result.model.tuning,
+             "evaluation": summary}
     return save(root, result.model, metrics=metrics, fingerprint=run.fingerprint, extra=extra)
 
 
 def ensure_model(root: str | Path, *, customers: int = 2000, days: int = 150, seed: int = 0,
-                 progress: bool = True) -> str:
-    """The serving version; when nothing is promoted yet, train one on the simulator and promote it."""
+                 progress: bool = True, spec: Any = None) -> str:
+    """The serving version; when nothing is promoted yet, train one on the simulator (with the
+    feature ``spec`` the service runs, default the built-in one) and promote it."""
     current = promoted_version(root)
     if current is not None:
         return current
     from models.runs import run_simulated  # late: only a cold start pays for the simulator
 
-    version = save_run(root, run_simulated(customers, days, seed, progress=progress))
+    version = save_run(root, run_simulated(customers, days, seed, folds=1, spec=spec, progress=progress))
     promote(root, version, reason="first model, trained on simulated events by ensure_model")
     return version

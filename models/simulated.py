@@ -1,58 +1,84 @@
 """Training data from the project's simulator (``simulator``), with its ground truth.
 
 The simulator knows each customer's true churn probability at every observation date, so a
-model's AUC can be set beside the oracle's AUC on the very same rows.
+model's AUC can be set beside the oracle's AUC on the very same rows. Events stream from the
+simulator straight into the dataset builder (nothing is kept per event). Scenarios
+(``simulator.scenarios``): ``default``, ``product`` (churn depends on which product features
+customers use; the spec tracks the features found in the first two simulated weeks, as
+``retain model spec`` would find them in a file) and ``shop`` (orders only).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from models.dataset import LabelSpec, build_dataset
-from signals.features import USAGE_DAYS
+from models.dataset import DatasetBuilder, LabelSpec
+from signals import features
 from signals.events import parse_event
+from signals.features import CompiledSpec
+
+DATASETS = {"simulated": "default", "simulated-product": "product", "simulated-shop": "shop"}
+DISCOVERY_DAYS = 14
 
 
 @dataclass
 class SimulatedData:
-    """Parsed events, the training table (with ``true_probability``) and the label used."""
+    """The training table (with ``true_probability``), the label, the spec and event counts."""
 
-    events: list[Any]
     table: pd.DataFrame
     label: LabelSpec
+    spec: Any
+    events: int
     rejected: int
+    scenario: str = "default"
 
 
-def simulate_events(customers: int, days: int, seed: int = 0, *, progress: bool = True) -> tuple[Any, list[Any], int]:
-    """(simulator, valid parsed events, number rejected) for a seeded run."""
+def _parsed(raw_events: Iterator[dict[str, Any]], counts: dict[str, int]) -> Iterator[Any]:
+    for raw in raw_events:
+        try:
+            event = parse_event(raw)
+        except (ValidationError, ValueError):
+            counts["rejected"] += 1  # the simulator may plant malformed records on purpose
+            continue
+        counts["events"] += 1
+        yield event
+
+
+def spec_for(scenario: str, customers: int, seed: int, spec: Any = None) -> Any:
+    """The spec to build with: as given; for ``product`` the built-in one plus discovered features."""
+    if spec is not None or scenario != "product":
+        return spec if spec is not None else features.BUILTIN
+    from simulator.engine import Simulator
+
+    first_weeks = Simulator(customers, DISCOVERY_DAYS, seed=seed, scenario=scenario)
+    names = features.discover_usage_features(_parsed(first_weeks.run(), {"events": 0, "rejected": 0}))
+    return CompiledSpec(features.builtin_spec().with_usage_features(names))
+
+
+def simulated_dataset(customers: int = 2000, days: int = 150, seed: int = 0, *, scenario: str = "default",
+                      spec: Any = None, warm_up_days: int = features.USAGE_DAYS, progress: bool = True) -> SimulatedData:
+    """Features at the simulator's observation dates, labelled with its realised churn."""
     from simulator.engine import Simulator  # imported late: only this path needs it
 
-    sim = Simulator(customers, days, seed=seed)
-    events, rejected = [], 0
-    with tqdm(total=days, desc="simulating", unit="day", disable=not progress) as bar:
-        for raw in sim.run(progress=bar):
-            try:
-                events.append(parse_event(raw))
-            except (ValidationError, ValueError):
-                rejected += 1  # the simulator may plant malformed records on purpose
-    return sim, events, rejected
-
-
-def simulated_dataset(
-    customers: int = 2000, days: int = 150, seed: int = 0, *, warm_up_days: int = USAGE_DAYS, progress: bool = True
-) -> SimulatedData:
-    """Features at the simulator's observation dates, labelled with its realised churn."""
-    sim, events, rejected = simulate_events(customers, days, seed, progress=progress)
+    spec = spec_for(scenario, customers, seed, spec)
+    sim = Simulator(customers, days, seed=seed, scenario=scenario)
     label = LabelSpec(kind="activity", horizon_days=float(sim.horizon_days))
     # The simulated history starts empty: skip dates before the usage baseline window is filled.
     dates = [sim.start + dt.timedelta(days=d) for d in sim.observation_days if d >= warm_up_days]
-    table = build_dataset(events, dates, label, data_end=sim.start + dt.timedelta(days=days), progress=progress)
+    blocks: list[pd.DataFrame] = []
+    builder = DatasetBuilder(dates, label, spec, on_block=blocks.append)
+    counts = {"events": 0, "rejected": 0}
+    with tqdm(total=days, desc=f"simulating ({scenario})", unit="day", disable=not progress) as bar:
+        for event in _parsed(sim.run(progress=bar), counts):
+            builder.add(event)
+    builder.finish(sim.start + dt.timedelta(days=days))
+    table = pd.concat(blocks, ignore_index=True)
     truth = pd.DataFrame(sim.labels())
     truth["observed_at"] = pd.to_datetime(truth["observed_at"], utc=True)
     table["observed_at"] = pd.to_datetime(table["observed_at"], utc=True)
@@ -62,4 +88,6 @@ def simulated_dataset(
         truth[["customer_id", "observed_at", "true_probability", "churned"]],
         on=["customer_id", "observed_at"], how="inner")
     table["label"] = table.pop("churned").astype(int)
-    return SimulatedData(events, table, label, rejected)
+    table.attrs["retain"] = builder.metadata(source={"simulator": scenario, "customers": customers, "days": days,
+                                                     "seed": seed})
+    return SimulatedData(table, label, spec, counts["events"], counts["rejected"], scenario)

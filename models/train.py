@@ -36,6 +36,8 @@ from models import evaluate
 from models.calibration import Calibrator, fit_calibrator
 
 log = logging.getLogger(__name__)
+# LightGBM's messages go through logging (stderr), never to stdout, which carries --json output.
+lgb.register_logger(logging.getLogger("lightgbm"))
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -66,6 +68,7 @@ class TrainConfig:
     calibration: str = "platt"
     fractions: tuple[float, float, float, float] = (0.6, 0.1, 0.1, 0.2)  # train, valid, calib, test
     seed: int = 7
+    tune_seconds: float = 0.0  # > 0: tune the parameters on the valid slice within this budget
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Splits:
     valid: pd.DataFrame
     calib: pd.DataFrame
     test: pd.DataFrame
+    dates: dict[str, list[str]] | None = None  # per slice (and embargoed / unused) for a time split
 
 
 @dataclass
@@ -89,6 +93,7 @@ class TrainedModel:
     categories: dict[str, list[str]]  # vocabularies of string columns; code = position
     params: dict[str, Any]
     best_iteration: int
+    tuning: dict[str, Any] = field(default_factory=dict)  # what the tuner tried and chose (empty: not tuned)
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """The float matrix the booster and scorer take (string categories -> codes, unknown -> nan)."""
@@ -112,6 +117,8 @@ class FitResult:
     report: dict[str, Any]
     baseline_report: dict[str, Any]
     splits: Splits
+    test_predictions: tuple[np.ndarray, np.ndarray] | None = None  # (model, baseline) on splits.test
+    label: str = "label"
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -123,6 +130,8 @@ class FitResult:
             n_test=len(self.splits.test),
             best_iteration=self.model.best_iteration,
         )
+        if self.splits.dates is not None:
+            out["dates"] = self.splits.dates
         return out
 
 
@@ -157,28 +166,28 @@ def split_frame(
     embargo: Any = None,
     fractions: Sequence[float] = (0.6, 0.1, 0.1, 0.2),
     seed: int = 7,
+    test_dates: Sequence[Any] | None = None,
 ) -> Splits:
     """Train/valid/calib/test slices.
 
-    With ``time_column`` the test slice is the latest observation dates, and rows whose label
-    window (``embargo``, e.g. the horizon) reaches into the test period are dropped. Train, valid
-    and calib are then split by ``group_column`` (customer) when given, so early stopping and
-    calibration see customers the trees never memorised; otherwise stratified at random.
+    With ``time_column`` the test slice is the rows at ``test_dates`` (default: the latest
+    ``fractions[3]`` of the distinct dates), and training keeps only rows whose label window
+    ends by the first test date: ``time + embargo <= first test date`` (``embargo`` is the label
+    horizon; ``pd.Timedelta(0)`` when labels do not look ahead). The dates in between are
+    embargoed, later ones unused; ``Splits.dates`` lists them all. Train, valid and calib are then
+    split by ``group_column`` (customer) when given, so early stopping and calibration see
+    customers the trees never memorised; otherwise stratified at random.
     """
     if abs(sum(fractions) - 1.0) > 1e-9 or len(fractions) != 4:
         raise ValueError("fractions must be four numbers summing to 1 (train, valid, calib, test)")
     test = frame.iloc[:0]
     rest = frame
-    if time_column is not None and fractions[3] > 0:
-        # Cut on distinct times so one observation date never straddles two slices.
-        times = np.sort(frame[time_column].unique())
-        cut = times[min(len(times) - 1, int(round((1 - fractions[3]) * len(times))))]
-        test = frame[frame[time_column] >= cut]
-        limit = cut - embargo if embargo is not None else cut
-        rest = frame[frame[time_column] < limit]
+    dates = None
+    if time_column is not None and (fractions[3] > 0 or test_dates is not None):
+        test, rest, dates = _time_split(frame, time_column, embargo, fractions[3], test_dates)
     elif fractions[3] > 0:
         rest, test = _stratified(frame, label, fractions[3], seed)
-    share = 1 - fractions[3]
+    share = 1 - fractions[3] if test_dates is None else sum(fractions[:3])
     if group_column is not None:
         calib_share, valid_share = fractions[2] / share, fractions[1] / (fractions[0] + fractions[1])
         rest, calib = _by_group(rest, group_column, calib_share, seed + 1)
@@ -186,11 +195,49 @@ def split_frame(
     else:
         rest, calib = _stratified(rest, label, fractions[2] / share, seed + 1)
         train, valid = _stratified(rest, label, fractions[1] / sum(fractions[:2]), seed + 2)
-    return Splits(train=train, valid=valid, calib=calib, test=test)
+    return Splits(train=train, valid=valid, calib=calib, test=test, dates=dates)
+
+
+def _iso(value: Any) -> str:
+    return pd.Timestamp(value).isoformat()
+
+
+def _time_split(frame: pd.DataFrame, column: str, embargo: Any, share: float,
+                test_dates: Sequence[Any] | None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[str]]]:
+    """(test, rows allowed for training, dates per slice) of a split on ``column``."""
+    if embargo is None:
+        raise ValueError("a time split needs the label horizon as its embargo (pd.Timedelta(0) if labels "
+                         "do not look ahead); without it overlapping label windows leak into training")
+    times = np.sort(frame[column].unique())
+    if test_dates is None:
+        # Cut on distinct times so one observation date never straddles two slices.
+        chosen = times[min(len(times) - 1, int(round((1 - share) * len(times)))):]
+    else:
+        chosen = np.sort(pd.to_datetime(pd.Series(list(test_dates)), utc=True, format="ISO8601").unique())
+        missing = [_iso(d) for d in chosen if d not in set(times)]
+        if missing:
+            raise ValueError(f"test dates {missing} are not observation dates of the table "
+                             f"(it has {_iso(times[0])} .. {_iso(times[-1])})")
+    cut = chosen[0]
+    test = frame[frame[column].isin(chosen)]
+    allowed = frame[(frame[column] + embargo <= cut) & (frame[column] < cut)]
+    if allowed.empty:
+        raise ValueError(f"no rows left for training: with an embargo of {pd.Timedelta(embargo)} (the label "
+                         f"horizon) before the first test date {_iso(cut)}, no earlier observation date remains; "
+                         "choose later test dates or add earlier dates")
+    kept = set(allowed[column].unique())
+    iso_kept = [_iso(t) for t in times if t in kept]
+    dates = {"train": iso_kept, "valid": iso_kept, "calib": iso_kept, "test": [_iso(t) for t in chosen],
+             "embargoed": [_iso(t) for t in times if t < cut and t not in kept],
+             "unused": [_iso(t) for t in times if t > cut and t not in set(chosen)]}
+    return test, allowed, dates
 
 
 def _by_group(frame: pd.DataFrame, column: str, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     groups = np.sort(frame[column].unique())
+    if len(groups) < 2:
+        raise ValueError(f"{len(groups)} {column} value(s) left for training: too few to hold some out "
+                         "for early stopping and calibration")
     rng = np.random.default_rng(seed)
     chosen = set(rng.choice(groups, size=max(1, int(round(fraction * len(groups)))), replace=False))
     mask = frame[column].isin(chosen)
@@ -202,24 +249,32 @@ def _stratified(frame: pd.DataFrame, label: str, fraction: float, seed: int) -> 
     return train_test_split(frame, test_size=fraction, random_state=seed, stratify=strat)
 
 
-def fit_booster(splits: Splits, label: str, feature_names: list[str], categorical: list[str], config: TrainConfig) -> TrainedModel:
-    """LightGBM with early stopping on ``valid``, then the calibrator on ``calib``."""
-    categories = vocabularies(splits.train, feature_names)
+def fit_booster(splits: Splits, label: str, feature_names: list[str], categorical: list[str], config: TrainConfig,
+                group_column: str | None = None) -> TrainedModel:
+    """LightGBM on the train and valid slices, then the calibrator on ``calib``.
+
+    The parameters are tuned first when ``config.tune_seconds`` > 0; the number of trees is the
+    early-stopping point of a cross-validation over the same rows (folds grouped by
+    ``group_column``): a 10 % valid slice of a noisy churn label stops at a random early minimum.
+    """
+    from models.tuning import cv_rounds, dataset, tune_params
+
+    both = pd.concat([splits.train, splits.valid])
+    categories = vocabularies(both, feature_names)
     cats = [c for c in categorical if c in feature_names]
-    dtrain = lgb.Dataset(encode(splits.train, feature_names, categories), splits.train[label].to_numpy(),
-                         feature_name=feature_names, categorical_feature=cats, free_raw_data=False,
-                         params={"verbose": -1})  # LightGBM logs to stdout, which carries --json output
-    dvalid = lgb.Dataset(encode(splits.valid, feature_names, categories), splits.valid[label].to_numpy(), reference=dtrain)
+    x, y = encode(both, feature_names, categories), both[label].to_numpy()
+    groups = both[group_column].to_numpy() if group_column is not None else None
     params = {**config.params, "seed": config.seed}
+    tuning: dict[str, Any] = {}
     with stdout_to_stderr():  # LightGBM's worker threads print warnings to fd 1 whatever ``verbose`` says
-        booster = lgb.train(
-            params, dtrain, num_boost_round=config.num_boost_round, valid_sets=[dvalid],
-            callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
-        )
-    best = booster.best_iteration or booster.current_iteration()
-    # Keep only the trees early stopping chose, so model text, scorer and predict all agree.
-    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-    model = TrainedModel(booster, Calibrator(kind="sigmoid"), feature_names, cats, categories, params, best)
+        if config.tune_seconds > 0:
+            params, tuning = tune_params(params, x, y, feature_names, cats, groups=groups, seconds=config.tune_seconds,
+                                         rounds=config.num_boost_round, patience=config.early_stopping_rounds,
+                                         seed=config.seed)
+        best = cv_rounds(params, x, y, feature_names, cats, groups=groups, rounds=config.num_boost_round,
+                         patience=config.early_stopping_rounds, seed=config.seed)
+        booster = lgb.train(params, dataset(x, y, feature_names, cats), num_boost_round=best)
+    model = TrainedModel(booster, Calibrator(kind="sigmoid"), feature_names, cats, categories, params, best, tuning)
     model.calibrator = fit_calibrator(model.margin(splits.calib), splits.calib[label].to_numpy(), config.calibration)
     return model
 
@@ -230,21 +285,25 @@ def fit_baseline(frame: pd.DataFrame, label: str, feature_names: list[str], cate
     nums = [c for c in feature_names if c not in cats]
     prep = ColumnTransformer([
         ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), StandardScaler()), nums),
-        ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+        ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
                               OneHotEncoder(handle_unknown="ignore")), cats),
     ])
     pipe = Pipeline([("prep", prep), ("lr", LogisticRegression(max_iter=2000, C=1.0))])
+    return pipe.fit(_baseline_input(frame, feature_names, cats), frame[label].to_numpy())
+
+
+def _baseline_input(frame: pd.DataFrame, feature_names: list[str], cats: list[str]) -> pd.DataFrame:
+    """Categoricals as text with missing as nan: pandas' ``NA`` breaks scikit-learn's imputer."""
     x = frame[feature_names].copy()
-    x[cats] = x[cats].astype("string").astype(object)
-    return pipe.fit(x, frame[label].to_numpy())
+    for c in cats:
+        x[c] = np.array([str(v) if pd.notna(v) else np.nan for v in x[c]], dtype=object)
+    return x
 
 
 def baseline_predict(pipe: Pipeline, frame: pd.DataFrame, feature_names: list[str], categorical: list[str]) -> np.ndarray:
     """Baseline probabilities (same column preparation as in ``fit_baseline``)."""
     cats = [c for c in feature_names if c in categorical or not pd.api.types.is_numeric_dtype(frame[c])]
-    x = frame[feature_names].copy()
-    x[cats] = x[cats].astype("string").astype(object)
-    return pipe.predict_proba(x)[:, 1]
+    return pipe.predict_proba(_baseline_input(frame, feature_names, cats))[:, 1]
 
 
 def fit(
@@ -257,6 +316,7 @@ def fit(
     group_column: str | None = None,
     embargo: Any = None,
     test: pd.DataFrame | None = None,
+    test_dates: Sequence[Any] | None = None,
     config: TrainConfig = TrainConfig(),
 ) -> FitResult:
     """Split, train LightGBM + calibrator and the baseline, and report both on the test rows."""
@@ -273,7 +333,7 @@ def fit(
         rest = sum(fractions[:3])
         fractions = (fractions[0] / rest, fractions[1] / rest, 1 - (fractions[0] + fractions[1]) / rest, 0.0)
     splits = split_frame(frame, label, time_column=time_column, group_column=group_column, embargo=embargo,
-                         fractions=fractions, seed=config.seed)
+                         fractions=fractions, seed=config.seed, test_dates=test_dates)
     if test is not None:
         splits.test = test
     for name in ("train", "valid", "calib", "test"):
@@ -281,10 +341,10 @@ def fit(
         if part.empty or part[label].nunique() < 2:
             raise ValueError(f"the {name} slice has {len(part)} rows and needs both classes; add data or dates")
     cats = list(categorical) + [c for c in vocabularies(frame, names) if c not in categorical]
-    model = fit_booster(splits, label, names, cats, config)
+    model = fit_booster(splits, label, names, cats, config, group_column)
     baseline = fit_baseline(pd.concat([splits.train, splits.valid]), label, names, cats)
     y = splits.test[label].to_numpy()
-    report = evaluate.report(y, model.predict(splits.test))
-    baseline_report = evaluate.report(y, baseline_predict(baseline, splits.test, names, cats))
+    p_model, p_base = model.predict(splits.test), baseline_predict(baseline, splits.test, names, cats)
+    report, baseline_report = evaluate.report(y, p_model), evaluate.report(y, p_base)
     log.info("trained: auc %.4f (baseline %.4f), %d trees", report["auc"], baseline_report["auc"], model.best_iteration)
-    return FitResult(model, baseline, report, baseline_report, splits)
+    return FitResult(model, baseline, report, baseline_report, splits, (p_model, p_base), label)

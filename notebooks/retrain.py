@@ -14,23 +14,30 @@
 # %% [markdown]
 # # Retrain the churn-risk model
 #
-# Load events, build the training table with the project's own feature code (the same fold the
-# service runs online), train LightGBM beside the logistic baseline, look at ROC, calibration,
-# importance and lift, compare with the serving model and promote through the gate.
+# Extend the feature spec (no fold code to touch), build the training table with the project's
+# own streaming builder (the same compiled fold the service runs online), evaluate LightGBM beside
+# the logistic baseline over several observation dates (rolling origin, each with its own
+# embargo), with bootstrap intervals and the tuner's trials, compare with the serving model and
+# promote through the gate.
 #
 # Parameters come from the environment so the test suite can run this on a small sample:
-# `RETAIN_NOTEBOOK_EVENTS` (an events file; unset = run the simulator), `RETAIN_NOTEBOOK_CUSTOMERS`,
-# `RETAIN_NOTEBOOK_DAYS`, `RETAIN_NOTEBOOK_SEED`, `RETAIN_NOTEBOOK_REGISTRY`.
+# `RETAIN_NOTEBOOK_EVENTS` (an events file; unset = run the simulator), `RETAIN_NOTEBOOK_SCENARIO`
+# (simulator: default, product or shop), `RETAIN_NOTEBOOK_CUSTOMERS`, `RETAIN_NOTEBOOK_DAYS`,
+# `RETAIN_NOTEBOOK_SEED`, `RETAIN_NOTEBOOK_REGISTRY`, `RETAIN_NOTEBOOK_TUNE_SECONDS`,
+# `RETAIN_NOTEBOOK_FOLDS`.
 
 # %% tags=["parameters"]
 import os
 from pathlib import Path
 
 EVENTS = os.environ.get("RETAIN_NOTEBOOK_EVENTS") or None
-CUSTOMERS = int(os.environ.get("RETAIN_NOTEBOOK_CUSTOMERS", "2000"))
-DAYS = int(os.environ.get("RETAIN_NOTEBOOK_DAYS", "150"))
+SCENARIO = os.environ.get("RETAIN_NOTEBOOK_SCENARIO", "product")
+CUSTOMERS = int(os.environ.get("RETAIN_NOTEBOOK_CUSTOMERS", "3000"))
+DAYS = int(os.environ.get("RETAIN_NOTEBOOK_DAYS", "180"))
 SEED = int(os.environ.get("RETAIN_NOTEBOOK_SEED", "0"))
 REGISTRY = os.environ.get("RETAIN_NOTEBOOK_REGISTRY") or None
+TUNE_SECONDS = float(os.environ.get("RETAIN_NOTEBOOK_TUNE_SECONDS", "120"))
+FOLDS = int(os.environ.get("RETAIN_NOTEBOOK_FOLDS", "3"))
 HORIZON_DAYS = 30.0
 
 # %%
@@ -39,13 +46,17 @@ import datetime as dt
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import yaml
 from sklearn.metrics import roc_curve
 
 from models import evaluate, registry
-from signals import features
-from models.dataset import LabelSpec, build_dataset, fingerprint, load_events, observation_dates
+from models.dataset import DatasetBuilder, LabelSpec, fingerprint
+from models.events_file import LoadReport, iter_events
 from models.runs import Run
-from models.train import baseline_predict, fit
+from models.schedule import observation_dates
+from models.train import TrainConfig
+from models.validation import rolling_evaluate
+from signals import features
 
 if REGISTRY is None:
     from infra.settings import get_settings
@@ -55,43 +66,97 @@ if REGISTRY is None:
 REGISTRY = Path(REGISTRY)
 
 # %% [markdown]
-# ## 1. Events -> training table
+# ## 1. The feature spec: the built-in one, the product's own features, one metric of our own
+#
+# `usage_features` adds, per product feature found in the events, its uses over 28 days, its trend
+# against the customer's own baseline and the days since it was last used. The extra metric is
+# declared, not coded: the compiled fold computes it online and offline alike.
 
 # %%
 if EVENTS:
-    loaded = load_events(EVENTS, strict=False, progress=True)
-    events = loaded.events
-    first = min(e.occurred_at for e in events)
-    last = max(e.occurred_at for e in events)
+    product_features = features.discover_usage_features(iter_events(EVENTS, LoadReport(), strict=False))
+else:
+    from models.simulated import spec_for
+
+    product_features = list(spec_for(SCENARIO, CUSTOMERS, SEED).spec.usage_features.names)
+spec_data = features.builtin_spec().with_usage_features(product_features).to_dict()
+spec_data["windows"]["3d"] = 3
+spec_data["metrics"].append({"name": "sessions_trend_3d", "kind": "trend", "event": "product.usage",
+                             "property": "sessions", "recent": "3d", "baseline": "28d"})
+spec = features.CompiledSpec(features.parse_spec(spec_data))
+print(yaml.safe_dump({k: spec_data[k] for k in ("windows", "metrics", "usage_features")}, sort_keys=False))
+print(f"{len(spec.FEATURE_NAMES)} features ({len(features.core.FEATURE_NAMES)} core), spec {spec.fingerprint}; declared:")
+print(", ".join(spec.FEATURE_NAMES[len(features.core.FEATURE_NAMES):]))
+
+# %% [markdown]
+# ## 2. Events -> training table (one pass, memory bounded by customers)
+
+# %%
+if EVENTS:
+    report = LoadReport()
+    first = min(e.occurred_at for e in iter_events(EVENTS, LoadReport(), strict=False))
+    last = max(e.occurred_at for e in iter_events(EVENTS, LoadReport(), strict=False))
     label = LabelSpec("activity", HORIZON_DAYS)
     dates = observation_dates(first + dt.timedelta(days=features.USAGE_DAYS), last - dt.timedelta(days=HORIZON_DAYS), 7)
-    table = build_dataset(events, dates, label)
-    source = {"name": Path(EVENTS).name, "events": len(events), "rejected_events": len(loaded.rejected)}
+    blocks = []
+    builder = DatasetBuilder(dates, label, spec, on_block=blocks.append)
+    for event in iter_events(EVENTS, report, strict=False, progress=True):
+        builder.add(event)
+    builder.finish()
+    table = pd.concat(blocks, ignore_index=True)
+    oracle = None
+    source = {"name": Path(EVENTS).name, "events": report.read, "rejected_events": report.rejected}
+    print(report.describe() or "no rejected events")
 else:
     from models.simulated import simulated_dataset
 
-    data = simulated_dataset(CUSTOMERS, DAYS, SEED)
-    table, label = data.table, data.label
-    source = {"name": "simulated", "customers": CUSTOMERS, "days": DAYS, "seed": SEED, "events": len(data.events)}
+    data = simulated_dataset(CUSTOMERS, DAYS, SEED, scenario=SCENARIO, spec=spec)
+    table, label, oracle = data.table, data.label, "true_probability"
+    source = {"name": f"simulated-{SCENARIO}", "customers": CUSTOMERS, "days": DAYS, "seed": SEED, "events": data.events}
 print(f"{len(table)} rows, {table['customer_id'].nunique()} customers, churn rate {table['label'].mean():.3f}")
 table.groupby("observed_at")["label"].agg(["size", "mean"])
 
 # %% [markdown]
-# ## 2. Train (time split with an embargo, customers split for early stopping and calibration)
+# ## 3. Rolling-origin evaluation with tuned parameters
+#
+# One fold per test date (the latest `FOLDS` dates); each trains only on rows whose 30-day label
+# window ends by its test date. Parameters are tuned once by Optuna's LightGBM tuner on the first
+# fold's training rows, within `TUNE_SECONDS`.
 
 # %%
-result = fit(table, "label", feature_names=features.FEATURE_NAMES, categorical=features.CATEGORICAL_FEATURES,
-             time_column="observed_at", group_column="customer_id", embargo=pd.Timedelta(days=label.horizon_days))
-pd.DataFrame({"model": result.report, "baseline": result.baseline_report}).drop(index=["calibration"])
+evaluation = rolling_evaluate(table, "label", horizon_days=label.horizon_days, feature_names=spec.FEATURE_NAMES,
+                              categorical=spec.CATEGORICAL_FEATURES, folds=FOLDS, oracle_column=oracle,
+                              config=TrainConfig(tune_seconds=TUNE_SECONDS), progress=True)
+summary = evaluation.summary
+pd.DataFrame([{**{k: v for k, v in f.items() if k != "dates"}, "train dates": len(f["dates"]["train"]),
+               "embargoed": ", ".join(d[:10] for d in f["dates"]["embargoed"])} for f in summary["folds"]])
 
 # %%
-test = result.splits.test
-y = test["label"].to_numpy()
-p_model = result.model.predict(test)
-p_base = baseline_predict(result.baseline, test, result.model.feature_names, result.model.categorical)
+low, high = summary["auc_diff_ci"]
+print(f"pooled over {summary['n_test']} test rows: AUC {summary['auc']:.4f} vs baseline {summary['baseline_auc']:.4f}, "
+      f"difference {summary['auc_diff']:+.4f} (95 % interval {low:+.4f} .. {high:+.4f})")
+print(summary["verdict"])
+print(f"Brier {summary['brier']:.4f} vs {summary['baseline_brier']:.4f}")
+if "oracle_ratio" in summary:
+    print(f"oracle AUC {summary['oracle_auc']:.4f}: ratio {summary['oracle_ratio']:.3f}")
+print("bar to clear:", summary["bar"])
 
+# %%
+trials = pd.DataFrame(evaluation.tuning.get("trial_log", []))
+if not trials.empty:
+    ax = trials.plot.scatter(x="number", y="cv_logloss", c=pd.factorize(trials["stage"])[0], cmap="tab10",
+                             figsize=(7, 3), title=f"tuner trials ({evaluation.tuning['chosen']} kept)")
+    ax.axhline(evaluation.tuning["default_cv_logloss"], color="k", linestyle=":", label="fixed defaults")
+    ax.legend()
+    plt.show()
+print({k: v for k, v in evaluation.tuning.items() if k != "trial_log"})
+
+# %%
+pooled = evaluation.pooled
+y = pooled["label"].to_numpy()
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-for name, p in (("LightGBM", p_model), ("logistic baseline", p_base)):
+for name, column in (("LightGBM", "p_model"), ("logistic baseline", "p_baseline")):
+    p = pooled[column].to_numpy()
     fpr, tpr, _ = roc_curve(y, p)
     axes[0].plot(fpr, tpr, label=f"{name} (AUC {evaluate.report(y, p)['auc']:.3f})")
     curve = evaluate.calibration_curve(y, p)
@@ -99,9 +164,9 @@ for name, p in (("LightGBM", p_model), ("logistic baseline", p_base)):
     order = np.argsort(-p)
     axes[2].plot(np.arange(1, len(y) + 1) / len(y), np.cumsum(y[order]) / max(1, y.sum()), label=name)
 axes[0].plot([0, 1], [0, 1], "k:")
-axes[0].set(title="ROC", xlabel="false positive rate", ylabel="true positive rate")
+axes[0].set(title="ROC (pooled folds)", xlabel="false positive rate", ylabel="true positive rate")
 axes[1].plot([0, 1], [0, 1], "k:")
-axes[1].set(title="Calibration (test)", xlabel="predicted", ylabel="observed")
+axes[1].set(title="Calibration", xlabel="predicted", ylabel="observed")
 axes[2].plot([0, 1], [0, 1], "k:")
 axes[2].set(title="Cumulative capture (lift)", xlabel="share contacted", ylabel="share of churners reached")
 for ax in axes:
@@ -109,24 +174,34 @@ for ax in axes:
 plt.show()
 
 # %%
+result = evaluation.last
 importance = pd.Series(result.model.booster.feature_importance("gain"), index=result.model.feature_names)
-importance.sort_values().tail(15).plot.barh(figsize=(7, 5), title="Feature importance (gain)")
+importance.sort_values().tail(15).plot.barh(figsize=(7, 5), title="Feature importance (gain), latest fold")
 plt.show()
 
 # %% [markdown]
-# ## 3. Compare with the serving model on the same test rows, then promote through the gate
+# ## 4. Compare with the serving model on the same test rows, then promote through the gate
+#
+# A model that takes other features than the serving one cannot replace it silently: the worker's
+# fold must compute its columns first (`RETAIN_FEATURE_SPEC` pointing at the spec saved below).
 
 # %%
+test = result.splits.test
 serving = registry.load_promoted(REGISTRY)
 comparable = serving is not None and set(serving.model.feature_names) <= set(test.columns)
 if comparable:
-    comparison = {"candidate": evaluate.report(y, p_model), f"serving {serving.version}": evaluate.report(y, serving.model.predict(test))}
+    y_test = test["label"].to_numpy()
+    comparison = {"candidate": evaluate.report(y_test, result.model.predict(test)),
+                  f"serving {serving.version}": evaluate.report(y_test, serving.model.predict(test))}
     display(pd.DataFrame(comparison).loc[["auc", "pr_auc", "brier", "lift_top10", "capture_top10"]])  # noqa: F821
 else:
     print("no comparable serving model yet" if serving is None else f"serving {serving.version} uses other features")
 
 # %%
-run = Run(result, fingerprint(table), source)
+run = Run(result, fingerprint(table), source, evaluation, feature_spec=spec.spec.to_dict())
 version = registry.save_run(REGISTRY, run)
+spec_file = REGISTRY / "versions" / version / "feature_spec.yaml"
+spec_file.write_text(yaml.safe_dump(spec.spec.to_dict(), sort_keys=False))
 outcome = registry.promote(REGISTRY, version, holdout=test if comparable else None, reason="notebooks/retrain")
 print(version, "promoted" if outcome.promoted else "kept the serving model", "-", outcome.reason)
+print(f"to serve it, the worker needs RETAIN_FEATURE_SPEC={spec_file}")

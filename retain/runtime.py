@@ -272,7 +272,10 @@ class Runtime:
         root = self.settings.model_registry_path
         if promoted_version(root) is None:
             log.info("no promoted risk model: training a first one on simulated events (once)")
-        version = ensure_model(root, customers=self.settings.model_bootstrap_customers, days=150, progress=False)
+        from signals import features
+
+        version = ensure_model(root, customers=self.settings.model_bootstrap_customers, days=150, progress=False,
+                               spec=features.from_settings(self.settings.features))
         log.info("serving risk model", extra={"model_version": version})
 
     @staticmethod

@@ -272,7 +272,8 @@ class ReplayFeatures:
         self._in_place = getattr(features, "fold_in_place", None)
 
     def on_fold(self, customer_id: str, event: Any) -> None:
-        """Fold one event the customer fold took."""
+        """Fold one event the customer fold took (its times kept in the fold's domain, as the fold does)."""
+        event = in_domain(event)
         state = self._states.get(customer_id)
         if state is None:
             state = self.features.initial_state()
@@ -307,7 +308,7 @@ def _step(detectors: Iterable[Detector], states: dict[str, Any],
 
 
 def default_fold(settings: DetectorSettings | None = None) -> CustomerFold:
-    """The fold configured by the detector settings (read from the environment when ``None``)."""
+    """The fold configured by its settings slice (detectors, feature spec; from the environment when ``None``)."""
     if settings is None:
         settings = get_settings().detectors
     lateness = dt.timedelta(seconds=settings.allowed_lateness_seconds)
@@ -326,6 +327,7 @@ def default_fold(settings: DetectorSettings | None = None) -> CustomerFold:
             CheckoutIdleDetector(CheckoutIdleConfig(idle_after=dt.timedelta(seconds=settings.checkout_idle_seconds))),
         ],
         allowed_lateness=lateness,
+        features=feature_fold.from_settings(settings.features),
     )
 
 

@@ -93,12 +93,15 @@ def day_facts(day_start: float) -> tuple[int, float]:
     return dt.datetime.fromtimestamp(midday, _UTC).weekday(), midday
 
 
-def usage_day(life: CustomerLife, rng: random.Random, day_start: float, facts: tuple[int, float]) -> None:
+def usage_day(life: CustomerLife, rng: random.Random, day_start: float, facts: tuple[int, float], *,
+              emit: bool = True, counts_of: Callable[[int], dict] | None = None) -> None:
     """One daily ``product.usage`` aggregate: baseline x weekly rhythm x noise x decline.
 
     The aggregate covers the customer's LOCAL day around the window's midday and is sent in that
     local evening (20:00-22:30, before local midnight even across a DST change), labelled with the
-    local date, so a detector judging local days after midnight already has it.
+    local date, so a detector judging local days after midnight already has it. Without ``emit``
+    only the engagement level moves (a shop has no usage events); ``counts_of(sessions)`` gives
+    the ``feature_counts`` (default: the default scenario's shares).
     """
     c = life.customer
     if life.decline_floor is not None:  # collapsing: halve the distance to the floor every day
@@ -106,6 +109,8 @@ def usage_day(life: CustomerLife, rng: random.Random, day_start: float, facts: t
     elif life.usage_multiplier < 1.0:  # recovering after a helpful nudge
         life.usage_multiplier = min(1.0, life.usage_multiplier + 0.25)
     life.hazard.decline = max(0.0, 1.0 - life.usage_multiplier)
+    if not emit:
+        return
     weekday, midday = facts
     offset = c.utc_offset_hours * 3600
     local_midnight = (midday + offset) // DAY * DAY  # of the local date at the window's midday, as local epoch
@@ -118,12 +123,15 @@ def usage_day(life: CustomerLife, rng: random.Random, day_start: float, facts: t
     sessions = poisson(rng, c.usage_baseline * rhythm * rng.lognormvariate(0.0, 0.2) * life.usage_multiplier)
     if sessions == 0:
         return
-    # Every session opens the dashboard; other features are used in a share of sessions.
-    counts = {"dashboard": sessions}
-    for name, share in _FEATURE_SHARES:
-        used = round(sessions * share * rng.random() * 2)
-        if used:
-            counts[name] = used
+    if counts_of is not None:
+        counts = counts_of(sessions)
+    else:
+        # Every session opens the dashboard; other features are used in a share of sessions.
+        counts = {"dashboard": sessions}
+        for name, share in _FEATURE_SHARES:
+            used = round(sessions * share * rng.random() * 2)
+            if used:
+                counts[name] = used
     life.emit(life, at, "product.usage", {"sessions": sessions, "feature_counts": counts, "day": day})
 
 

@@ -36,6 +36,8 @@ def simulate(
     duplicates: Annotated[float, typer.Option("--duplicates", min=0.0, max=1.0, help="Share re-sent")] = 0.002,
     late: Annotated[float, typer.Option("--late", min=0.0, max=1.0, help="Share arriving late")] = 0.005,
     malformed: Annotated[bool, typer.Option("--malformed/--no-malformed", help="Add rare broken events")] = False,
+    scenario: Annotated[str, typer.Option("--scenario", help="default, product (churn depends on the product "
+                                          "features used) or shop (orders only)")] = "default",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
 ) -> None:
     """Simulate a customer population and write its events plus churn labels beside them."""
@@ -44,7 +46,11 @@ def simulate(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
     noise = ArrivalNoise(duplicate_share=duplicates, late_share=late, malformed_share=0.001 if malformed else 0.0)
-    sim = Simulator(customers, days, seed, _parse_start(start), noise=noise, horizon_days=horizon_days)
+    try:
+        sim = Simulator(customers, days, seed, _parse_start(start), noise=noise, horizon_days=horizon_days,
+                        scenario=scenario)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scenario") from None
     counts: Counter[str] = Counter()
 
     def counted(events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -15,7 +15,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from simulator import behaviour, hazard
+from simulator import behaviour, hazard, scenarios
 from simulator.arrival_noise import ArrivalNoise, malformed_variant
 from simulator.behaviour import DAY, CustomerLife, Timing, iso
 from simulator.hazard import Reaction
@@ -30,7 +30,7 @@ class Simulator:
     def __init__(self, customers: int, days: int, seed: int = 0, start: dt.datetime = DEFAULT_START, *,
                  noise: ArrivalNoise | None = None, horizon_days: int = 30,
                  observation_every_days: int = 7, first_observation_day: int = 14,
-                 timing: Timing | None = None) -> None:
+                 timing: Timing | None = None, scenario: str = "default") -> None:
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
         if days < 0:
@@ -41,10 +41,16 @@ class Simulator:
         self.timing = timing or Timing()
         self._t0 = start.timestamp()
         self.end_ts = self._t0 + days * DAY
-        self.customers = build_population(customers, seed, start)
+        if scenario not in scenarios.SCENARIOS:
+            raise ValueError(f"scenario must be one of {', '.join(scenarios.SCENARIOS)}, not {scenario!r}")
+        self.scenario = scenario
+        self.customers = build_population(customers, seed, start, scenario)
         self.lives = [CustomerLife(c, self._push) for c in self.customers]
         self._by_id = {life.customer.customer_id: life for life in self.lives}
         self._rngs = [customer_rng(seed, c.index, "life") for c in self.customers]
+        # The product scenario's feature churn draws from its own streams: default runs are unchanged.
+        self._product_rngs = ([customer_rng(seed, c.index, "product-life") for c in self.customers]
+                              if scenario == "product" else [])
         self._noise_rng = random.Random(f"retain-sim:{seed}:noise")
         self._heap: list[tuple[float, int, dict[str, Any]]] = []
         self._seq = 0
@@ -109,7 +115,9 @@ class Simulator:
         day_start = self._t0 + d * DAY
         observe = d in self.observation_days
         facts = behaviour.day_facts(day_start)
-        for life, rng in zip(self.lives, self._rngs):
+        for i, (life, rng) in enumerate(zip(self.lives, self._rngs)):
+            if self._product_rngs and life.active_at(day_start):
+                scenarios.evolve(life.customer.extras["product_use"], self._product_rngs[i], life.hazard.badness())
             self._live_one_day(life, rng, d, day_start, observe, facts)
         self.day += 1
         return self.release(day_start + DAY)
@@ -132,7 +140,7 @@ class Simulator:
             p = self._projected_probability(life, state, self.horizon_days)
             self._observations.append((d, c.index, p))
         if life.churned_at is None:
-            h = hazard.daily_hazard(c.base_hazard, c.sensitivity, state)
+            h = hazard.daily_hazard(c.base_hazard * scenarios.hazard_factor(life), c.sensitivity, state)
             if rng.random() < 1.0 - math.exp(-h):
                 life.churned_at = round(day_start + rng.random() * DAY, 3)
                 behaviour.cancel_subscription(life, rng, life.churned_at)
@@ -145,7 +153,14 @@ class Simulator:
         elif life.decline_floor is None and life.usage_multiplier >= 1.0:
             if rng.random() < hazard.decline_start_probability(state):
                 life.decline_floor = rng.uniform(0.0, 0.35)
-        behaviour.usage_day(life, rng, day_start, facts)
+        if self.scenario == "default":
+            behaviour.usage_day(life, rng, day_start, facts)
+        elif self.scenario == "product":
+            use, product_rng = c.extras["product_use"], self._product_rngs[c.index]
+            behaviour.usage_day(life, rng, day_start, facts,
+                                counts_of=lambda sessions: scenarios.feature_counts(use, product_rng, sessions))
+        else:
+            behaviour.usage_day(life, rng, day_start, facts, emit=False)
         checkouts = behaviour.poisson(rng, c.order_rate / c.checkout_completion * max(0.1, life.usage_multiplier))
         for _ in range(checkouts):
             ts = behaviour.local_time_in_day(rng, c, day_start)
@@ -153,7 +168,8 @@ class Simulator:
                 behaviour.checkout(life, rng, ts, self.timing)
         ts = day_start + rng.random() * DAY
         if life.active_at(ts):
-            behaviour.plan_change(life, rng, ts)
+            if self.scenario != "shop":
+                behaviour.plan_change(life, rng, ts)
             behaviour.profile_update(life, rng, ts, MOVE_DESTINATIONS)
 
     def run(self, progress: Any = None) -> Iterator[dict[str, Any]]:
@@ -231,8 +247,9 @@ class Simulator:
         # Expected new bad experiences per day: ~16% of orders go wrong, ~60% of unfinished
         # checkouts are noticed as abandoned (see behaviour.place_order / behaviour.checkout).
         checkouts = c.order_rate / c.checkout_completion
+        # The product scenario's feature mix is taken as it is now for the whole horizon.
         return hazard.churn_probability(
-            c.base_hazard, c.sensitivity, state, horizon_days,
+            c.base_hazard * scenarios.hazard_factor(life), c.sensitivity, state, horizon_days,
             late_rate=c.order_rate * 0.16, abandon_rate=checkouts * (1 - c.checkout_completion),
             declining=life.decline_floor is not None)
 

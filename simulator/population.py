@@ -118,6 +118,8 @@ class Customer:
         }
         if self.phone is not None:
             props["phone"] = self.phone
+        if self.extras.get("shop"):
+            del props["plan"]  # a retail shop has customers, not plans
         return props
 
 
@@ -167,8 +169,39 @@ def utc_offset_hours(zone: str, at: dt.datetime | float) -> float:
     return offset.total_seconds() / 3600 if offset else 0.0
 
 
-def build_customer(seed: int, index: int, start: dt.datetime) -> Customer:
-    """Draw customer ``index`` of the population seeded by ``seed`` (independent of population size)."""
+def build_customer(seed: int, index: int, start: dt.datetime, scenario: str = "default") -> Customer:
+    """Draw customer ``index`` of the population seeded by ``seed`` (independent of population size).
+
+    ``scenario`` (``simulator.scenarios``) adds its traits from a separate random stream, so the
+    default draws are the same in every scenario.
+    """
+    customer = _draw_customer(seed, index, start)
+    if scenario == "product":
+        from simulator.scenarios import product_use
+
+        customer.extras["product_use"] = product_use(customer_rng(seed, index, "product"))
+    elif scenario == "shop":
+        customer.extras["shop"] = True
+        customer.subscription_id = None
+        customer.base_hazard /= _PLAN_HAZARD[customer.plan]  # no plans: no plan effect on churn
+    elif scenario != "default":
+        raise ValueError(f"unknown scenario {scenario!r}")
+    return customer
+
+
+_PLAN_HAZARD = {"free": 1.6, "basic": 1.0, "pro": 0.7}
+# Per-customer churn traits no event reveals: log-normal spreads around what plan and tenure say.
+BASE_NOISE = 0.35
+SENSITIVITY_NOISE = 0.3
+
+
+def observable_base_hazard(plan: str | None, tenure_days: float) -> float:
+    """The daily base hazard that plan and tenure imply (a customer's own is this times noise)."""
+    tenure_hazard = 1.8 if tenure_days < 90 else (1.2 if tenure_days < 365 else 0.9)
+    return 0.0011 * _PLAN_HAZARD.get(plan or "", 1.0) * tenure_hazard
+
+
+def _draw_customer(seed: int, index: int, start: dt.datetime) -> Customer:
     rng = customer_rng(seed, index, "population")
     first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
     handle = f"{first}.{last}".lower().encode("ascii", "ignore").decode() or "customer"
@@ -191,8 +224,6 @@ def build_customer(seed: int, index: int, start: dt.datetime) -> Customer:
     tenure_days = min(rng.expovariate(1 / 420), 5 * 365) + rng.random()
     signed_up = (start - dt.timedelta(days=tenure_days)).replace(microsecond=0)
     persuadable = rng.random() < 0.35
-    plan_hazard = {"free": 1.6, "basic": 1.0, "pro": 0.7}[plan]
-    tenure_hazard = 1.8 if tenure_days < 90 else (1.2 if tenure_days < 365 else 0.9)
     return Customer(
         index=index,
         customer_id=f"cus_{index:06d}",
@@ -215,15 +246,15 @@ def build_customer(seed: int, index: int, start: dt.datetime) -> Customer:
         usage_baseline=rng.gammavariate(2.5, 2.0) * (1.4 if plan == "pro" else 1.0),
         weekend_lover=rng.random() < 0.3,
         checkout_completion=min(0.9, max(0.3, rng.gauss(0.65, 0.12))),
-        base_hazard=0.0011 * plan_hazard * tenure_hazard * rng.lognormvariate(0.0, 0.35),
-        sensitivity=rng.lognormvariate(0.0, 0.3),
+        base_hazard=observable_base_hazard(plan, tenure_days) * rng.lognormvariate(0.0, BASE_NOISE),
+        sensitivity=rng.lognormvariate(0.0, SENSITIVITY_NOISE),
         persuadable=persuadable,
         moved=moved,
     )
 
 
-def build_population(size: int, seed: int, start: dt.datetime) -> list[Customer]:
+def build_population(size: int, seed: int, start: dt.datetime, scenario: str = "default") -> list[Customer]:
     """The first ``size`` customers of the population seeded by ``seed``."""
     if size < 0:
         raise ValueError("population size must be >= 0")
-    return [build_customer(seed, i, start) for i in range(size)]
+    return [build_customer(seed, i, start, scenario) for i in range(size)]

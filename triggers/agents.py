@@ -211,8 +211,12 @@ class DecisionAgents:
 def _serving_scorer(settings: Settings) -> Callable[[], Any]:
     from models.registry import ServingModel  # late: LightGBM is only loaded by workers that score
 
+    from signals import features
+
     root = settings.model_registry_path
-    serving = ServingModel(Path(root), cut_points=settings.risk_cut_points, check_interval=settings.model_reload_seconds)
+    # Only a model taking the columns of the spec this worker's fold computes may serve.
+    serving = ServingModel(Path(root), cut_points=settings.risk_cut_points, check_interval=settings.model_reload_seconds,
+                           expect_features=features.from_settings(settings.features).FEATURE_NAMES)
 
     def scorer() -> Any:
         try:

@@ -43,6 +43,12 @@ def load_scorer(model_dir: Path | None, settings: Settings) -> tuple[Any, str]:
     registered = load_promoted(root) if Path(root).exists() else None
     if registered is None:
         return None, f"no promoted model in {root}: rules see no risk score"
+    from signals import features
+
+    spec = features.from_settings(settings.features)
+    if list(registered.model.feature_names) != list(spec.FEATURE_NAMES):
+        return None, (f"model {registered.version} does not take the columns of the feature spec in force "
+                      f"({spec.fingerprint}): rules see no risk score")
     return registered.scorer(settings.risk_cut_points), f"model {registered.version} from {root}"
 
 

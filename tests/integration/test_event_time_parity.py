@@ -65,7 +65,7 @@ def identities(signals: list[dict[str, Any]]) -> Counter:
 
 
 def expected(events: list[dict[str, Any]]) -> Counter:
-    return identities([s.to_dict() for s in replay((parse_event(e) for e in events), default_fold(Settings()),
+    return identities([s.to_dict() for s in replay((parse_event(e) for e in events), default_fold(Settings().detectors),
                                                    until=END)])
 
 

@@ -68,3 +68,24 @@ def population(customers: int, days: int, seed: int = 0) -> list[Any]:
         churn_day = rng.randint(5, days + 30) if rng.random() < 0.5 else None
         events.extend(customer_history(f"cus{i}", rng, days, churn_day if churn_day and churn_day < days else None))
     return sorted(events, key=lambda e: e.occurred_at)
+
+
+def shop_population(customers: int, days: int, seed: int = 0) -> list[Any]:
+    """An orders-only shop: orders and checkouts, no profile plans, no subscriptions, no usage."""
+    rng = random.Random(seed)
+    events: list[Any] = []
+    for i in range(customers):
+        customer_id = f"shop{i}"
+        rate = rng.uniform(0.02, 0.25)  # orders per day
+        stop = rng.randint(10, days + 60)  # the day this customer stops buying
+        for day in range(min(stop, days)):
+            at = START + dt.timedelta(days=day, hours=rng.uniform(1, 22))
+            if rng.random() < rate:
+                oid = f"o-{customer_id}-{day}"
+                events.append(order(customer_id, at, oid, amount=rng.uniform(5, 120), due_days=rng.uniform(1, 4)))
+                events.append(event(customer_id, "order.delivered", at + dt.timedelta(days=rng.uniform(1, 6)), order_id=oid))
+            if rng.random() < rate / 2:
+                cid = f"k-{customer_id}-{day}"
+                events.append(event(customer_id, "checkout.started", at, checkout_id=cid, cart_value=40.0))
+                events.append(event(customer_id, "checkout.abandoned", at + dt.timedelta(minutes=40), checkout_id=cid))
+    return sorted(events, key=lambda e: e.occurred_at)

@@ -10,7 +10,9 @@ import pytest
 
 from model_event_factory import START, event, order
 from signals import features
-from models.dataset import LabelSpec, build_dataset, fingerprint, load_events, observation_dates
+from models.dataset import LabelSpec, build_dataset, fingerprint
+from models.events_file import EventFileError, load_events
+from models.schedule import observation_dates
 from signals.events import event_to_dict
 
 D = dt.timedelta(days=1)
@@ -105,13 +107,57 @@ def test_a_bad_line_is_named_or_skipped_and_counted(tmp_path):
     path = tmp_path / "events.jsonl"
     good = json.dumps(event_to_dict(history()[0]))
     path.write_text(good + "\n" + '{"type": "order.placed"}\n' + good + "\n")
-    with pytest.raises(ValueError, match="event 2"):
+    with pytest.raises(EventFileError, match="line 2"):
         load_events(path)
     lenient = load_events(path, strict=False)
-    assert len(lenient.events) == 2 and [n for n, _ in lenient.rejected] == [2]
+    assert len(lenient.events) == 2 and [n for n, _ in lenient.examples] == [2] and lenient.rejected == 1
 
 
 def test_fingerprint_changes_with_content_only():
     a = pd.DataFrame({"x": [1.0, 2.0], "label": [0, 1]})
     assert fingerprint(a) == fingerprint(a.copy())
     assert fingerprint(a) != fingerprint(a.assign(x=[1.0, 2.5]))
+
+
+def test_every_month_gives_calendar_months():
+    """Finding: ``--every-days`` could not produce calendar months."""
+    start = dt.datetime(2026, 1, 31, tzinfo=dt.timezone.utc)
+    got = observation_dates(start, dt.datetime(2026, 5, 31, tzinfo=dt.timezone.utc), "month")
+    assert [d.date().isoformat() for d in got] == ["2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30", "2026-05-31"]
+
+
+def test_loading_errors_are_summarised_by_reason_with_line_numbers(tmp_path):
+    """Finding: strict mode was a long traceback and --no-strict rejected silently."""
+    good = json.dumps(event_to_dict(history()[2]))
+    no_order_id = json.dumps({**event_to_dict(history()[2]), "properties": {"amount": 3}})
+    naive = good.replace("00Z", "00")  # no offset: not an aware time
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join([good, no_order_id, good, naive, no_order_id, "{not json"]) + "\n")
+    report = load_events(path, strict=False)
+    summary = report.summary()
+    assert summary["read"] == 6 and summary["rejected"] == 4
+    assert sorted(summary["by_reason"].values()) == [1, 1, 2]
+    assert [line for line, _ in summary["examples"]] == [2, 4, 5, 6]
+    assert any("order_id" in reason for reason in summary["by_reason"])
+
+
+def test_memory_is_bounded_by_customers_not_events():
+    """Finding: the builder kept every event (about 2.3 KB each); a shop's history does not fit."""
+    import tracemalloc
+
+    def stream(per_day):
+        for day in range(70):
+            for c in range(40):
+                for k in range(per_day):
+                    yield event(f"c{c}", "product.usage", START + day * D + dt.timedelta(minutes=10 * k + c), sessions=1)
+
+    def peak(per_day):
+        tracemalloc.start()
+        table = build_dataset(stream(per_day), [START + 20 * D, START + 30 * D], LabelSpec("activity", 30),
+                              progress=False)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert len(table) == 80
+        return top
+
+    assert peak(12) < 1.5 * peak(2)

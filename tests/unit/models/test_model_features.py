@@ -13,7 +13,8 @@ import pytest
 
 from model_event_factory import START, customer_history, event, order, population
 from signals import features
-from models.dataset import LabelSpec, build_dataset, observation_dates
+from models.dataset import LabelSpec, build_dataset
+from models.schedule import observation_dates
 
 D = dt.timedelta(days=1)
 
@@ -104,29 +105,6 @@ def test_plan_codes_are_stable_and_categorical():
     assert set(features.CATEGORICAL_FEATURES) <= set(features.FEATURE_NAMES)
 
 
-def test_online_fold_with_json_round_trips_equals_offline_dataset():
-    """The Faust path (state JSON-encoded between events) and the dataset builder agree exactly."""
-    events = population(25, 80, seed=5)
-    dates = observation_dates(START + 14 * D, START + 40 * D, 7)
-    table = build_dataset(events, dates, LabelSpec("activity", 30), progress=False)
-    assert len(table) > 50
-    by_customer = {}
-    for e in events:
-        by_customer.setdefault(e.customer_id, []).append(e)
-    checked = 0
-    for (customer, observed_at), row in table.set_index(["customer_id", "observed_at"]).iterrows():
-        stored = json.dumps(features.initial_state())
-        for e in by_customer[customer]:
-            if e.occurred_at >= observed_at:
-                break
-            stored = json.dumps(features.on_event(json.loads(stored), e))
-        online = features.vector(json.loads(stored), observed_at)
-        offline = row[list(features.FEATURE_NAMES)].to_numpy(dtype=float).tolist()
-        assert [round(v, 12) if v == v else "nan" for v in online] == [round(v, 12) if v == v else "nan" for v in offline]
-        checked += 1
-    assert checked == len(table)
-
-
 def test_fold_in_place_gives_the_state_on_event_gives():
     history = population(6, 60, seed=9)
     copied, owned = {}, {}
@@ -164,3 +142,84 @@ def test_a_state_from_before_the_ordered_usage_days_still_folds_right():
     assert list(state["usage_days"]) == ["20003", "20005", "20036"]  # 20001 left the 35-day window
     assert state["usage_days_sorted"] is True
     assert "usage_days_sorted" not in older  # the input is untouched
+
+
+def daily_usage(counts_on_day, days=35):
+    """One ``product.usage`` aggregate a day, ``counts_on_day(i)`` its ``feature_counts``."""
+    return [event("c", "product.usage", START + i * D + dt.timedelta(hours=12), sessions=5,
+                  feature_counts=counts_on_day(i), day=(START + i * D).date().isoformat()) for i in range(days)]
+
+
+def test_feature_counts_reach_the_features():
+    """Finding: ``feature_counts`` was accepted and ignored; which features a customer stops using is signal."""
+    steady = daily_usage(lambda i: {"reports": 3, "export": 2})
+    stopped_export = daily_usage(lambda i: {"reports": 3, "export": 2} if i < 28 else {"reports": 5})
+    now = START + 35 * D
+    a = dict(zip(features.FEATURE_NAMES, features.vector(fold(steady), now)))
+    b = dict(zip(features.FEATURE_NAMES, features.vector(fold(stopped_export), now)))
+    assert (a["usage_breadth_7d"], b["usage_breadth_7d"]) == (2.0, 1.0)
+    assert (a["usage_breadth_28d"], b["usage_breadth_28d"]) == (2.0, 2.0)
+    assert (a["usage_features_dropped"], b["usage_features_dropped"]) == (0.0, 1.0)
+
+
+EVERY_KIND = {
+    "windows": {"7d": 7, "28d": 28, "90d": 90},
+    "metrics": [
+        {"name": "orders_7d_declared", "kind": "count", "event": "order.placed", "window": "7d"},
+        {"name": "orders_90d_declared", "kind": "count", "event": "order.placed", "window": "90d"},
+        {"name": "spend_90d", "kind": "sum", "event": "order.placed", "property": "amount", "window": "90d"},
+        {"name": "spend_per_order_90d", "kind": "ratio", "numerator": "spend_90d", "denominator": "orders_90d_declared"},
+        {"name": "responses_90d", "kind": "distinct", "event": "message.response", "property": "response", "window": "90d"},
+        {"name": "days_since_opened", "kind": "last_seen", "event": "message.response", "where": {"response": "opened"}},
+        {"name": "abandons_28d_declared", "kind": "count", "event": "checkout.abandoned", "window": "28d"},
+        {"name": "sessions_trend", "kind": "trend", "event": "product.usage", "property": "sessions", "recent": "7d",
+         "baseline": "28d"},
+        {"name": "checkouts_trend", "kind": "trend", "of": "count", "event": "checkout.started", "recent": "7d",
+         "baseline": "28d"},
+        {"name": "features_dropped_90d", "kind": "dropped", "event": "product.usage", "property": "feature_counts",
+         "recent": "7d", "baseline": "90d"},
+    ],
+    "usage_features": {"names": ["reports", "export"]},
+}
+
+
+def with_feature_counts(events):
+    """The factory's usage events with a deterministic, varied ``feature_counts``."""
+    import hashlib
+
+    from signals.events import event_to_dict, parse_event
+
+    out = []
+    for e in events:
+        if e.type == "product.usage":
+            h = int(hashlib.sha256(e.event_id.encode()).hexdigest(), 16)
+            raw = event_to_dict(e)
+            raw["properties"]["feature_counts"] = {"reports": h % 4, "export": (h >> 8) % 3, "search": (h >> 16) % 2}
+            e = parse_event(raw)
+        out.append(e)
+    return out
+
+
+@pytest.mark.parametrize("spec_data", [None, EVERY_KIND], ids=["builtin", "every-metric-kind"])
+def test_online_fold_with_json_round_trips_equals_offline_dataset_for_every_declared_metric(spec_data):
+    """The worker's path (state JSON-encoded between events) and the dataset builder agree on every column."""
+    spec = features.BUILTIN if spec_data is None else features.CompiledSpec(features.parse_spec(spec_data))
+    events = with_feature_counts(population(25, 80, seed=5))
+    dates = observation_dates(START + 14 * D, START + 40 * D, 7)
+    table = build_dataset(events, dates, LabelSpec("activity", 30), progress=False, spec=spec)
+    assert list(table.columns[2:-1]) == list(spec.FEATURE_NAMES) and len(table) > 50
+    declared = [m.name for m in spec.spec.all_metrics()]
+    for name in declared:  # every declared metric takes several values here, so the comparison means something
+        assert table[name].nunique() >= 2, name
+    by_customer = {}
+    for e in events:
+        by_customer.setdefault(e.customer_id, []).append(e)
+    for (customer, observed_at), row in table.set_index(["customer_id", "observed_at"]).iterrows():
+        stored = json.dumps(spec.initial_state())
+        for e in by_customer[customer]:
+            if e.occurred_at >= observed_at:
+                break
+            stored = json.dumps(spec.on_event(json.loads(stored), e))
+        online = spec.vector(json.loads(stored), observed_at)
+        offline = row[list(spec.FEATURE_NAMES)].to_numpy(dtype=float).tolist()
+        assert [round(v, 12) if v == v else "nan" for v in online] == [round(v, 12) if v == v else "nan" for v in offline]

@@ -1,7 +1,9 @@
-"""Per-customer features for the churn-risk model, folded from the event stream.
+"""The core features: the hand-written part of every feature spec (``core: true``).
 
-One implementation, run online (a Faust table holds the state) and offline (the dataset builder
-replays an events file)::
+Orders, fulfilment against promises, usage level and trend, checkouts, plan and outreach history:
+logic (open orders, promised dates, idle checkouts) that the declared metrics of
+``signals.features.spec`` cannot express. ``signals.features.compiler`` puts it in front of the
+declared metrics; the same code runs online (a Faust table holds the state) and offline::
 
     initial_state() -> dict                 plain JSON-able data, fits in a Faust table
     on_event(state, event) -> dict          pure; returns a new state, never mutates its input
