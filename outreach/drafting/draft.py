@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
 
 from outreach.drafting.brief import DraftRequest
 
-if TYPE_CHECKING:  # the guardrails import this module; at run time the field needs no type
-    from outreach.guardrails.result import GuardrailResult
 
 # A drafter failure: refusal/truncated/invalid output count as failed drafts (retried once);
 # timeout and api_error mean the drafter is unavailable (straight to the template).
 Failure = Literal["refusal", "length", "invalid_output", "timeout", "api_error"]
 UNAVAILABLE: frozenset[str] = frozenset({"timeout", "api_error"})
+
+
+# A check's verdict lives here, with the result that carries it, so the guardrails (which read
+# drafts) and the drafts (which carry verdicts) do not import each other.
+@dataclass(frozen=True)
+class GuardrailResult:
+    """One check's verdict; ``detail`` says what was found (never contact details)."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form for the message record."""
+        return asdict(self)
+
+
+def failures(results: list[GuardrailResult]) -> list[GuardrailResult]:
+    """The failed results, in order."""
+    return [r for r in results if not r.passed]
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from outreach.drafting.brief import DraftRequest
-from outreach.drafting.draft import Draft
+from outreach.drafting.draft import Draft, GuardrailResult, failures
+
+__all__ = ["Candidate", "GuardrailRefusal", "GuardrailResult", "failures"]
 
 
 @dataclass(frozen=True)
@@ -19,24 +21,6 @@ class Candidate:
     request: DraftRequest
     draft: Draft
     final_text: str  # the whole message as it will be sent, system parts included
-
-
-@dataclass(frozen=True)
-class GuardrailResult:
-    """One check's verdict; ``detail`` says what was found (never contact details)."""
-
-    name: str
-    passed: bool
-    detail: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form for the message record."""
-        return asdict(self)
-
-
-def failures(results: list[GuardrailResult]) -> list[GuardrailResult]:
-    """The failed results, in order."""
-    return [r for r in results if not r.passed]
 
 
 class GuardrailRefusal(Exception):
