@@ -33,7 +33,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import obj_to_ref, ref_to_obj
 from sqlalchemy import Engine
 
-from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +41,8 @@ MEMORY_STORE = "memory"
 JOBS_TABLE = "apscheduler_jobs"
 
 
-def create_scheduler(settings: Settings, engine: Engine) -> AsyncIOScheduler:
+def create_scheduler(engine: Engine) -> AsyncIOScheduler:
     """An asyncio scheduler whose deferred jobs live in ``engine``'s database (not started)."""
-    del settings  # part of the signature so scheduling knobs can be added without touching callers
     return AsyncIOScheduler(
         jobstores={
             PERSISTENT_STORE: SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE),

@@ -44,6 +44,35 @@ class DetectorSettings:
 
 
 @dataclass(frozen=True)
+class PolicySettings:
+    """The contact policy's knobs an operator sets from the environment (the rest are the policy's defaults)."""
+
+    marketing_email_requires_opt_in: bool
+    escalation_pause_hours: float  # an escalated reply stops automated outreach for this long
+
+
+@dataclass(frozen=True)
+class ServingModelSettings:
+    """Which promoted risk model a worker serves, how it buckets risk and how often it looks for a new one."""
+
+    model_registry_path: Path
+    risk_cut_points: list[float]
+    model_reload_seconds: float
+    features: FeatureSettings  # only a model taking the columns of this spec may serve
+
+
+@dataclass(frozen=True)
+class DecisionSettings:
+    """The decision stage's slice: the rules folder and its reload, the served model and the policy."""
+
+    rules_dir: Path
+    rules_actor: str
+    rules_reload_seconds: float
+    serving: ServingModelSettings
+    policy: PolicySettings
+
+
+@dataclass(frozen=True)
 class ThreadingSettings:
     """How e-mail is threaded to its replies: reply addresses keyed like the unsubscribe links, our Message-IDs."""
 
@@ -326,6 +355,21 @@ class Settings(BaseSettings):
     def outbox(self) -> OutboxSettings:
         """The outbox sender's slice."""
         return _slice(OutboxSettings, self)
+
+    @property
+    def policy(self) -> PolicySettings:
+        """The contact policy's slice."""
+        return _slice(PolicySettings, self)
+
+    @property
+    def serving(self) -> ServingModelSettings:
+        """The served risk model's slice."""
+        return _slice(ServingModelSettings, self, features=self.features)
+
+    @property
+    def decisions(self) -> DecisionSettings:
+        """The decision stage's slice."""
+        return _slice(DecisionSettings, self, serving=self.serving, policy=self.policy)
 
     @property
     def llm(self) -> LlmSettings:

@@ -199,10 +199,10 @@ class Runtime:
                                           consent_publisher=consent_publisher,
                                           health=self.health.register("outreach.sender"))
 
-        scheduler = create_scheduler(settings, self.engine)
+        scheduler = create_scheduler(self.engine)
         # Quiet-hours releases run here and publish their engage decisions to the decisions topic.
         register_deferral_runner(scheduler, DeferralContext(
-            engine=self.engine, publish=decision_publisher, policy_config=PolicyConfig.from_settings(settings),
+            engine=self.engine, publish=decision_publisher, policy_config=PolicyConfig.from_settings(settings.policy),
             escalations=escalations_on))
         stack.callback(install_deferral_context, None)
         register_outreach_jobs(scheduler, self.outreach_jobs, send_seconds=settings.outreach_send_interval_seconds,

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import faust
 
+from infra.database import make_engine
 from infra.health import Health
 from infra.logs import redact_handlers
 from infra.private_files import open_private, private_dir
@@ -88,8 +89,8 @@ def build_worker(
     if decisions:
         # signals -> decisions; the stage reports into the process's Health (the runtime's one), and the
         # conversation store tells the policy whose reply stopped outreach
-        app.retain_decision_agents = register_decision_agents(app, settings, health=health,
-                                                              escalations=escalations_on)
+        app.retain_decision_agents = register_decision_agents(app, settings.decisions, engine=make_engine(settings),
+                                                              health=health, escalations=escalations_on)
     return Worker(app=app, agents=agents, health=health)
 
 
@@ -228,7 +229,6 @@ def main(argv: list[str] | None = None) -> None:
     if not args.signals_only:
         # The trigger stage stores decisions: the schema must exist (idempotent; a concurrent
         # worker migrating the same database makes this one fail, which is harmless).
-        from infra.database import make_engine
         from retain.migrations import migrate
 
         engine = make_engine(settings)

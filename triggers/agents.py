@@ -30,11 +30,10 @@ import faust
 from sqlalchemy import Engine
 
 from infra.backoff import Backoff
-from infra.database import make_engine
 from infra.health import Health, Reporter
 from infra.held_offsets import Interrupted, held, wait_unless_interrupted
 from infra.scheduler import create_scheduler
-from infra.settings import Settings
+from infra.settings import DecisionSettings, ServingModelSettings
 from infra.stream_app import topics_of
 from infra.deadletter import deadletter_key, deadletter_record, describe_error
 from infra.transient import is_transient
@@ -208,7 +207,7 @@ class DecisionAgents:
         log.warning("deadletter %s[%s]@%s: %s", message.topic, message.partition, message.offset, record["reason"])
 
 
-def _serving_scorer(settings: Settings) -> Callable[[], Any]:
+def _serving_scorer(settings: ServingModelSettings) -> Callable[[], Any]:
     from models.registry import ServingModel  # late: LightGBM is only loaded by workers that score
 
     from signals import features
@@ -230,9 +229,9 @@ def _serving_scorer(settings: Settings) -> Callable[[], Any]:
 
 def register_decision_agents(
     app: faust.App,
-    settings: Settings,
+    settings: DecisionSettings,
     *,
-    engine: Engine | None = None,
+    engine: Engine,
     rulebook: RuleBook | None = None,
     scorer: Callable[[], Any] | None = None,
     deferrals: Any = None,
@@ -245,12 +244,11 @@ def register_decision_agents(
 ) -> DecisionAgents:
     """Register the decision agent and the rules reload timer on ``app``; returns their handle.
 
-    Defaults come from ``settings``: the database, the rules in ``rules_dir`` (hot reloaded every
+    Defaults come from ``settings``: the rules in ``rules_dir`` (hot reloaded every
     ``rules_reload_seconds``), the promoted model, and a paused scheduler that writes deferral
     jobs to the job store for the scheduler process to run. ``escalations`` builds the
     conversation store's ``EscalationView`` on the stage's session (the composition root wires it).
     """
-    engine = engine if engine is not None else make_engine(settings)
     on_start: list[Callable[[], Any]] = []
     reloader = None
     if rulebook is None:
@@ -258,12 +256,12 @@ def register_decision_agents(
         reloader = RuleReloader(rulebook, settings.rules_dir, engine=engine, actor=settings.rules_actor, clock=clock)
         reloader.prime()  # rules in force before the first signal; audited at the first timer run
     if deferrals is None:
-        writer = create_scheduler(settings, engine)
+        writer = create_scheduler(engine)
         deferrals = SchedulerDeferrals(writer)
         on_start.append(lambda: writer.start(paused=True))  # a job writer: never runs jobs itself
     stage = DecisionStage(
-        engine=engine, rulebook=rulebook, scorer=scorer or _serving_scorer(settings),
-        policy_config=policy_config or PolicyConfig.from_settings(settings),
+        engine=engine, rulebook=rulebook, scorer=scorer or _serving_scorer(settings.serving),
+        policy_config=policy_config or PolicyConfig.from_settings(settings.policy),
         deferrals=deferrals, escalations=escalations,
     )
     return DecisionAgents(

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from infra.settings import Settings
+from infra.settings import ServingModelSettings
 from triggers.backtest import BacktestReport
 
 
@@ -35,21 +35,21 @@ def raw_events(path: Path, *, progress: bool) -> Iterator[Any]:
     yield from tqdm(read_events(path), total=rows, unit="ev", desc="backtest", disable=not progress)
 
 
-def load_scorer(model_dir: Path | None, settings: Settings) -> tuple[Any, str]:
+def load_scorer(model_dir: Path | None, serving: ServingModelSettings) -> tuple[Any, str]:
     """The promoted model's scorer (or None) and a line saying which one is used."""
     from models.registry import load_promoted  # late: LightGBM only when a model is used
 
-    root = model_dir or settings.model_registry_dir or settings.data_dir / "models"
+    root = model_dir or serving.model_registry_path
     registered = load_promoted(root) if Path(root).exists() else None
     if registered is None:
         return None, f"no promoted model in {root}: rules see no risk score"
     from signals import features
 
-    spec = features.from_settings(settings.features)
+    spec = features.from_settings(serving.features)
     if list(registered.model.feature_names) != list(spec.FEATURE_NAMES):
         return None, (f"model {registered.version} does not take the columns of the feature spec in force "
                       f"({spec.fingerprint}): rules see no risk score")
-    return registered.scorer(settings.risk_cut_points), f"model {registered.version} from {root}"
+    return registered.scorer(serving.risk_cut_points), f"model {registered.version} from {root}"
 
 
 def _counts(counter: dict[str, int]) -> str:

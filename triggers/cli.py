@@ -75,8 +75,8 @@ def backtest(
     if not events.exists() or events.suffix not in (".jsonl", ".parquet"):
         raise typer.BadParameter(f"{events}: need an existing .jsonl or .parquet file", param_hint="--events")
     settings = Settings()
-    scorer, model_line = (None, "risk scores off (--no-model)") if no_model else load_scorer(model, settings)
-    config = PolicyConfig.from_settings(settings)
+    scorer, model_line = (None, "risk scores off (--no-model)") if no_model else load_scorer(model, settings.serving)
+    config = PolicyConfig.from_settings(settings.policy)
     report = run_backtest(raw_events(events, progress=not json_out), ruleset, scorer=scorer, policy_config=config)
     if json_out:
         typer.echo(json.dumps({**report.to_dict(), "rules_fingerprint": ruleset.fingerprint, "model": model_line}))

@@ -64,7 +64,7 @@ def detail(*, session: Session, conversation_id: str, now: dt.datetime, settings
     pause = None
     if conversation.escalated_at is not None:
         until = pause_end(Escalation(conversation.escalated_at, conversation.escalation_reason or ""),
-                          PolicyConfig.from_settings(settings).escalation_pause)
+                          PolicyConfig.from_settings(settings.policy).escalation_pause)
         pause = {"reason": conversation.escalation_reason, "until": until.isoformat(), "active": now < until}
     suggestion = None
     if with_suggestion and conversation.customer_id is not None and conversation.status == OPEN:

@@ -62,7 +62,7 @@ def _replay(history: Path, rules: RuleSet, start: dt.datetime, end: dt.datetime,
 def _scorer(settings: Settings) -> tuple[Any, str]:
     from triggers.backtest_cli import load_scorer  # late: LightGBM only when backtesting
 
-    return load_scorer(None, settings)
+    return load_scorer(None, settings.serving)
 
 
 def with_rule(ruleset: RuleSet, rule: Rule) -> RuleSet:

@@ -36,7 +36,7 @@ def _reset_runs():
 
 
 async def test_deferred_job_survives_a_restart_and_runs_once(settings):
-    first = create_scheduler(settings, make_engine(settings))
+    first = create_scheduler(make_engine(settings))
     first.start(paused=True)  # paused: the job must not run in this incarnation
     run_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(milliseconds=300)
     schedule_once(first, job_id="send:c1:r1:e1", run_at=run_at, func_ref=record_run, kwargs={"token": "old"})
@@ -45,7 +45,7 @@ async def test_deferred_job_survives_a_restart_and_runs_once(settings):
     assert [job.id for job in first.get_jobs()] == ["send:c1:r1:e1"]
     await shutdown(first)
 
-    second = create_scheduler(settings, make_engine(settings))
+    second = create_scheduler(make_engine(settings))
     second.start()
     try:
         assert second.get_job("send:c1:r1:e1") is not None
@@ -57,7 +57,7 @@ async def test_deferred_job_survives_a_restart_and_runs_once(settings):
 
 
 async def test_schedule_once_refuses_what_cannot_be_reloaded(settings):
-    scheduler = create_scheduler(settings, make_engine(settings))
+    scheduler = create_scheduler(make_engine(settings))
     scheduler.start(paused=True)
     try:
         at = dt.datetime.now(dt.timezone.utc)
@@ -88,7 +88,7 @@ async def test_periodic_job_keeps_running_after_a_failure(settings, caplog):
             raise RuntimeError("first run fails")
         second_call.set()
 
-    scheduler = create_scheduler(settings, make_engine(settings))
+    scheduler = create_scheduler(make_engine(settings))
     add_periodic(scheduler, job_id="sweep", seconds=0.05, func=flaky)
     caplog.set_level(logging.INFO, logger="infra.scheduler")
     scheduler.start()

@@ -76,7 +76,7 @@ async def wait_for_decision(engine, decision_id: str, timeout: float = 10.0) -> 
     ],
 )
 async def test_deferral_survives_a_restart_then_engages_or_expires(settings, engine, runs_at, expected, published):
-    writer = create_scheduler(settings, engine)
+    writer = create_scheduler(engine)
     writer.start(paused=True)  # the worker's job writer: persists, never runs
     stage = DecisionStage(engine=engine, rulebook=RuleBook(RuleSet.of([NOTICE])), deferrals=SchedulerDeferrals(writer))
     (defer,) = stage.process([late_parcel()], NIGHT)
@@ -90,7 +90,7 @@ async def test_deferral_survives_a_restart_then_engages_or_expires(settings, eng
         sent.append(decision)
 
     install_deferral_context(DeferralContext(engine=engine, publish=publish, clock=lambda: runs_at))
-    runner = create_scheduler(settings, engine)
+    runner = create_scheduler(engine)
     runner.start()  # defer_until lies in the (wall-clock) past, so the job is due at once
     try:
         released = await wait_for_decision(engine, release_id_for(defer.decision_id))
@@ -106,7 +106,7 @@ async def test_deferral_survives_a_restart_then_engages_or_expires(settings, eng
 
 
 async def test_release_rechecks_consent(settings, engine):
-    writer = create_scheduler(settings, engine)
+    writer = create_scheduler(engine)
     writer.start(paused=True)
     stage = DecisionStage(engine=engine, rulebook=RuleBook(RuleSet.of([NOTICE])), deferrals=SchedulerDeferrals(writer))
     (defer,) = stage.process([late_parcel()], NIGHT)
@@ -117,7 +117,7 @@ async def test_release_rechecks_consent(settings, engine):
 
     install_deferral_context(DeferralContext(engine=engine, clock=lambda: MORNING,
                                              consent=lambda cid, facts: UpstreamConsent(opted_out)))
-    runner = create_scheduler(settings, engine)
+    runner = create_scheduler(engine)
     runner.start()
     try:
         released = await wait_for_decision(engine, release_id_for(defer.decision_id))
@@ -129,10 +129,10 @@ async def test_release_rechecks_consent(settings, engine):
 async def test_a_running_scheduler_picks_up_jobs_a_worker_writes(settings, engine):
     from triggers.deferred import register_deferral_runner
 
-    runner = create_scheduler(settings, engine)
+    runner = create_scheduler(engine)
     register_deferral_runner(runner, DeferralContext(engine=engine, clock=lambda: MORNING), poll_seconds=0.2)
     runner.start()  # running, and idle: the job store is empty
-    writer = create_scheduler(settings, engine)
+    writer = create_scheduler(engine)
     writer.start(paused=True)
     try:
         stage = DecisionStage(engine=engine, rulebook=RuleBook(RuleSet.of([NOTICE])),
@@ -149,7 +149,7 @@ async def test_redelivery_schedules_a_job_lost_in_a_crash(settings, engine):
     book = RuleBook(RuleSet.of([NOTICE]))
     # Crash between the commit and the scheduling: the defer is stored, no job exists.
     (defer,) = DecisionStage(engine=engine, rulebook=book).process([late_parcel()], NIGHT)
-    writer = create_scheduler(settings, engine)
+    writer = create_scheduler(engine)
     writer.start(paused=True)
     try:
         stage = DecisionStage(engine=engine, rulebook=book, deferrals=SchedulerDeferrals(writer))

@@ -8,10 +8,10 @@ at most 1 SMS per 24 h and 3 messages per 7 days per customer; e-mail at any hou
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from infra.settings import PolicySettings
 from triggers.durations import Duration
 from triggers.rule import Channel
 
@@ -83,7 +83,7 @@ class PolicyConfig(_Frozen):
     escalation_pause: Duration = dt.timedelta(hours=72)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "PolicyConfig":
+    def from_settings(cls, settings: PolicySettings) -> "PolicyConfig":
         """The policy settings an entry point reads from the environment (the rest at their defaults)."""
         return cls(marketing_email_requires_opt_in=settings.marketing_email_requires_opt_in,
                    escalation_pause=dt.timedelta(hours=settings.escalation_pause_hours))
