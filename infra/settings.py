@@ -226,6 +226,9 @@ class Settings(BaseSettings):
     # An ingest credential from the environment (per-producer ones: `retain producers create`).
     ingest_token: SecretStr | None = None
     ingest_token_scopes: list[str] = ["events", "profile"]  # what RETAIN_INGEST_TOKEN may send
+    # A verified per-producer credential is trusted this long without asking the database again, so
+    # Kafka-mode ingest rides out a database blip; a revoked credential works at most this long. 0: off.
+    ingest_credential_cache_seconds: float = 30.0
     ingest_max_batch: int = 500  # events per POST; more -> 413
     ingest_max_body_bytes: int = 5_000_000  # request body cap; more -> 413
     max_request_body_bytes: int = 1_000_000  # every other route's body cap (console, login); more -> 413

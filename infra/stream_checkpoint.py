@@ -145,13 +145,21 @@ class StreamCheckpointer:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        if final and self._consumer is not None:
-            try:
-                await self.checkpoint(wait_outputs=2.0)
-            except Exception:  # noqa: BLE001 - the journal replay covers what this would have saved
-                log.exception("final stream checkpoint failed; the next start replays more of the journal")
-        if self._consumer is not None:
-            await self._consumer.stop()
+        try:
+            if final and self._consumer is not None:
+                try:
+                    await self.checkpoint(wait_outputs=2.0)
+                except Exception as exc:  # noqa: BLE001 - the journal replay covers what this would have saved
+                    # e.g. "database is locked" when stopping during a database outage: the positions
+                    # in SQL stay at the last checkpoint, so the next start replays from there.
+                    log.warning("final stream checkpoint failed (%r); the next start replays the journal "
+                                "after the last checkpoint", exc)
+        finally:
+            if self._consumer is not None:
+                try:
+                    await self._consumer.stop()
+                except Exception as exc:  # noqa: BLE001 - stopping must not fail the shutdown
+                    log.warning("changelog follower did not stop cleanly: %r", exc)
 
     async def _run(self) -> None:
         while True:

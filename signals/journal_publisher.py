@@ -19,6 +19,8 @@ from infra.database import ping, session_scope, utcnow
 from infra.stream_app import EVENTS
 from signals.publisher import DEFAULT_MAX_RECORD_BYTES, EventRecord, PublishError, refuse_oversized
 
+UNAVAILABLE = "ingest journal (the database)"
+
 
 class JournalPublisher:
     """An ``EventPublisher`` that commits events to the ingest journal."""
@@ -45,9 +47,10 @@ class JournalPublisher:
             await asyncio.wait_for(asyncio.to_thread(self._append, rows), self.timeout)
         except asyncio.TimeoutError as exc:
             # The thread may still commit: the client retries, and the fold drops the duplicates.
-            raise PublishError(f"journal write of {len(rows)} events took longer than {self.timeout}s") from exc
+            raise PublishError(f"journal write of {len(rows)} events took longer than {self.timeout}s",
+                               unavailable=UNAVAILABLE) from exc
         except Exception as exc:  # noqa: BLE001 - any database failure means "not acknowledged"
-            raise PublishError(f"journal write failed: {type(exc).__name__}") from exc
+            raise PublishError(f"journal write failed: {type(exc).__name__}", unavailable=UNAVAILABLE) from exc
         self.appended += len(rows)
         if self.on_append is not None:
             self.on_append()
@@ -62,7 +65,7 @@ class JournalPublisher:
         try:
             await asyncio.wait_for(asyncio.to_thread(ping, self.engine), self.timeout)
         except Exception as exc:  # noqa: BLE001
-            raise PublishError(f"database not answering: {type(exc).__name__}") from exc
+            raise PublishError(f"database not answering: {type(exc).__name__}", unavailable=UNAVAILABLE) from exc
 
     async def stop(self) -> None:
         """Nothing to release (the engine belongs to the runtime)."""

@@ -38,12 +38,15 @@ class PublishError(RuntimeError):
 
     ``retriable`` is False when sending the same records again cannot succeed (the broker refused
     one as too large: ``oversized_index`` names it); the caller must not answer "retry" then.
+    ``unavailable`` names the store that failed (the broker, or the ingest journal in SQL).
     """
 
-    def __init__(self, message: str, *, retriable: bool = True, oversized_index: int | None = None):
+    def __init__(self, message: str, *, retriable: bool = True, oversized_index: int | None = None,
+                 unavailable: str = "event broker"):
         super().__init__(message)
         self.retriable = retriable
         self.oversized_index = oversized_index
+        self.unavailable = unavailable  # what the client is told was down: where a 202 would have put the events
 
 
 @dataclass(frozen=True)

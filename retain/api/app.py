@@ -23,7 +23,7 @@ import retain
 from infra.request_body import BodyLimit, body_cap
 from infra.settings import Settings, require_production_settings
 from retain.api import health, ingest, metrics
-from retain.api.ingest_auth import secret_from_header
+from retain.api.ingest_auth import VerifiedCredentials, secret_from_header
 from retain.api.security_headers import SecurityHeaders
 from retain.producers.service import require_ingest_credential
 from signals.publisher import EventPublisher, KafkaEventPublisher
@@ -69,6 +69,7 @@ def create_app(
     app.state.settings = settings
     app.state.publisher = publisher
     app.state.engine = engine
+    app.state.verified_credentials = VerifiedCredentials(settings.ingest_credential_cache_seconds)
     app.include_router(ingest.router, dependencies=[Depends(body_cap(settings.ingest_max_body_bytes))])
     app.include_router(health.router)
     app.include_router(metrics.router, dependencies=[Depends(metrics_access)])

@@ -19,8 +19,11 @@ Contract for clients (docs/ingest.md has every limit, setting and status code):
 - 202 ``{"accepted": n, "event_ids": [...]}`` only once every event is durable: with KAFKA_URL
   after the broker acknowledged every event, in the single-box mode after the ingest journal
   committed them (``signals.journal_publisher``).
-- 503 with ``Retry-After`` only when retrying can help: the broker (single-box: the
-  database) or the credential store is down or slow. Some events may be on the topic then; retrying the whole batch is safe because
+- 503 with ``Retry-After`` only when retrying can help; ``detail`` names what was down. With
+  KAFKA_URL: the broker, or the credential store for a credential not verified in the last
+  ``ingest_credential_cache_seconds`` (a database outage does not stop ingest otherwise). In the
+  single-box mode: the ingest journal, i.e. the database (the journal is the only durable record,
+  so no 202 without it). Some events may be stored then; retrying the whole batch is safe because
   consumers de-duplicate by ``event_id``. A request that can never succeed is never 503.
 """
 
@@ -180,7 +183,8 @@ async def _ingest(request: Request, *, segment: bool) -> JSONResponse:
                                  "message": "events before it may be on the topic; do not resend this one"},
                                 status_code=413)
         return JSONResponse(
-            {"detail": "event broker unavailable; retry the whole request (event_id makes retries safe)"},
+            {"detail": f"{exc.unavailable} unavailable, nothing was acknowledged; retry the whole request after "
+                       f"Retry-After seconds (event_id makes retries safe)"},
             status_code=503,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )

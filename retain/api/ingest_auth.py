@@ -6,6 +6,11 @@ sends its write key; a secret in the password field works too). The secret is co
 per-producer credentials. Only in development, and only while no credential exists at all, is
 ingest open to anonymous callers (the demo needs no setup); everywhere else a missing or wrong
 credential is 401, and the service refuses to start without one.
+
+A verified per-producer credential is remembered for ``ingest_credential_cache_seconds``
+(``VerifiedCredentials``), so ingest with the Kafka broker keeps accepting through a database
+blip shorter than that. The price: a revoked credential keeps working in a running process for
+at most that long. Unknown secrets are never remembered (a new credential works at once).
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ import asyncio
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import hmac
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -52,6 +60,33 @@ def secret_from_header(header: str) -> str | None:
         user, _, password = decoded.partition(":")
         return user or password or None
     return None
+
+
+@dataclass
+class VerifiedCredentials:
+    """Producers whose secret the database verified, each for ``ttl`` seconds (keyed by the secret's digest)."""
+
+    ttl: float
+    clock: Callable[[], float] = time.monotonic
+    _found: dict[bytes, tuple[float, Producer]] = field(default_factory=dict)
+
+    @staticmethod
+    def _key(secret: str) -> bytes:
+        return hashlib.sha256(secret.encode()).digest()  # the secret itself is not kept in memory
+
+    def get(self, secret: str) -> Producer | None:
+        """The producer verified for this secret less than ``ttl`` seconds ago, or None."""
+        found = self._found.get(self._key(secret))
+        if found is None or self.clock() >= found[0]:
+            return None
+        return found[1]
+
+    def remember(self, secret: str, producer: Producer) -> None:
+        if self.ttl <= 0:
+            return
+        now = self.clock()
+        self._found = {key: entry for key, entry in self._found.items() if entry[0] > now}  # drop the expired
+        self._found[self._key(secret)] = (now + self.ttl, producer)
 
 
 def _unauthorized(why: str) -> IngestRejected:
@@ -102,7 +137,13 @@ async def _authenticate(request: Request, settings: Settings, now: dt.datetime) 
     # compare_digest: the time taken must not reveal how much of the token was right.
     if token is not None and hmac.compare_digest(secret.encode(), token.get_secret_value().encode()):
         return Producer(ENVIRONMENT_PRODUCER, frozenset(settings.ingest_token_scopes))
+    verified: VerifiedCredentials | None = getattr(request.app.state, "verified_credentials", None)
+    found = verified.get(secret) if verified is not None else None
+    if found is not None:
+        return found
     found = await asyncio.to_thread(_lookup, engine, secret, now) if engine is not None else None
     if found is None:
         raise _unauthorized("unknown or revoked ingest credential")
+    if verified is not None:
+        verified.remember(secret, found)
     return found

@@ -1,17 +1,26 @@
 """A database outage pauses the service and loses nothing (issue 11, finding 1).
 
-The whole ``Runtime`` on the embedded broker, its database broken for a while and restored:
-PostgreSQL behind a TCP proxy that drops and refuses connections, and SQLite with its write lock
-held by another connection. Customers arrive through the ingest API before, during and after the
-outage. At the end every customer has exactly one decision, one outbox row and one send; nothing
-went to ``deadletter``; readiness was red during the outage and is green after; ``/metrics``
-answered 200 on every scrape. Every wait is bounded and ends on a condition, never on a sleep.
+The whole ``Runtime`` on the embedded broker (the single-box mode), its database broken for a
+while and restored: PostgreSQL behind a TCP proxy that drops and refuses connections, and SQLite
+with its write lock held by another connection.
+
+In this mode a 202 from ingest means "committed in the SQL ingest journal" (the memory broker
+keeps nothing), so during the outage ingest cannot promise durability: it answers 503 with
+``Retry-After``, and a producer that retries the same events (same ``event_id``) gets its 202 once
+the database is back. To see the stages meet the outage, customers are ingested before it with
+a checkout whose idle deadline falls after it begins: their events are folded and projected
+first, then the database goes away, then their deadline fires, and the decision stage and the
+projection pause (and say so) rather than dead-lettering. At the end every customer (before,
+during and retried, after) has exactly one decision, one outbox row and one send; readiness was
+red during the outage and is green after; ``/metrics`` answered 200 on every scrape. Every wait
+is bounded and ends on a condition, never on a sleep.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import uuid
 from pathlib import Path
 
@@ -26,6 +35,8 @@ from infra.settings import Settings
 from infra.stream_app import DEADLETTER
 from outreach.outbox.records import OutboxRecord
 from retain.runtime import Runtime
+from signals.detectors.checkout_idle import CheckoutIdleConfig
+from signals.records import CustomerRecord
 from tests.e2e.test_demo_outreach import daytime_phone, idle_checkout, profile
 from tests.integration.conftest import breakable, postgres_url  # noqa: F401 - the fixtures
 from tests.topics import TopicCollector
@@ -49,6 +60,8 @@ rules:
       brief: Tell the customer the cart is saved and that they can reply with any question.
 """
 PER_PHASE = 4  # customers arriving before, during and after the outage
+IDLE_SECONDS = 60.0  # the checkout_idle threshold of this runtime
+DEADLINE_LEAD = dt.timedelta(seconds=20)  # the before-customers' deadline: this long after their ingest
 
 
 def _settings(tmp_path: Path, database_url: str | None) -> Settings:
@@ -59,7 +72,7 @@ def _settings(tmp_path: Path, database_url: str | None) -> Settings:
     return Settings(data_dir=tmp_path / "data", rules_dir=rules, database_url=database_url, api_port=port,
                     public_base_url=f"http://127.0.0.1:{port}", app_id=f"retain-outage-{uuid.uuid4().hex[:8]}",
                     topic_partitions=2, stream_tick_interval_seconds=0.2, outreach_send_interval_seconds=0.2,
-                    rules_reload_seconds=60, outbox_lease_seconds=5)
+                    rules_reload_seconds=60, outbox_lease_seconds=5, checkout_idle_seconds=IDLE_SECONDS)
 
 
 def _count(runtime: Runtime, record: type, customers: list[str]) -> dict[str, int]:
@@ -67,6 +80,33 @@ def _count(runtime: Runtime, record: type, customers: list[str]) -> dict[str, in
         rows = session.execute(select(record.customer_id, func.count()).where(record.customer_id.in_(customers))
                                .group_by(record.customer_id)).all()
     return dict(rows)
+
+
+def _folded(runtime: Runtime, customers: list[str], checkout_id: str) -> bool:
+    """Every customer's profile is projected to SQL and their checkout is in their stream state."""
+    with Session(runtime.engine) as session:
+        projected = session.scalar(select(func.count()).select_from(CustomerRecord)
+                                   .where(CustomerRecord.customer_id.in_(customers)))
+    states = runtime.worker.agents.table.data
+    return projected == len(customers) and all(
+        f'"{checkout_id}"' in json.dumps(states.get(c.encode()) or {}) for c in customers)
+
+
+class RetryingProducer:
+    """Sends one batch as a real producer would: on 503 it waits ``Retry-After`` and sends the same events again."""
+
+    def __init__(self, api: httpx.AsyncClient, events: list[dict]) -> None:
+        self.api, self.events = api, events
+        self.answers: list[tuple[int, str | None]] = []  # (status, Retry-After) of every attempt
+
+    async def send(self) -> None:
+        while True:
+            response = await self.api.post("/v1/events", json=self.events)
+            retry_after = response.headers.get("retry-after")
+            self.answers.append((response.status_code, retry_after))
+            if response.status_code != 503 or retry_after is None:
+                return
+            await asyncio.sleep(int(retry_after))  # the client's back-off, as the 503 asks: not a test timing
 
 
 def _sent(runtime: Runtime, customers: list[str]) -> dict[str, int]:
@@ -116,21 +156,23 @@ async def test_a_database_outage_pauses_work_and_loses_nothing(breakable, tmp_pa
     settings = _settings(tmp_path, breakable.url)
     now = dt.datetime.now(dt.timezone.utc)
     _, zone = daytime_phone(now)
-    an_hour_ago = now - dt.timedelta(hours=1)
+    an_hour_ago = now - dt.timedelta(hours=1)  # idle long past the threshold: decided as soon as folded
     run = uuid.uuid4().hex[:6]
     phases = {name: [f"{run}-{name}-{i}" for i in range(PER_PHASE)] for name in ("before", "during", "after")}
     everyone = [c for customers in phases.values() for c in customers]
+
+    def events(customers: list[str], checkout_at: dt.datetime) -> list[dict]:
+        return ([profile(c, an_hour_ago - dt.timedelta(days=1), zone) for c in customers]
+                + [idle_checkout(c, "k1", checkout_at) for c in customers])
 
     async with Runtime(settings, api_port=settings.api_port) as runtime, \
             httpx.AsyncClient(base_url=runtime.api_url, timeout=30) as api, \
             TopicCollector(runtime.bootstrap, DEADLETTER, settings.topic_partitions) as deadletter, \
             Scraper(api) as metrics:
 
-        async def ingest(customers: list[str]) -> None:
-            events = [profile(c, an_hour_ago - dt.timedelta(days=1), zone) for c in customers]
-            events += [idle_checkout(c, "k1", an_hour_ago) for c in customers]
-            response = await api.post("/v1/events", json=events)
-            assert response.status_code == 202, response.text  # the broker is up: ingest keeps accepting
+        async def accepted(batch: list[dict]) -> None:
+            response = await api.post("/v1/events", json=batch)
+            assert response.status_code == 202, response.text
 
         async def ready() -> bool:
             return (await api.get("/readyz")).status_code == 200 and runtime.health.ready()
@@ -138,13 +180,22 @@ async def test_a_database_outage_pauses_work_and_loses_nothing(breakable, tmp_pa
         async def not_ready() -> bool:
             return not await ready()
 
-        await ingest(phases["before"])
-        await wait_for(lambda: len(_sent(runtime, phases["before"])) == PER_PHASE, 90, "the first sends")
-        await wait_for_async(ready, 30, lambda: f"ready before the outage: {runtime.health.problems()}")
+        await wait_for_async(ready, 60, lambda: f"ready before the outage: {runtime.health.problems()}")
+        # Before: checkouts whose idle deadline (threshold + the detector's grace, from settings) falls
+        # DEADLINE_LEAD from now, so they are folded and projected now and decided during the outage.
+        deadline = dt.datetime.now(dt.timezone.utc) + DEADLINE_LEAD
+        checkout_at = deadline - dt.timedelta(seconds=settings.checkout_idle_seconds) - CheckoutIdleConfig().grace
+        await accepted(events(phases["before"], checkout_at))
+        await wait_for(lambda: _folded(runtime, phases["before"], "k1"), 60, "the before-customers folded")
+        assert not _count(runtime, DecisionRecord, phases["before"]), "decided before their deadline"
 
         breakable.start_outage()
-        await ingest(phases["during"])
-        # The parts that write see the outage: they pause and say so, and dead-letter nothing.
+        outage_began = dt.datetime.now(dt.timezone.utc)
+        assert outage_began < deadline, f"folding took past the deadline ({outage_began} >= {deadline}): raise the lead"
+        during = RetryingProducer(api, events(phases["during"], an_hour_ago))
+        sending = asyncio.create_task(during.send())
+        # The parts that write meet the outage when the deadline fires: they pause and say so, and
+        # dead-letter nothing.
         paused = {"triggers.decide", "signals.projection"}
         await wait_for(lambda: deadletter.records or paused <= set(runtime.health.problems()), 120,
                        lambda: f"the outage seen by {paused}: {runtime.health.problems()}")
@@ -152,9 +203,15 @@ async def test_a_database_outage_pauses_work_and_loses_nothing(breakable, tmp_pa
         await wait_for_async(not_ready, 30, "readiness red during the outage")
         if breakable.kind == "postgres":  # the scrape says which source failed (a locked SQLite still reads)
             await wait_for(lambda: _source_up(metrics.last).get("database") == 0, 30, "database down in /metrics")
+        # Ingest cannot journal: 503 with Retry-After (never a 202 it could not keep), and no other answer.
+        await wait_for(lambda: during.answers, 60, "the first answer during the outage")
+        assert all(status == 503 and retry_after and int(retry_after) > 0
+                   for status, retry_after in during.answers), during.answers
 
         breakable.end_outage()
-        await ingest(phases["after"])
+        await asyncio.wait_for(sending, 120)  # the producer's retry of the same events is accepted now
+        assert during.answers[-1][0] == 202, during.answers
+        await accepted(events(phases["after"], an_hour_ago))
         await wait_for(lambda: len(_sent(runtime, everyone)) == len(everyone), 120,
                        lambda: f"every customer's send; sent {_sent(runtime, everyone)}, "
                                f"problems {runtime.health.problems()}")

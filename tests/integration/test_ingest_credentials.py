@@ -15,12 +15,15 @@ from typer.testing import CliRunner
 
 from infra.database import make_engine
 from infra.settings import ProductionSettingsError, Settings
+from infra.records import JournalRecord
 from retain.api import create_app
+from retain.api.ingest_auth import VerifiedCredentials
 from retain.cli import app as cli
 from retain.console.records import ConsoleAuditRecord
 from retain.migrations import migrate
 from retain.producers import service
 from retain.producers.records import IngestCredentialRecord
+from signals.journal_publisher import JournalPublisher
 from signals.publisher import InMemoryEventPublisher
 from tests.fakes.console_world import PASSWORD, build_world
 
@@ -146,15 +149,80 @@ async def test_scopes_keep_contact_details_from_a_storefront_token(engine):
     assert credential(engine, "storefront").last_used_at is not None
 
 
-async def test_a_revoked_credential_is_refused_at_once(engine):
-    secret = create(engine, "storefront", ["events"])
-    app = create_app(Settings(**PRODUCTION), publisher=InMemoryEventPublisher(), engine=engine)
-    assert (await post(app, "/v1/events", checkout(1), bearer(secret))).status_code == 202
+def revoke(engine: Engine, name: str) -> None:
     with Session(engine) as session:
-        service.revoke_credential(session=session, ref=credential(engine, "storefront").credential_id, actor="t", now=T0)
+        service.revoke_credential(session=session, ref=credential(engine, name).credential_id, actor="t", now=T0)
         session.commit()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def with_clock(app, ttl: float) -> Clock:
+    clock = Clock()
+    app.state.verified_credentials = VerifiedCredentials(ttl, clock=clock)
+    return clock
+
+
+async def test_a_revoked_credential_is_refused_at_once_without_the_cache(engine):
+    secret = create(engine, "storefront", ["events"])
+    app = create_app(Settings(**PRODUCTION, ingest_credential_cache_seconds=0), publisher=InMemoryEventPublisher(),
+                     engine=engine)
+    assert (await post(app, "/v1/events", checkout(1), bearer(secret))).status_code == 202
+    revoke(engine, "storefront")
     response = await post(app, "/v1/events", checkout(2), bearer(secret))
     assert response.status_code == 401 and "revoked" in response.json()["detail"]
+
+
+async def test_a_revoked_credential_is_refused_once_the_cache_ttl_passed(engine):
+    secret = create(engine, "storefront", ["events"])
+    settings = Settings(**PRODUCTION)
+    app = create_app(settings, publisher=InMemoryEventPublisher(), engine=engine)
+    clock = with_clock(app, settings.ingest_credential_cache_seconds)
+    assert (await post(app, "/v1/events", checkout(1), bearer(secret))).status_code == 202
+    revoke(engine, "storefront")
+    clock.now += settings.ingest_credential_cache_seconds - 1  # still within the documented bound
+    assert (await post(app, "/v1/events", checkout(2), bearer(secret))).status_code == 202
+    clock.now += 1
+    response = await post(app, "/v1/events", checkout(3), bearer(secret))
+    assert response.status_code == 401 and "revoked" in response.json()["detail"]
+
+
+def break_credential_store(engine: Engine) -> None:
+    with engine.begin() as connection:  # every credential query now fails as in an outage
+        connection.execute(text(f"ALTER TABLE {IngestCredentialRecord.__tablename__} RENAME TO broken"))
+
+
+async def test_a_database_outage_does_not_stop_a_verified_credential_with_kafka(engine):
+    secret = create(engine, "storefront", ["events"])
+    other = create(engine, "billing", ["events"])
+    publisher = InMemoryEventPublisher()  # the Kafka mode's publisher needs no database
+    app = create_app(Settings(**PRODUCTION), publisher=publisher, engine=engine)
+    clock = with_clock(app, 30)
+    assert (await post(app, "/v1/events", checkout(1), bearer(secret))).status_code == 202
+    break_credential_store(engine)
+    assert (await post(app, "/v1/events", checkout(2), bearer(secret))).status_code == 202  # the blip is ridden out
+    unverified = await post(app, "/v1/events", checkout(3), bearer(other))  # never verified: cannot be checked
+    assert unverified.status_code == 503 and unverified.headers["retry-after"]
+    assert "ingest credential" in unverified.json()["detail"]
+    clock.now += 30
+    expired = await post(app, "/v1/events", checkout(4), bearer(secret))  # the TTL bounds the trust
+    assert expired.status_code == 503 and expired.headers["retry-after"]
+    assert [e.event_id for e in publisher.published] == ["e-1", "e-2"]
+
+
+async def test_a_journal_outage_in_the_single_box_mode_is_503_naming_the_journal(engine):
+    app = create_app(Settings(), publisher=JournalPublisher(engine), engine=engine)
+    with engine.begin() as connection:
+        connection.execute(text(f"ALTER TABLE {JournalRecord.__tablename__} RENAME TO broken"))
+    response = await post(app, "/v1/events", checkout(1))
+    assert response.status_code == 503 and int(response.headers["retry-after"]) > 0
+    assert response.json()["detail"].startswith("ingest journal (the database) unavailable")
 
 
 async def test_the_environment_token_has_its_configured_scopes(engine):

@@ -46,6 +46,7 @@ from signals.journal_publisher import JournalPublisher
 from signals.events import parse_event
 from signals.publisher import encode_event
 from signals.projection import Projection
+from tests.fakes.outages import SqliteWriteLock
 from tests.fakes.outreach_world import T0, decision
 from tests.topics import read_json_topic
 from tests.waiting import wait_for
@@ -170,13 +171,13 @@ class Stage:
             await self.checkpointer.checkpoint(wait_outputs=10)
             await asyncio.sleep(0.2)  # the next round, after the next commit
 
-    async def stop(self) -> None:
-        """Everything stops as in a kill: no final checkpoint."""
+    async def stop(self, *, final: bool = False) -> None:
+        """Everything stops; by default as in a kill: no final checkpoint."""
         await self.projection_run.stop()
         await self.in_process.stop()
         assert self.relay is not None and self.checkpointer is not None
         await self.relay.stop()
-        await self.checkpointer.stop(final=False)
+        await self.checkpointer.stop(final=final)
 
 
 async def test_states_come_back_from_a_checkpoint_plus_the_journal_after_it(tmp_path, monkeypatch):
@@ -217,6 +218,39 @@ async def test_states_come_back_from_a_checkpoint_plus_the_journal_after_it(tmp_
             assert stage.relay.relayed == 3  # only what the checkpoint did not cover was replayed
             # Every pending deadline is known again: the tick index was rebuilt from the restored states.
             await wait_for(lambda: len(stage.worker.agents.due) == len(customers), 30, "every deadline indexed")
+        finally:
+            await stage.stop()
+    engine.dispose()
+
+
+async def test_a_final_checkpoint_refused_by_a_locked_database_fails_quietly_and_the_next_start_replays(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # Faust keeps its app directory in the working directory
+    settings = Settings(data_dir=tmp_path, database_url=None, topic_partitions=PARTITIONS,
+                        app_id=f"retain-final-{uuid.uuid4().hex[:6]}", checkout_idle_seconds=3600,
+                        stream_tick_interval_seconds=0.2)
+    engine = make_engine(settings)
+    migrate(engine)
+    publisher = JournalPublisher(engine)
+    customers = [f"c{i}" for i in range(4)]
+    with EmbeddedBroker(tmp_path / "first") as first:
+        stage = Stage(engine, settings, first.bootstrap)
+        await stage.start()
+        publisher.on_append = stage.relay.notify
+        try:
+            await publisher.publish(_events(customers, dt.datetime.now(dt.timezone.utc), "k1"))
+            await wait_for(lambda: stage.worker.agents.counters.events >= len(customers), 60, "the batch folded")
+            before = stage.states()
+        finally:
+            with SqliteWriteLock(tmp_path / "retain.db"):  # stopping during an outage: the last write is refused
+                await stage.stop(final=True)  # logged, never raised
+    assert load_positions(engine, stage.changelog, PARTITIONS) == {0: 0, 1: 0}  # nothing half-written
+    with EmbeddedBroker(tmp_path / "second") as second:
+        stage = Stage(engine, settings, second.bootstrap)
+        try:
+            assert await stage.start() == 0
+            await wait_for(lambda: stage.states() == before, 60, "the states back from the journal replay")
+            assert stage.relay.relayed == len(customers)
         finally:
             await stage.stop()
     engine.dispose()

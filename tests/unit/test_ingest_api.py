@@ -153,7 +153,7 @@ async def test_broker_failure_gives_503_with_retry_after(client, publisher):
     response = await client.post("/v1/events", json=[event(1), event(2)])
     assert response.status_code == 503
     assert int(response.headers["retry-after"]) > 0
-    assert "retry" in response.json()["detail"]
+    assert response.json()["detail"].startswith("event broker unavailable") and "retry" in response.json()["detail"]
     assert publisher.published == []
 
 
