@@ -61,7 +61,7 @@ rules:
 """
 PER_PHASE = 4  # customers arriving before, during and after the outage
 IDLE_SECONDS = 60.0  # the checkout_idle threshold of this runtime
-DEADLINE_LEAD = dt.timedelta(seconds=20)  # the before-customers' deadline: this long after their ingest
+DEADLINE_LEAD = dt.timedelta(seconds=30)  # the before-customers' deadline: this long after their ingest
 
 
 def _settings(tmp_path: Path, database_url: str | None) -> Settings:

@@ -160,6 +160,15 @@ class Stage:
         self.projection_run = self.supervisor.start("signals.projection", self.projection.run)
         return restored
 
+    def progress(self) -> str:
+        """Where each part got, for a failure message: relayed rows and offsets, folded events, read offsets."""
+        assert self.relay is not None
+        consumer = self.worker.app.consumer
+        return (f"relayed {self.relay.relayed} (offsets {self.relay._offsets}), folded "
+                f"{self.worker.agents.counters.events} (next offsets {self.worker.agents._next_offset}), "
+                f"consumer read offsets {dict(consumer._read_offset)}, committed {dict(consumer._committed_offset)}, "
+                f"assigned {sorted(consumer.assignment())}")
+
     def states(self) -> dict[bytes, dict]:
         return {key: value for key, value in self.worker.agents.table.data.items()}
 
@@ -180,14 +189,19 @@ class Stage:
         await self.checkpointer.stop(final=final)
 
 
-async def test_states_come_back_from_a_checkpoint_plus_the_journal_after_it(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # Faust keeps its app directory in the working directory
+def _single_box(tmp_path, name: str) -> tuple[Settings, object, JournalPublisher]:
+    """Settings (deadlines an hour away), a migrated SQLite engine and the ingest journal publisher."""
     settings = Settings(data_dir=tmp_path, database_url=None, topic_partitions=PARTITIONS,
-                        app_id=f"retain-ckpt-{uuid.uuid4().hex[:6]}", checkout_idle_seconds=3600,
+                        app_id=f"retain-{name}-{uuid.uuid4().hex[:6]}", checkout_idle_seconds=3600,
                         stream_tick_interval_seconds=0.2)
     engine = make_engine(settings)
     migrate(engine)
-    publisher = JournalPublisher(engine)
+    return settings, engine, JournalPublisher(engine)
+
+
+async def test_states_come_back_from_a_checkpoint_plus_the_journal_after_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # Faust keeps its app directory in the working directory
+    settings, engine, publisher = _single_box(tmp_path, "ckpt")
     customers = [f"c{i}" for i in range(8)]
     now = dt.datetime.now(dt.timezone.utc)
 
@@ -213,7 +227,8 @@ async def test_states_come_back_from_a_checkpoint_plus_the_journal_after_it(tmp_
         stage = Stage(engine, settings, second.bootstrap)
         try:
             assert await stage.start() == len(customers)
-            await wait_for(lambda: stage.worker.agents.counters.events >= 3, 60, "the journal after the checkpoint")
+            await wait_for(lambda: stage.worker.agents.counters.events >= 3, 60,
+                           lambda: f"the journal after the checkpoint: {stage.progress()}")
             await wait_for(lambda: stage.states() == before, 30, "the states as before the restart")
             assert stage.relay.relayed == 3  # only what the checkpoint did not cover was replayed
             # Every pending deadline is known again: the tick index was rebuilt from the restored states.
@@ -226,12 +241,7 @@ async def test_states_come_back_from_a_checkpoint_plus_the_journal_after_it(tmp_
 async def test_a_final_checkpoint_refused_by_a_locked_database_fails_quietly_and_the_next_start_replays(
         tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # Faust keeps its app directory in the working directory
-    settings = Settings(data_dir=tmp_path, database_url=None, topic_partitions=PARTITIONS,
-                        app_id=f"retain-final-{uuid.uuid4().hex[:6]}", checkout_idle_seconds=3600,
-                        stream_tick_interval_seconds=0.2)
-    engine = make_engine(settings)
-    migrate(engine)
-    publisher = JournalPublisher(engine)
+    settings, engine, publisher = _single_box(tmp_path, "final")
     customers = [f"c{i}" for i in range(4)]
     with EmbeddedBroker(tmp_path / "first") as first:
         stage = Stage(engine, settings, first.bootstrap)
