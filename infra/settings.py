@@ -114,6 +114,7 @@ class OutboxSettings:
     outbox_lease_seconds: float
     marketing_email_requires_opt_in: bool
     escalation_pause_hours: float  # a message queued before an escalated reply is held for this long
+    outbox_send_concurrency: int  # provider calls in flight at once per sender pass
 
 
 @dataclass(frozen=True)
@@ -311,6 +312,7 @@ class Settings(BaseSettings):
     support_webhook_url: str | None = None  # helpdesk hand-off of customers' replies (signed, see below)
     outbox_max_attempts: int = 5
     outbox_lease_seconds: float = 120.0
+    outbox_send_concurrency: int = Field(default=8, ge=1, le=64)  # provider calls in flight at once (bench_outbox_drain)
     email_rate_per_second: float = 50.0
     sms_rate_per_second: float = 1.0
     # The reputation guard pauses a rule when, with this confidence, a rate is past its limit

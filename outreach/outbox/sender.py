@@ -14,7 +14,8 @@ import datetime as dt
 import logging
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,7 +23,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from infra.settings import OutboxSettings, development_default_secrets
-from outreach.channels.base import Channel, LookupUnsupported, OutgoingMessage, SendError
+from outreach.channels.base import Channel, LookupUnsupported, OutgoingMessage, SendError, SendResult
 from outreach.channels.rate_limit import TokenBucket
 from outreach.consent.contact_points import InvalidContactPoint
 from outreach.consent.service import (
@@ -105,6 +106,7 @@ class SenderConfig:
     customer_wait: dt.timedelta = dt.timedelta(days=1)  # how long a row without expiry waits for its customer
     transient_retry: dt.timedelta = dt.timedelta(seconds=5)  # a row hit by a database error is due again after
     escalation_pause: dt.timedelta = dt.timedelta(hours=72)  # after a complaint, only a person's answers go out
+    concurrency: int = 8  # provider calls in flight at once per pass (database writes stay in one thread)
 
     @classmethod
     def from_settings(cls, settings: OutboxSettings) -> "SenderConfig":
@@ -120,6 +122,7 @@ class SenderConfig:
             lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
             marketing_email_requires_opt_in=settings.marketing_email_requires_opt_in,
             escalation_pause=dt.timedelta(hours=settings.escalation_pause_hours),
+            concurrency=settings.outbox_send_concurrency,
         )
 
 
@@ -152,21 +155,44 @@ class Sender:
         self.rng = rng or random.Random()
 
     def run_once(self, now: dt.datetime, *, limit: int = 20) -> SendReport:
-        """Reconcile rows of dead senders, then claim and process up to ``limit`` due rows."""
+        """Reconcile rows of dead senders, then claim and process up to ``limit`` due rows.
+
+        Every database write happens in this thread, row by row; only the provider calls of rows
+        already committed as ``sending`` overlap, up to ``config.concurrency`` at a time (a provider
+        answering in 20 ms caps one-at-a-time sending at 50 messages/s).
+        """
         report = SendReport()
         self.reconcile(now, report)
         with Session(self.engine, expire_on_commit=False) as session:
             rows = outbox.claim(session=session, owner=self.owner, now=now, lease=self.config.lease, limit=limit)
             session.commit()
-        for row in rows:
-            try:
-                self._process(row, now, report)
-            except Exception as exc:  # isolate per row: the row keeps its state (and lease) for reconcile
-                if is_transient(exc):
-                    self._retry_later(row, now, exc)
-                    continue
-                log.exception("sending message %s failed unexpectedly; left in state for reconcile", row.message_id)
+        if self.config.concurrency <= 1 or len(rows) <= 1:
+            for row in rows:
+                flight = self._guarded(row, now, report, self._prepare)
+                if flight is not None:
+                    self._guarded(row, now, report, lambda r, n, rep: self._land(flight, n, rep, flight.call()))
+            return report
+        with ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="outbox-send") as pool:
+            futures: dict[Future[Any], _Flight] = {}
+            for row in rows:
+                flight = self._guarded(row, now, report, self._prepare)
+                if flight is not None:
+                    futures[pool.submit(flight.call)] = flight
+            for future in as_completed(futures):
+                flight = futures[future]
+                self._guarded(flight.row, now, report, lambda r, n, rep: self._land(flight, n, rep, future.result()))
         return report
+
+    def _guarded(self, row: OutboxRecord, now: dt.datetime, report: SendReport, step: Callable[..., Any]) -> Any:
+        """Run one row's step, isolated: the row keeps its state (and lease) for reconcile on an error."""
+        try:
+            return step(row, now, report)
+        except Exception as exc:  # noqa: BLE001 - one row's failure never stops the others
+            if is_transient(exc):
+                self._retry_later(row, now, exc)
+                return None
+            log.exception("sending message %s failed unexpectedly; left in state for reconcile", row.message_id)
+            return None
 
     def _retry_later(self, row: OutboxRecord, now: dt.datetime, exc: BaseException) -> None:
         """A database error is nobody's verdict on the message: give the row back, due again soon."""
@@ -222,8 +248,9 @@ class Sender:
         else:
             state = AWAITING_APPROVAL if row.requires_approval else DRAFTED
         subject, body = message.subject, message.text
-        outbox.transition(session=session, message_id=row.message_id, now=now, state=state,
-                          release=state == AWAITING_APPROVAL, subject=subject, body=body, rendered=rendered)
+        if not outbox.transition(session=session, message_id=row.message_id, now=now, state=state, owner=self.owner,
+                                 release=state == AWAITING_APPROVAL, subject=subject, body=body, rendered=rendered):
+            raise LeaseLost(row.message_id)  # a stalled sender's stale row: never put a sent row back to drafted
         row.state, row.subject, row.body, row.rendered = state, subject, body, rendered
 
     def _escalated(self, session: Session, row: OutboxRecord, now: dt.datetime) -> str | None:
@@ -260,7 +287,8 @@ class Sender:
         session.commit()
         report.add(state)
 
-    def _process(self, row: OutboxRecord, now: dt.datetime, report: SendReport) -> None:
+    def _prepare(self, row: OutboxRecord, now: dt.datetime, report: SendReport) -> "_Flight | None":
+        """Every check, the draft and the ``sending`` commit; the provider call it leads to, or None."""
         with Session(self.engine, expire_on_commit=False) as session:
             if row.expires_at is not None and row.expires_at <= now:
                 return self._finish(session, row, now, SUPPRESSED, report, last_error=expiry_reason(row))
@@ -275,6 +303,10 @@ class Sender:
             if row.state == PENDING:
                 try:
                     self._draft(session, row, now)
+                except LeaseLost:
+                    session.rollback()
+                    log.warning("message %s: lease lost before drafting; left to its new holder", row.message_id)
+                    return None
                 except Exception as exc:  # the drafter has its own fallbacks; this is a bug, not a retry case
                     if is_transient(exc):
                         raise  # the database, not the draft: the row is tried again
@@ -301,10 +333,14 @@ class Sender:
                                   next_attempt_at=now + dt.timedelta(seconds=wait))
                 session.commit()
                 return None
-            # The point of no return: committed BEFORE the provider call, so a crash cannot re-send.
-            outbox.transition(session=session, message_id=row.message_id, now=now, state=SENDING, release=False,
-                              recipient_hash=hashed, provider=getattr(channel, "provider", None),
-                              attempts=row.attempts + 1)
+            # The point of no return: committed BEFORE the provider call, so a crash cannot re-send. Only
+            # while this sender still holds the row: one whose lease ran out may be another's by now.
+            if not outbox.start_sending(session=session, message_id=row.message_id, owner=self.owner, now=now,
+                                        recipient_hash=hashed, provider=getattr(channel, "provider", None),
+                                        attempts=row.attempts + 1):
+                session.rollback()
+                log.warning("message %s: lease lost before sending; left to its new holder", row.message_id)
+                return None
             session.commit()
             message = OutgoingMessage(
                 message_id=row.message_id, channel=row.channel, to=address, topic=row.topic, rule_id=row.rule_id,
@@ -313,12 +349,17 @@ class Sender:
                 status_callback_url=f"{self.config.public_base_url.rstrip('/')}/outreach/twilio/status",
                 headers=dict((row.rendered or {}).get("headers") or {}),  # an answer's In-Reply-To / References
             )
-            try:
-                result = channel.send(message)
-            except SendError as exc:
-                return self._failed(session, row, now, exc, hashed, report)
-            return self._finish(session, row, now, SENT, report, sent_at=now, provider=result.provider,
-                                provider_message_id=result.provider_message_id, provider_status=result.status,
+            return _Flight(row=row, channel=channel, message=message, hashed=hashed)
+
+    def _land(self, flight: "_Flight", now: dt.datetime, report: SendReport,
+              outcome: "SendResult | SendError") -> None:
+        """Record what the provider answered (written by the thread that claimed the row)."""
+        row = flight.row
+        with Session(self.engine, expire_on_commit=False) as session:
+            if isinstance(outcome, SendError):
+                return self._failed(session, row, now, outcome, flight.hashed, report)
+            return self._finish(session, row, now, SENT, report, sent_at=now, provider=outcome.provider,
+                                provider_message_id=outcome.provider_message_id, provider_status=outcome.status,
                                 last_error=None)
 
     @staticmethod
@@ -363,3 +404,24 @@ class Sender:
             report.add("retry")
             return None
         return self._finish(session, row, now, FAILED, report, last_error=error)
+
+
+class LeaseLost(Exception):
+    """This sender's lease on a row ran out and another sender holds (or finished) it."""
+
+
+@dataclass(frozen=True)
+class _Flight:
+    """A row committed as ``sending`` and the provider call that sends it (the only part run in a pool)."""
+
+    row: OutboxRecord
+    channel: Channel
+    message: OutgoingMessage
+    hashed: str | None
+
+    def call(self) -> "SendResult | SendError":
+        """The provider call; a ``SendError`` is returned as the answer it is, anything else raises."""
+        try:
+            return self.channel.send(self.message)
+        except SendError as exc:
+            return exc

@@ -93,13 +93,32 @@ def claim(
 
 
 def transition(*, session: Session, message_id: str, now: dt.datetime, state: str, release: bool = True,
-               **values: Any) -> None:
-    """Move a row to ``state`` (and set ``values``); ``release`` frees its lease."""
+               owner: str | None = None, **values: Any) -> bool:
+    """Move a row to ``state`` (and set ``values``); ``release`` frees its lease.
+
+    With ``owner``: only while that sender still holds the row's lease (False: it lost it).
+    """
     if release:
         values.update(lease_owner=None, lease_expires_at=None)
-    session.execute(
-        update(OutboxRecord).where(OutboxRecord.message_id == message_id).values(state=state, updated_at=now, **values)
+    query = update(OutboxRecord).where(OutboxRecord.message_id == message_id)
+    if owner is not None:
+        query = query.where(OutboxRecord.lease_owner == owner)
+    return session.execute(query.values(state=state, updated_at=now, **values)).rowcount == 1
+
+
+def start_sending(*, session: Session, message_id: str, owner: str, now: dt.datetime, **values: Any) -> bool:
+    """Move a claimed row to ``sending`` only while ``owner`` holds its lease and it is still pending/drafted.
+
+    False: the lease ran out and another sender claimed (or already sent) the row; this one must
+    not call the provider.
+    """
+    result = session.execute(
+        update(OutboxRecord)
+        .where(OutboxRecord.message_id == message_id, OutboxRecord.lease_owner == owner,
+               OutboxRecord.state.in_((PENDING, DRAFTED)))
+        .values(state=SENDING, updated_at=now, **values)
     )
+    return result.rowcount == 1
 
 
 def postpone(*, session: Session, message_id: str, owner: str, until: dt.datetime, now: dt.datetime,
