@@ -26,34 +26,32 @@ SLEEPING_DOG = "sleeping_dog"
 RESPONSE_TYPES: tuple[str, ...] = (PERSUADABLE, SURE_THING, LOST_CAUSE, SLEEPING_DOG)
 
 # Hazard score a sleeping dog gains from one message (on the annoyance scale, half-life 21 days):
-# with sensitivity ~1 it multiplies the daily hazard by ~e^0.5 ~ 1.6 right after the message (and makes
-# disengaging likelier), about as much harm on average as a persuadable customer gains.
-SLEEPING_DOG_ANNOYANCE = 0.5
+# with sensitivity ~1 it multiplies the daily hazard by ~e^0.8 ~ 2.2 right after the message (and makes
+# disengaging likelier), a little more harm on average than a persuadable customer gains.
+SLEEPING_DOG_ANNOYANCE = 0.8
+
+
+BASE_SHARES = {PERSUADABLE: 0.35, SURE_THING: 0.30, LOST_CAUSE: 0.20, SLEEPING_DOG: 0.15}
+# How much of the type the observable profile decides; the rest is drawn at the base shares.
+PROFILE_WEIGHT = 0.75
+
+
+def profile_type(plan: str | None, tenure_days: float, usage_baseline: float) -> str:
+    """The response type a customer's observable profile points to."""
+    if tenure_days >= 365 and usage_baseline < 3.0:
+        return SLEEPING_DOG  # long-tenured light users: a message reminds them what they pay for
+    if usage_baseline >= 6.0 or plan == "pro":
+        return SURE_THING  # heavy users and pro customers stay whatever we send
+    if tenure_days < 90 and plan == "free":
+        return LOST_CAUSE  # new free customers: high risk, and a message does not change it
+    return PERSUADABLE
 
 
 def response_weights(plan: str | None, tenure_days: float, usage_baseline: float) -> dict[str, float]:
-    """Relative odds of each response type for what upstream can observe about a customer."""
-    new = tenure_days < 90
-    long_tenured = tenure_days >= 365
-    light_user = usage_baseline < 3.0
-    heavy_user = usage_baseline >= 6.0
-    weights = {PERSUADABLE: 0.35, SURE_THING: 0.30, LOST_CAUSE: 0.20, SLEEPING_DOG: 0.15}
-    if new:
-        weights[LOST_CAUSE] *= 1.8
-        weights[SLEEPING_DOG] *= 0.4
-    if long_tenured and light_user:
-        weights[SLEEPING_DOG] *= 3.0
-        weights[PERSUADABLE] *= 0.6
-    if heavy_user:
-        weights[SURE_THING] *= 1.6
-        weights[SLEEPING_DOG] *= 0.5
-    if plan == "basic" and not new:
-        weights[PERSUADABLE] *= 1.5
-    if plan == "free":
-        weights[LOST_CAUSE] *= 1.4
-    if plan == "pro":
-        weights[SURE_THING] *= 1.4
-    return weights
+    """The probability of each response type for what upstream can observe about a customer."""
+    pointed = profile_type(plan, tenure_days, usage_baseline)
+    return {kind: (1 - PROFILE_WEIGHT) * share + (PROFILE_WEIGHT if kind == pointed else 0.0)
+            for kind, share in BASE_SHARES.items()}
 
 
 def draw_response_type(rng: random.Random, plan: str | None, tenure_days: float, usage_baseline: float) -> str:
