@@ -211,6 +211,15 @@ def promote(
         result = PromotionResult(True, version, previous, "no model was serving" if previous is None else "already serving")
     else:
         result = _gate(candidate, load(root, previous), holdout, label, tolerance, force)
+    return record_promotion(root, result, reason)
+
+
+def record_promotion(root: Path, result: PromotionResult, reason: str = "") -> PromotionResult:
+    """Audit a gate's decision, note it on the version's card and move the pointer when promoted.
+
+    Shared by every kind of model kept in a registry folder (churn here, uplift in ``models.uplift_registry``).
+    """
+    version, previous = result.version, result.previous
     if reason:
         result.reason += f"; {reason}"
     entry = {"at": _now(), "version": version, "previous": previous, "promoted": result.promoted,

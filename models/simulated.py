@@ -25,6 +25,7 @@ from signals.features import CompiledSpec
 
 DATASETS = {"simulated": "default", "simulated-product": "product", "simulated-shop": "shop"}
 DISCOVERY_DAYS = 14
+UPLIFT_TRUTH = ("true_probability_if_messaged", "true_effect", "response_type")
 
 
 @dataclass
@@ -84,9 +85,11 @@ def simulated_dataset(customers: int = 2000, days: int = 150, seed: int = 0, *, 
     table["observed_at"] = pd.to_datetime(table["observed_at"], utc=True)
     # The simulator's own label covers every kind of churn (free-plan customers just go quiet,
     # they have nothing to cancel), so its observation rows and labels are the ground truth.
+    # The response model's ground truth (``simulator.response``) rides along for uplift evaluation.
+    truth_columns = ["customer_id", "observed_at", "true_probability", "churned",
+                     *[c for c in UPLIFT_TRUTH if c in truth]]
     table = table.rename(columns={"label": "label_from_events"}).merge(
-        truth[["customer_id", "observed_at", "true_probability", "churned"]],
-        on=["customer_id", "observed_at"], how="inner")
+        truth[truth_columns], on=["customer_id", "observed_at"], how="inner")
     table["label"] = table.pop("churned").astype(int)
     table.attrs["retain"] = builder.metadata(source={"simulator": scenario, "customers": customers, "days": days,
                                                      "seed": seed})

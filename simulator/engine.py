@@ -60,7 +60,8 @@ class Simulator:
         self._forced: dict[int, tuple[float, float]] = {}  # index -> (decline start ts, floor)
         self.observation_days = [d for d in range(first_observation_day, days - horizon_days + 1,
                                                   max(1, observation_every_days))]
-        self._observations: list[tuple[int, int, float]] = []  # (day, customer index, probability)
+        # (day, customer index, probability without a message, probability had a message reached them then)
+        self._observations: list[tuple[int, int, float, float]] = []
         for life in self.lives:  # everyone's profile is known upstream at the start
             life.emit(life, round(self._t0 + 1 + life.customer.index % 997 / 1000, 3),
                       "customer.profile", life.customer.profile_properties())
@@ -138,7 +139,7 @@ class Simulator:
             return
         if observe:
             p = self._projected_probability(life, state, self.horizon_days)
-            self._observations.append((d, c.index, p))
+            self._observations.append((d, c.index, p, self._messaged_probability(life, state)))
         if life.churned_at is None:
             h = hazard.daily_hazard(c.base_hazard * scenarios.hazard_factor(life), c.sensitivity, state)
             if rng.random() < 1.0 - math.exp(-h):
@@ -209,7 +210,7 @@ class Simulator:
         life.messages += 1
         when = max(float(self.day), (at.timestamp() - self._t0) / DAY)
         life.hazard = life.hazard.decayed_to(max(when, life.hazard.day))
-        hazard.apply_message(life.hazard, life.customer.persuadable, reaction)
+        hazard.apply_message(life.hazard, life.customer.response_type, reaction)
         rng = random.Random(f"retain-sim:{self.seed}:{customer_id}:{at.isoformat()}:{kind}:effect")
         if life.customer.persuadable and kind == "usage_drop" and life.decline_floor is not None and rng.random() < 0.6:
             life.decline_floor = None  # the nudge worked: usage recovers
@@ -241,6 +242,16 @@ class Simulator:
         state = life.hazard.decayed_to(day)
         return self._projected_probability(life, state, horizon_days)
 
+    def _messaged_probability(self, life: CustomerLife, state: hazard.HazardState) -> float:
+        """The churn probability had one (ignored, i.e. not objected to) message reached them now.
+
+        The counterfactual of the observation: ``true_probability`` minus this is the message's
+        true individual effect. Nothing random is drawn, so the simulation itself is unchanged.
+        """
+        messaged = state.decayed_to(state.day)  # a copy
+        hazard.apply_message(messaged, life.customer.response_type, Reaction.IGNORED)
+        return self._projected_probability(life, messaged, self.horizon_days)
+
     @staticmethod
     def _projected_probability(life: CustomerLife, state: hazard.HazardState, horizon_days: int) -> float:
         c = life.customer
@@ -254,10 +265,14 @@ class Simulator:
             declining=life.decline_floor is not None)
 
     def labels(self) -> list[dict[str, Any]]:
-        """Ground truth per (observation date, live customer): true probability and realised churn."""
+        """Ground truth per (observation date, live customer): true probability and realised churn.
+
+        ``true_effect`` is the message's true individual effect in probability: how much one
+        message at the observation would LOWER the churn probability (negative for sleeping dogs).
+        """
         rows = []
         horizon = self.horizon_days * DAY
-        for d, index, p in self._observations:
+        for d, index, p, p_messaged in self._observations:
             observed = self._t0 + d * DAY
             life = self.lives[index]
             churned_at = life.churned_at
@@ -269,5 +284,8 @@ class Simulator:
                 "churned": churned_at is not None and observed <= churned_at < observed + horizon,
                 "churned_at": iso(churned_at) if churned_at is not None else None,
                 "persuadable": life.customer.persuadable,
+                "response_type": life.customer.response_type,
+                "true_probability_if_messaged": round(p_messaged, 6),
+                "true_effect": round(p - p_messaged, 6),
             })
         return rows

@@ -32,6 +32,8 @@ import enum
 import math
 from dataclasses import dataclass
 
+from simulator import response
+
 # Half-lives in days: a late parcel stings for weeks, a helpful message helps for about a month.
 BAD_HALF_LIFE = 21.0
 RELIEF_HALF_LIFE = 30.0
@@ -180,12 +182,18 @@ def choose_reaction(persuadable: bool, u: float, *, channel: str = "email", kind
     return Reaction.IGNORED
 
 
-def apply_message(state: HazardState, persuadable: bool, reaction: Reaction) -> None:
-    """Update scores after a message: goodwill for the persuadable, annoyance for objectors."""
+def apply_message(state: HazardState, response_type: str, reaction: Reaction) -> None:
+    """Update scores after a message by the customer's ``simulator.response`` type.
+
+    Objectors are annoyed whoever they are; otherwise the persuadable gain goodwill, sleeping dogs
+    are woken (a large annoyance), sure things and lost causes are mildly annoyed.
+    """
     if reaction in (Reaction.REPLIED_STOP, Reaction.UNSUBSCRIBED, Reaction.COMPLAINED):
         state.annoyance += MESSAGE_ANNOYANCE * (3 if reaction is Reaction.COMPLAINED else 1)
         return
-    if persuadable:
+    if response_type == response.PERSUADABLE:
         state.relief = min(MAX_RELIEF, state.relief + MESSAGE_RELIEF)
+    elif response_type == response.SLEEPING_DOG:
+        state.annoyance += response.SLEEPING_DOG_ANNOYANCE
     else:
         state.annoyance += MESSAGE_ANNOYANCE / 3

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from simulator.response import PERSUADABLE, draw_response_type
+
 # (country, region ISO 3166-2, IANA zone, locale, currency, weight, phone prefix or None).
 # US entries carry a real area code; Florida's panhandle (850) is on Central time and Oklahoma is
 # Central too, so quiet-hour rules meet both Eastern and Central customers in one state.
@@ -93,8 +95,9 @@ class Customer:
     checkout_completion: float
     base_hazard: float  # daily churn hazard with no bad experiences
     sensitivity: float  # how strongly bad experiences raise the hazard
-    persuadable: bool  # a helpful message lowers this customer's hazard
+    persuadable: bool  # a helpful message lowers this customer's hazard (response_type == "persuadable")
     moved: bool = False  # time zone no longer matches the phone's area code
+    response_type: str = "persuadable"  # simulator.response: how a message changes their churn hazard
     extras: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -176,6 +179,11 @@ def build_customer(seed: int, index: int, start: dt.datetime, scenario: str = "d
     default draws are the same in every scenario.
     """
     customer = _draw_customer(seed, index, start)
+    # From its own stream, after the population draws: every other trait (and event) is unchanged.
+    tenure_days = (start - customer.signed_up_at).total_seconds() / 86400
+    customer.response_type = draw_response_type(customer_rng(seed, index, "response"), customer.plan,
+                                                tenure_days, customer.usage_baseline)
+    customer.persuadable = customer.response_type == PERSUADABLE
     if scenario == "product":
         from simulator.scenarios import product_use
 
@@ -223,7 +231,7 @@ def _draw_customer(seed: int, index: int, start: dt.datetime) -> Customer:
     plan = rng.choices(("free", "basic", "pro"), weights=(0.55, 0.30, 0.15))[0]
     tenure_days = min(rng.expovariate(1 / 420), 5 * 365) + rng.random()
     signed_up = (start - dt.timedelta(days=tenure_days)).replace(microsecond=0)
-    persuadable = rng.random() < 0.35
+    persuadable = rng.random() < 0.35  # superseded by the response type; drawn to keep later draws in place
     return Customer(
         index=index,
         customer_id=f"cus_{index:06d}",

@@ -95,7 +95,9 @@ def write_labels(path: Path, rows: list[dict[str, Any]]) -> None:
         return
     schema = pa.schema([("customer_id", pa.string()), ("observed_at", pa.string()),
                         ("horizon_days", pa.int32()), ("true_probability", pa.float64()),
-                        ("churned", pa.bool_()), ("churned_at", pa.string()), ("persuadable", pa.bool_())])
+                        ("churned", pa.bool_()), ("churned_at", pa.string()), ("persuadable", pa.bool_()),
+                        ("response_type", pa.string()), ("true_probability_if_messaged", pa.float64()),
+                        ("true_effect", pa.float64())])
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
 
 

@@ -111,17 +111,19 @@ def test_weights_are_probabilities(channel, unwanted):
 
 
 @pytest.mark.parametrize(
-    ("persuadable", "reaction", "falls"),
+    ("response_type", "reaction", "falls"),
     [
-        (True, Reaction.IGNORED, True),  # even an unanswered helpful message helps the persuadable
-        (True, Reaction.PURCHASED, True),
-        (False, Reaction.IGNORED, False),  # the rest are mildly annoyed
-        (True, Reaction.COMPLAINED, False),
-        (False, Reaction.UNSUBSCRIBED, False),
+        ("persuadable", Reaction.IGNORED, True),  # even an unanswered helpful message helps the persuadable
+        ("persuadable", Reaction.PURCHASED, True),
+        ("sure_thing", Reaction.IGNORED, False),  # the rest are mildly annoyed
+        ("lost_cause", Reaction.IGNORED, False),
+        ("sleeping_dog", Reaction.IGNORED, False),
+        ("persuadable", Reaction.COMPLAINED, False),
+        ("sure_thing", Reaction.UNSUBSCRIBED, False),
     ],
 )
-def test_apply_message(persuadable, reaction, falls):
+def test_apply_message(response_type, reaction, falls):
     state = _state(late=1.0)
     before = daily_hazard(0.001, 1.0, state)
-    apply_message(state, persuadable, reaction)
+    apply_message(state, response_type, reaction)
     assert (daily_hazard(0.001, 1.0, state) < before) is falls
