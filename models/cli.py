@@ -342,6 +342,82 @@ def promote_command(
         raise typer.Exit(code=1)
 
 
+@app.command("evaluate-uplift")
+def evaluate_uplift(
+    dataset: Annotated[str, typer.Option("--dataset", help="'simulated' (the simulator's randomised messages, "
+                                         "with true effects) or an uplift table file (from `retain rules "
+                                         "uplift-data`)")] = "simulated",
+    as_json: Annotated[bool, typer.Option("--json", help=HELP["json"])] = False,
+    budget: Annotated[float, typer.Option("--budget", min=0.01, max=1.0,
+                                          help="message budget: the share of held-out rows messaged")] = 0.2,
+    holdout_share: Annotated[float, typer.Option("--holdout-share", min=0.05, max=0.9,
+                                                 help="share of customers held out for evaluation")] = 0.3,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=10, help="bootstrap resamples")] = 200,
+    registry_dir: Annotated[Optional[Path], typer.Option("--registry", help=HELP["registry"])] = None,
+    save: Annotated[bool, typer.Option(help="store the model as a new uplift version in the registry")] = False,
+    promote: Annotated[bool, typer.Option(help="store it and try to promote it (gated on Qini)")] = False,
+    force: Annotated[bool, typer.Option(help=HELP["force"])] = False,
+    customers: CustomersOpt = 3000, days: DaysOpt = 150, seed: SeedOpt = 0,
+) -> None:
+    """Uplift model vs churn-risk and random targeting (and the simulator's oracle): Qini, AUUC, retained per 1,000."""
+    from tqdm import tqdm
+
+    from models import uplift_registry
+    from models.uplift_runs import evaluate_table
+
+    with stdout_to_stderr() if as_json else contextlib.nullcontext():
+        try:
+            if dataset == "simulated":
+                from models.uplift_simulated import simulated_uplift
+
+                data = simulated_uplift(customers, days, seed, progress=not as_json)
+                table, names, cats, source = data.table, data.feature_names, data.categorical, data.source
+            else:
+                from models.uplift_data import read_uplift_table
+
+                table, names, cats, source = read_uplift_table(Path(dataset))
+            with tqdm(total=bootstrap, desc="bootstrap", unit="resample", disable=as_json) as bar:
+                summary, model = evaluate_table(table, names, cats, holdout_share=holdout_share, budget=budget,
+                                                n_boot=bootstrap, seed=seed, progress=bar)
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(str(exc))
+    summary["dataset"] = source
+    if save or promote or force:
+        root = _registry_dir(registry_dir)
+        version = uplift_registry.save(root, model, metrics={k: summary[k] for k in summary if k.startswith(
+            ("qini", "auuc", "oracle", "retained"))}, fingerprint=summary["fingerprint"], extra={"dataset": source})
+        summary["version"] = version
+        if promote or force:
+            result = uplift_registry.promote(root, version, force=force)
+            summary["promoted"], summary["promotion"] = result.promoted, result.reason
+    if as_json:
+        typer.echo(json.dumps(json_ready(summary)))
+        return
+    _print_uplift(summary)
+
+
+def _print_uplift(summary: dict[str, Any]) -> None:
+    table = Table(title=f"targeting policies on {summary['rows_test']:,} held-out rows "
+                        f"({summary['customers_test']:,} customers), budget {summary['budget_share']:.0%}")
+    for column in ("policy", "qini", f"{summary['confidence']:.0%} interval", "retained / 1,000 messages"):
+        table.add_column(column, justify="right" if column != "policy" else "left")
+    retained = summary["retained_per_1000_messages"]
+    rows = [("uplift model", "qini", "uplift"), ("churn risk", "qini_risk_targeting", "risk"),
+            ("random", "qini_random", "random"), ("oracle (true effect)", "oracle_qini", "oracle")]
+    for label, key, name in rows:
+        if key not in summary:
+            continue
+        lo, hi = summary.get(f"{key}_interval", [float("nan")] * 2)
+        table.add_row(label, f"{summary[key]:.5f}", f"[{lo:.5f}, {hi:.5f}]", f"{retained.get(name, float('nan')):.1f}")
+    Console().print(table)
+    Console().print(f"mean uplift predicted {summary['predicted_mean_uplift']:+.4f}, measured "
+                    f"{summary['measured_mean_uplift']:+.4f}; retained per 1,000 from {summary['retained_per_1000_basis']}")
+    if "version" in summary:
+        Console().print(f"stored uplift version {summary['version']}"
+                        + (f"; {'promoted' if summary.get('promoted') else 'not promoted'}: {summary['promotion']}"
+                           if "promotion" in summary else ""))
+
+
 @app.command("list")
 def list_command(registry_dir: Optional[Path] = typer.Option(None, "--registry", help=HELP["registry"])) -> None:
     """Versions in the registry, the serving one marked."""

@@ -121,3 +121,33 @@ class UpliftScorer:
         treated = self._cal_treated.apply(self.model.treated.booster.predict(matrix, raw_score=True))
         control = self._cal_control.apply(self.model.control.booster.predict(matrix, raw_score=True))
         return treated - control
+
+
+class ScorerWithUplift:
+    """The churn scorer plus the uplift scorer behind one ``score``: what the decision stage serves.
+
+    ``uplift_points(vector)`` takes the churn scorer's feature vector (reordered when the uplift
+    model was trained on another order) and returns uplift in probability points.
+    """
+
+    def __init__(self, churn: Any, uplift: UpliftScorer) -> None:
+        self.churn, self.uplift_scorer = churn, uplift
+        self.feature_names = list(churn.feature_names)
+        self.version = getattr(churn, "version", None)
+        position = {name: i for i, name in enumerate(self.feature_names)}
+        missing = [name for name in uplift.feature_names if name not in position]
+        if missing:
+            raise ValueError(f"the uplift model needs features the churn scorer does not take: {missing[:5]}")
+        order = [position[name] for name in uplift.feature_names]
+        self._order = None if order == list(range(len(self.feature_names))) else order
+
+    def score(self, vector: Sequence[float], **kwargs: Any) -> Any:
+        """The churn scorer's ``Score``."""
+        return self.churn.score(vector, **kwargs)
+
+    def uplift_points(self, vector: Sequence[float]) -> float:
+        """Uplift in probability points for the churn scorer's vector."""
+        x = vector.tolist() if isinstance(vector, np.ndarray) else vector
+        if self._order is not None:
+            x = [x[i] for i in self._order]
+        return 100.0 * self.uplift_scorer.uplift(x)

@@ -11,7 +11,8 @@ A condition is plain data, so it validates, diffs and renders in an editor::
 
 ``field`` is a dotted path rooted at ``signal`` (the signal's attributes, plus ``kind``,
 ``reason``, ``customer_id`` and ``episode_key``), ``customer`` (the customer facts) or ``risk``
-(``probability``, ``bucket``). A missing field makes every comparison false except
+(``probability``, ``bucket``, ``uplift`` in probability points: a rule using it must keep a
+holdout, see ``rule.Rule``). A missing field makes every comparison false except
 ``missing``; a value of the wrong type (text compared with ``>``) is false too, never an error,
 so one odd signal cannot stop the stream.
 """
@@ -36,7 +37,7 @@ class _Node(BaseModel):
 class Comparison(_Node):
     """``{field, op, value}``: compare one field with a literal value."""
 
-    field: str = Field(pattern=FIELD_PATTERN, description="signal.<attr>, customer.<fact> or risk.<probability|bucket>")
+    field: str = Field(pattern=FIELD_PATTERN, description="signal.<attr>, customer.<fact> or risk.<probability|bucket|uplift>")
     op: Op
     value: Any = None
 
@@ -134,6 +135,22 @@ def _compare(op: str, actual: Any, expected: Any) -> bool:
     if op == ">":
         return actual > expected
     return actual >= expected
+
+
+UPLIFT_FIELD = "risk.uplift"
+
+
+def fields_of(condition: Condition | None) -> set[str]:
+    """Every field a condition tree reads."""
+    if condition is None:
+        return set()
+    if isinstance(condition, AllOf):
+        return set().union(*(fields_of(child) for child in condition.all_)) if condition.all_ else set()
+    if isinstance(condition, AnyOf):
+        return set().union(*(fields_of(child) for child in condition.any_))
+    if isinstance(condition, Not):
+        return fields_of(condition.not_)
+    return {condition.field}
 
 
 def evaluate(condition: Condition | None, context: Mapping[str, Any]) -> bool:

@@ -107,6 +107,7 @@ class Decision(BaseModel):
     risk: float | None = None
     risk_bucket: str | None = None
     drivers: tuple[tuple[str, float], ...] = ()
+    uplift: float | None = None  # predicted uplift in probability points (None: no uplift model served)
     decided_at: AwareDatetime
     # Set on the decision a quiet-hours deferral job takes when it runs: the defer it releases.
     deferred_from: str | None = None
@@ -147,6 +148,7 @@ def _decision(signal: Signal, verdict: Verdict, customer: Mapping[str, Any], ris
         risk=risk.probability,
         risk_bucket=risk.bucket,
         drivers=risk.drivers,
+        uplift=risk.uplift,
         decided_at=now,
         snapshot=DecisionSnapshot.of(signal, customer) if verdict.outcome in MESSAGE_OUTCOMES else None,
     )
@@ -197,6 +199,7 @@ def decide(
             risk=scored.probability,
             risk_bucket=scored.bucket,
             drivers=scored.drivers,
+            uplift=scored.uplift,
             decided_at=now,
         )
     ]

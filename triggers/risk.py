@@ -1,4 +1,9 @@
-"""The risk score as the triggers stage sees it: probability, bucket and top drivers."""
+"""The risk score as the triggers stage sees it: probability, bucket, top drivers and the uplift.
+
+``uplift`` is the served uplift model's estimate for this customer, in probability POINTS
+(``P(goal | messaged) - P(goal | held out)`` times 100; negative when a message would hurt),
+None when no uplift model is served.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ class Risk(BaseModel):
     probability: float | None = None
     bucket: str | None = None
     drivers: tuple[tuple[str, float], ...] = ()
+    uplift: float | None = None
 
     @field_validator("drivers", mode="before")
     @classmethod
@@ -43,8 +49,9 @@ class Risk(BaseModel):
             probability=getattr(value, "probability", None),
             bucket=getattr(value, "bucket", None),
             drivers=getattr(value, "drivers", ()) or (),
+            uplift=getattr(value, "uplift", None),
         )
 
     def context(self) -> dict[str, Any]:
         """The ``risk.*`` fields rule conditions can read."""
-        return {"probability": self.probability, "bucket": self.bucket}
+        return {"probability": self.probability, "bucket": self.bucket, "uplift": self.uplift}

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from signals.events import GOAL_EVENT_TYPES
 from signals.signal import SignalKind
-from triggers.conditions import Condition
+from triggers.conditions import UPLIFT_FIELD, Condition, fields_of
 from triggers.durations import Duration
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
@@ -128,6 +128,10 @@ class Rule(_Strict):
             raise ValueError("bypass_caps is only allowed for topic service")
         if self.relevance <= dt.timedelta(0):
             raise ValueError("relevance must be longer than 0s")
+        if self.holdout_pct <= 0 and UPLIFT_FIELD in fields_of(self.when):
+            # Targeting by uplift without a holdout would stop measuring the effect the model learns from.
+            raise ValueError(f"a rule whose conditions use {UPLIFT_FIELD} must keep a holdout: set holdout_pct "
+                             "above 0 (e.g. 5) so its effect stays measurable and the uplift model keeps learning")
         return self
 
     @property

@@ -70,7 +70,9 @@ class UpstreamConsent(ConsentSource):
 
 
 class ScorerLike(Protocol):
-    """What ``models.scorer.Scorer`` offers: ``feature_names`` and ``score(vector)``."""
+    """What ``models.scorer.Scorer`` offers: ``feature_names`` and ``score(vector)``.
+
+    One that also has ``uplift_points(vector)`` (``models.uplift.ScorerWithUplift``) fills ``Risk.uplift``."""
 
     feature_names: Sequence[str]
 
@@ -94,4 +96,9 @@ def score_context(scorer: ScorerLike | None, context: Mapping[str, Any]) -> Risk
     features = context.get("features") if isinstance(context, Mapping) else None
     if scorer is None or not isinstance(features, Mapping) or not features:
         return Risk()
-    return Risk.coerce(scorer.score(feature_vector(features, scorer.feature_names)))
+    vector = feature_vector(features, scorer.feature_names)
+    risk = Risk.coerce(scorer.score(vector))
+    uplift_points = getattr(scorer, "uplift_points", None)  # a scorer serving an uplift model too
+    if callable(uplift_points):
+        risk = risk.model_copy(update={"uplift": uplift_points(vector)})
+    return risk

@@ -97,3 +97,20 @@ def test_deterministic_coin():
     share = sum(in_share(k, 0.3, "s") for k in keys) / len(keys)
     assert share == pytest.approx(0.3, abs=0.015)
     assert [in_share(k, 0.3, "s") for k in keys[:100]] == [in_share(k, 0.3, "s") for k in keys[:100]]
+
+
+def test_serving_model_carries_the_promoted_uplift_model(fitted, tmp_path):
+    from models import registry
+    from models.train import fit
+
+    table, model = fitted
+    churn = fit(table, OUTCOME, feature_names=FEATURES).model
+    registry.promote(tmp_path, registry.save(tmp_path, churn, metrics={"auc": 0.6, "brier": 0.2}, fingerprint="c" * 8))
+    serving = registry.ServingModel(tmp_path, expect_features=None, check_interval=0.0)
+    assert not hasattr(serving.scorer, "uplift_points")  # no uplift model promoted yet
+    uplift_registry.promote(tmp_path, uplift_registry.save(tmp_path, model, metrics={"qini": 0.01},
+                                                           fingerprint="d" * 8))
+    scorer = serving.scorer  # the uplift pointer changed: reloaded
+    vector = model.treated.encode(table.head(1))[0].tolist()
+    assert scorer.uplift_points(vector) == pytest.approx(100 * model.predict(table.head(1))[0], abs=1e-6)
+    assert scorer.score(vector, drivers=False).probability == pytest.approx(churn.predict(table.head(1))[0])
