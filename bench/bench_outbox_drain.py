@@ -113,6 +113,11 @@ def main() -> None:
               f"{run['duplicates']:>11} {run['states']}")
     print(f"ratio pool / baseline: {ratio:.2f}x; goal >= {GOAL:.0f} msgs/s with 0 duplicates: "
           f"{'met' if pooled['per_second'] >= GOAL and pooled['duplicates'] == 0 else 'NOT met'} (shared machine)")
+    # What is left once the provider's latency overlaps: the rows' own database work, in one thread.
+    own = 1000 / baseline["per_second"] - args.latency_ms
+    print(f"per message: {1000 / baseline['per_second']:.1f} ms one at a time = {args.latency_ms:.0f} ms provider + "
+          f"{own:.1f} ms checks, draft and three commits in the sender's thread; with the pool "
+          f"{1000 / pooled['per_second']:.1f} ms, i.e. that database work is now the bound")
 
 
 if __name__ == "__main__":

@@ -61,9 +61,9 @@ from tests.integration.conftest import PG_HOST, PG_PORT, postgres_reachable
 from tests.service_process import RetainService
 from triggers.records import DecisionRecord
 
-pytestmark = [pytest.mark.integration, pytest.mark.chaos]
-
 LONG = os.environ.get("RETAIN_CHAOS_LONG") == "1"
+
+pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.timeout(1200 if LONG else 300)]
 
 
 @dataclass(frozen=True)
@@ -410,10 +410,14 @@ def _check(engine: Engine, service: RetainService, seed: int, events: list[dict[
     assert customers == set(profiles), f"every acknowledged profile projected (seed {seed})"
     per_pair = Counter((signal_id, rule_id) for _, signal_id, rule_id, _ in decisions)
     assert max(per_pair.values(), default=1) == 1, f"one decision per (signal, rule) (seed {seed})"
-    engaging = {decision_id for decision_id, _, _, outcome in decisions if outcome in MESSAGE_OUTCOMES}
+    outcomes = {decision_id: outcome for decision_id, _, _, outcome in decisions}
+    engaging = {decision_id for decision_id, outcome in outcomes.items() if outcome == "engage"}
     per_decision = Counter(decision_id for decision_id, *_ in rows)
-    assert set(per_decision) == engaging and max(per_decision.values(), default=1) == 1, \
-        f"one outbox row per engaging decision (seed {seed})"
+    # Every engage decision has its one row; a deferred one (SMS in quiet hours) gets it when it is due.
+    assert engaging <= set(per_decision), \
+        f"seed {seed}: engage decisions without an outbox row: {sorted(engaging - set(per_decision))}"
+    assert all(outcomes.get(d) in MESSAGE_OUTCOMES for d in per_decision), f"rows of other decisions (seed {seed})"
+    assert max(per_decision.values(), default=1) == 1, f"one outbox row per decision (seed {seed})"
 
     mail_ids = Counter(m["custom_args"]["message_id"] for m in sendgrid.accepted)
     sms_sids = Counter(m["sid"] for m in twilio.accepted)
@@ -430,7 +434,7 @@ def _check(engine: Engine, service: RetainService, seed: int, events: list[dict[
         "kill -9 after batches": kills, "database outages": outages, "connection errors seen": feeder.errors, "batches refused (5xx)":
         feeder.refused, "opt-outs (STOP / one-click)": f"{len(stop_customers)} / {len(unsubscribe_customers)}",
         "signals live": sum(_stored(engine).values()), "signals replay": sum(want.values()),
-        "decisions": len(decisions), "engaging": len(engaging), "outbox rows": len(rows),
+        "decisions": len(decisions), "decision outcomes": dict(Counter(outcomes.values())), "outbox rows": len(rows),
         "outbox states": dict(states), "sends email": len(sendgrid.accepted), "sends sms": len(twilio.accepted),
         "duplicate sends": duplicates, "sends after opt-out": len(after_opt_out),
     }
