@@ -15,19 +15,6 @@ the same ``wait_first`` race Faust uses, so a blocked delivery is still abandone
 stop. ``EagerConsumer._drain_messages`` is faust-streaming 0.15.3's loop with that one call
 changed (``tests/unit/test_stream_consumer.py`` fails if the upstream loop changes).
 
-``EagerConsumer.seek_to_committed`` also closes a hole that loses records on a group with no
-committed offset. Faust drops records it fetched but did not deliver (``Consumer.getmany`` stops
-at a flow suspension or a generation change, skips partitions not active; a delivery is abandoned
-on a rebalance) and relies on ``perform_seek`` ("seek back to committed offsets") to fetch them
-again. aiokafka's ``seek_to_committed`` does not seek a partition without a commit, so the
-position stays past the dropped records and they are never read in this process. Every start of
-the single-box mode is such a group (the memory broker is empty), so an acknowledged, relayed
-event could stay unfolded (``tests/integration/test_single_box_recovery.py`` caught it under
-load: 3 relayed, 2 folded, the missing one the second record of a partition). A stream partition
-without a commit is now sought to its beginning, where ``auto_offset_reset=earliest`` would have
-started; records delivered before are delivered again and dropped by the fold's ``event_id``
-dedup. Changelog partitions are left to the table recovery, which seeks them itself.
-
 ``RetainApp`` is ``faust.App`` whose ``kafka://`` transport uses this consumer.
 """
 
@@ -35,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import types
-from collections.abc import Mapping
 from typing import Any, Coroutine, Generator, cast
 
 import faust
@@ -84,16 +70,7 @@ async def deliver(consumer: Any, delivery: Coroutine[Any, Any, Any]) -> None:
 
 
 class EagerConsumer(aiokafka_driver.Consumer):
-    """Faust's aiokafka consumer, delivering records with ``deliver``; never skips an uncommitted partition."""
-
-    async def seek_to_committed(self) -> Mapping[Any, int]:
-        """Seek to the committed offsets, and stream partitions without one to their beginning (see above)."""
-        committed = await super().seek_to_committed()
-        changelogs = self.app.tables.changelog_topics
-        never_committed = [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
-        if never_committed:
-            await self._thread.seek_to_beginning(*never_committed)
-        return committed
+    """Faust's aiokafka consumer, delivering records with ``deliver``."""
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - ported loop
         # Ported from faust-streaming 0.15.3 Consumer._drain_messages; the only change is

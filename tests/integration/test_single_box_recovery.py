@@ -167,7 +167,7 @@ class Stage:
         return (f"relayed {self.relay.relayed} (offsets {self.relay._offsets}), folded "
                 f"{self.worker.agents.counters.events} (next offsets {self.worker.agents._next_offset}), "
                 f"consumer read offsets {dict(consumer._read_offset)}, committed {dict(consumer._committed_offset)}, "
-                f"assigned {sorted(consumer.assignment())}")
+                f"assigned {sorted(consumer.assignment())}, worker health {self.worker.agents.health.problems()}")
 
     def states(self) -> dict[bytes, dict]:
         return {key: value for key, value in self.worker.agents.table.data.items()}

@@ -121,34 +121,3 @@ def test_kafka_apps_use_the_eager_transport_and_others_stay_stock():
     assert app.transport.Consumer is EagerConsumer
     stock = create_app(Settings(), broker_url="kafka://127.0.0.1:9", app_id="t-stock", app_type=faust.App)
     assert type(stock.transport) is aiokafka_driver.Transport
-
-
-class FakeConsumerThread:
-    """The consumer thread ``seek_to_committed`` talks to: commits per partition, seeks recorded."""
-
-    def __init__(self, committed: dict) -> None:
-        self.committed = committed
-        self.sought_to_beginning: list = []
-
-    async def seek_to_committed(self) -> dict:
-        return dict(self.committed)
-
-    async def seek_to_beginning(self, *partitions) -> None:
-        self.sought_to_beginning.extend(partitions)
-
-
-async def test_a_stream_partition_without_a_commit_is_read_again_from_its_beginning():
-    # Faust drops fetched records it did not deliver and "seeks back to committed offsets"; with
-    # no commit (a fresh group: every single-box start) aiokafka does not move, and they were lost.
-    from aiokafka import TopicPartition
-    from types import SimpleNamespace
-
-    never, committed, changelog = (TopicPartition("events", 1), TopicPartition("events", 0),
-                                   TopicPartition("app-customer_state-changelog", 0))
-    consumer = object.__new__(EagerConsumer)
-    consumer._thread = FakeConsumerThread({never: None, committed: 5, changelog: None})
-    consumer.app = SimpleNamespace(tables=SimpleNamespace(changelog_topics={changelog.topic}))
-    assert await consumer.seek_to_committed() == {never: None, committed: 5, changelog: None}
-    # Only the stream partition without a commit: the committed one is where aiokafka put it,
-    # and the table recovery seeks changelog partitions itself.
-    assert consumer._thread.sought_to_beginning == [never]
