@@ -15,7 +15,6 @@ are provider opt-out events (unsubscribe, STOP) attributed to the rule.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from collections import defaultdict
 from typing import Any, Iterator
@@ -31,17 +30,12 @@ from retain.console.results import RuleResult, rule_results
 from signals.records import GoalEventRecord
 from triggers.records import DecisionRecord, RuleVersionRecord
 from triggers.rule import DEFAULT_GOALS, Goal, Rule
+from triggers.uplift_data import reached_goal  # the outcome definition, written once (also trains uplift)
 
 # (rule_id, group, customer_id, at, topic, rule_version, decided_at): one sent message or one holdout decision.
 Exposure = tuple[str, str, str, dt.datetime, str | None, int | None, dt.datetime | None]
 # (rule_id, version) -> [(first_seen_at, goal)], oldest first.
 VersionGoals = dict[tuple[str, int], list[tuple[dt.datetime, Goal]]]
-
-
-def reached_goal(at: dt.datetime, within: dt.timedelta, times: list[dt.datetime]) -> bool:
-    """True when a time in the sorted ``times`` lies after ``at`` and no later than ``at + within``."""
-    i = bisect.bisect_right(times, at)
-    return i < len(times) and times[i] <= at + within
 
 
 def default_goal(topic: str | None) -> Goal:
