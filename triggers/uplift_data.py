@@ -47,6 +47,7 @@ class Exposure:
     goal: Goal
     features: Mapping[str, Any] | None
     uplift: float | None = None  # what the served uplift model predicted (points), if any
+    risk: float | None = None  # the churn risk the decision saw, if scored
 
 
 def outcome_of(exposure: Exposure, goal_times: GoalTimes) -> bool:
@@ -64,11 +65,12 @@ def uplift_rows(exposures: Iterable[Exposure], goal_times: GoalTimes, feature_na
             continue
         row: dict[str, Any] = {"rule_id": e.rule_id, "rule_version": e.rule_version, "customer_id": e.customer_id,
                                "decided_at": e.decided_at, "treated": int(e.treated),
-                               "outcome": int(outcome_of(e, goal_times)), "predicted_uplift": e.uplift}
+                               "outcome": int(outcome_of(e, goal_times)), "predicted_uplift": e.uplift,
+                               "risk": e.risk}
         row.update({name: e.features.get(name) for name in feature_names})
         rows.append(row)
     columns = ["rule_id", "rule_version", "customer_id", "decided_at", "treated", "outcome", "predicted_uplift",
-               *feature_names]
+               "risk", *feature_names]
     table = pd.DataFrame(rows, columns=columns)
     table.attrs["retain"] = {"feature_names": list(feature_names), "kind": "uplift"}
     return table
@@ -79,7 +81,7 @@ def exposure_of(decision: Any, goal: Goal) -> Exposure | None:
     if decision.rule_id is None or decision.outcome not in (Outcome.ENGAGE, Outcome.DEFER, Outcome.HOLDOUT):
         return None
     return Exposure(decision.rule_id, decision.rule_version, decision.customer_id, decision.decided_at,
-                    decision.outcome != Outcome.HOLDOUT, goal, decision.features, decision.uplift)
+                    decision.outcome != Outcome.HOLDOUT, goal, decision.features, decision.uplift, decision.risk)
 
 
 class GoalTimesCollector:
