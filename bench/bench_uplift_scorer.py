@@ -16,22 +16,13 @@ import argparse
 import time
 
 import numpy as np
-from tqdm import tqdm
 
 from models.scorer import Scorer
 from models.train import Splits, TrainConfig, fit_booster
 from models.uplift import ScorerWithUplift, UpliftScorer, fit_uplift, split_by_customer
 from models.uplift_simulated import simulated_uplift
 
-
-def p50_us(fn, rows, desc):
-    """Median wall time of ``fn(row)`` in microseconds."""
-    times = np.empty(len(rows))
-    for i, row in enumerate(tqdm(rows, desc=desc, leave=False)):
-        start = time.perf_counter_ns()
-        fn(row)
-        times[i] = time.perf_counter_ns() - start
-    return float(np.median(times)) / 1000
+from bench_scorer import p50_us  # the churn bench's timer (bench/ is on sys.path when run as a script)
 
 
 def rows_per_second(fn, matrix) -> float:
