@@ -136,11 +136,16 @@ def load(root: str | Path, version: str) -> RegisteredModel:
     if not (path / "card.json").exists():
         raise FileNotFoundError(f"no model version {version!r} in {root}")
     card = json.loads((path / "card.json").read_text())
-    booster = lgb.Booster(model_str=(path / "model.txt").read_text())
-    calibrator = Calibrator.from_dict(json.loads((path / "calibrator.json").read_text()))
-    model = TrainedModel(booster, calibrator, card["feature_names"], card["categorical"], card["categories"],
-                         card["params"], card["best_iteration"])
+    model = read_trained(path / "model.txt", path / "calibrator.json", card, card["best_iteration"])
     return RegisteredModel(version, model, card)
+
+
+def read_trained(model_file: Path, calibrator_file: Path, card: dict[str, Any], best_iteration: int) -> TrainedModel:
+    """A stored booster and calibrator with the feature facts of its card (churn models and uplift arms)."""
+    booster = lgb.Booster(model_str=model_file.read_text())
+    calibrator = Calibrator.from_dict(json.loads(calibrator_file.read_text()))
+    return TrainedModel(booster, calibrator, card["feature_names"], card["categorical"], card["categories"],
+                        card["params"], best_iteration)
 
 
 def promoted_version(root: str | Path) -> str | None:

@@ -22,12 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
-
 from infra.private_files import open_private, private_dir
 from models import registry
-from models.calibration import Calibrator
-from models.train import TrainedModel
 from models.uplift import UpliftModel, UpliftScorer
 
 FOLDER = "uplift"
@@ -93,12 +89,8 @@ def load(root: str | Path, version: str) -> RegisteredUplift:
     if not (path / "card.json").exists():
         raise FileNotFoundError(f"no uplift model version {version!r} in {root}")
     card = json.loads((path / "card.json").read_text())
-    arms = []
-    for name in ARMS:
-        booster = lgb.Booster(model_str=(path / f"{name}.txt").read_text())
-        calibrator = Calibrator.from_dict(json.loads((path / f"{name}_calibrator.json").read_text()))
-        arms.append(TrainedModel(booster, calibrator, card["feature_names"], card["categorical"], card["categories"],
-                                 card["params"], card["best_iteration"][name]))
+    arms = [registry.read_trained(path / f"{name}.txt", path / f"{name}_calibrator.json", card,
+                                  card["best_iteration"][name]) for name in ARMS]
     return RegisteredUplift(version, UpliftModel(*arms), card)
 
 

@@ -52,6 +52,18 @@ def schema(
     typer.echo(f"wrote {write}")
 
 
+def _rules_and_events(path: Path, events: Path):
+    """The rule set at ``path`` (exit 1 with every error) after checking the events file exists."""
+    ruleset, errors = check_rules(path)
+    if errors or ruleset is None:
+        for error in errors:
+            typer.echo(str(error), err=True)
+        raise typer.Exit(code=1)
+    if not events.exists() or events.suffix not in (".jsonl", ".parquet"):
+        raise typer.BadParameter(f"{events}: need an existing .jsonl or .parquet file", param_hint="--events")
+    return ruleset
+
+
 @app.command()
 def backtest(
     path: Path = typer.Argument(..., help="a rule file or a folder of *.yaml / *.yml files"),
@@ -72,13 +84,7 @@ def backtest(
     from triggers.backtest_cli import load_scorer, print_report, raw_events
     from triggers.policy import PolicyConfig
 
-    ruleset, errors = check_rules(path)
-    if errors or ruleset is None:
-        for error in errors:
-            typer.echo(str(error), err=True)
-        raise typer.Exit(code=1)
-    if not events.exists() or events.suffix not in (".jsonl", ".parquet"):
-        raise typer.BadParameter(f"{events}: need an existing .jsonl or .parquet file", param_hint="--events")
+    ruleset = _rules_and_events(path, events)
     settings = Settings()
     scorer, model_line = (None, "risk scores off (--no-model)") if no_model else load_scorer(model, settings.serving)
     config = PolicyConfig.from_settings(settings.policy)
@@ -128,13 +134,7 @@ def uplift_data(
     from triggers.policy import PolicyConfig
     from triggers.uplift_data import backtest_uplift_rows
 
-    ruleset, errors = check_rules(path)
-    if errors or ruleset is None:
-        for error in errors:
-            typer.echo(str(error), err=True)
-        raise typer.Exit(code=1)
-    if not events.exists() or events.suffix not in (".jsonl", ".parquet"):
-        raise typer.BadParameter(f"{events}: need an existing .jsonl or .parquet file", param_hint="--events")
+    ruleset = _rules_and_events(path, events)
     try:
         check_table_path(out)
     except ValueError as exc:
