@@ -129,7 +129,8 @@ def uplift_data(
     """Uplift training rows from a backtest: engage/holdout decisions, features, goal reached in the window."""
     from signals import features as feature_spec
     from infra.settings import Settings
-    from models.table_file import check_table_path, write_table
+    from models.table_file import check_table_path
+    from models.uplift_data import write_uplift_table
     from triggers.backtest_cli import raw_events
     from triggers.policy import PolicyConfig
     from triggers.uplift_data import backtest_uplift_rows
@@ -143,6 +144,4 @@ def uplift_data(
     names = list(feature_spec.from_settings(settings.serving.features).FEATURE_NAMES)
     rows = backtest_uplift_rows(raw_events(events, progress=True), ruleset, names,
                                 policy_config=PolicyConfig.from_settings(settings.policy))
-    write_table(rows, out, rows.attrs["retain"])
-    typer.echo(f"{len(rows):,} rows ({int(rows['treated'].sum()):,} messaged, "
-               f"{int((1 - rows['treated']).sum()):,} held out) -> {out}", err=True)
+    typer.echo(write_uplift_table(rows, out), err=True)
