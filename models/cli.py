@@ -412,6 +412,11 @@ def _print_uplift(summary: dict[str, Any]) -> None:
     Console().print(table)
     Console().print(f"mean uplift predicted {summary['predicted_mean_uplift']:+.4f}, measured "
                     f"{summary['measured_mean_uplift']:+.4f}; retained per 1,000 from {summary['retained_per_1000_basis']}")
+    bins = summary.get("uplift_calibration") or []
+    if bins:
+        text = ", ".join(f"{b['predicted'] * 100:+.1f} -> " + ("n/a" if b["measured"] is None else
+                                                              f"{b['measured'] * 100:+.1f}") for b in bins)
+        Console().print(f"calibration by quintile of predicted uplift (points, predicted -> measured): {text}")
     if "version" in summary:
         Console().print(f"stored uplift version {summary['version']}"
                         + (f"; {'promoted' if summary.get('promoted') else 'not promoted'}: {summary['promotion']}"
