@@ -344,9 +344,9 @@ def promote_command(
 
 @app.command("evaluate-uplift")
 def evaluate_uplift(
-    dataset: Annotated[str, typer.Option("--dataset", help="'simulated' (the simulator's randomised messages, "
-                                         "with true effects) or an uplift table file (from `retain rules "
-                                         "uplift-data`)")] = "simulated",
+    dataset: Annotated[str, typer.Option("--dataset", help=HELP["dataset"] + " (here: 'simulated', the "
+                                         "simulator's randomised messages with true effects, or an uplift table "
+                                         "from `retain rules uplift-data`)")] = "simulated",
     as_json: Annotated[bool, typer.Option("--json", help=HELP["json"])] = False,
     budget: Annotated[float, typer.Option("--budget", min=0.01, max=1.0,
                                           help="message budget: the share of held-out rows messaged")] = 0.2,
@@ -355,7 +355,7 @@ def evaluate_uplift(
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=10, help="bootstrap resamples")] = 200,
     registry_dir: Annotated[Optional[Path], typer.Option("--registry", help=HELP["registry"])] = None,
     save: Annotated[bool, typer.Option(help="store the model as a new uplift version in the registry")] = False,
-    promote: Annotated[bool, typer.Option(help="store it and try to promote it (gated on Qini)")] = False,
+    promote: Annotated[bool, typer.Option(help="try to promote the new version (gated on Qini; stored first)")] = False,
     force: Annotated[bool, typer.Option(help=HELP["force"])] = False,
     customers: CustomersOpt = 3000, days: DaysOpt = 150, seed: SeedOpt = 0,
 ) -> None:
@@ -412,6 +412,11 @@ def _print_uplift(summary: dict[str, Any]) -> None:
     Console().print(table)
     Console().print(f"mean uplift predicted {summary['predicted_mean_uplift']:+.4f}, measured "
                     f"{summary['measured_mean_uplift']:+.4f}; retained per 1,000 from {summary['retained_per_1000_basis']}")
+    bins = summary.get("uplift_calibration") or []
+    if bins:
+        text = ", ".join(f"{b['predicted'] * 100:+.1f} -> " + ("n/a" if b["measured"] is None else
+                                                              f"{b['measured'] * 100:+.1f}") for b in bins)
+        Console().print(f"calibration by quintile of predicted uplift (points, predicted -> measured): {text}")
     if "version" in summary:
         Console().print(f"stored uplift version {summary['version']}"
                         + (f"; {'promoted' if summary.get('promoted') else 'not promoted'}: {summary['promotion']}"

@@ -98,15 +98,7 @@ def save(
 ) -> str:
     """Store a trained model as a new version; returns the version id."""
     root = Path(root)
-    private_dir(root)
-    private_dir(root / "versions")
-    created = dt.datetime.now(dt.timezone.utc)
-    base = f"{created:%Y%m%dT%H%M%S}-{fingerprint[:8]}"
-    version, n = base, 1
-    while (root / "versions" / version).exists():
-        n += 1
-        version = f"{base}-{n}"
-    staging = Path(tempfile.mkdtemp(dir=root / "versions", prefix=".staging-"))
+    version, staging, created = new_version(root, fingerprint)
     with open_private(staging / "model.txt", "w") as handle:  # mkdtemp's folder and mkstemp's files are 0700/0600
         handle.write(model.booster.model_to_string())
     _write_json(staging / "calibrator.json", model.calibrator.to_dict())
@@ -125,22 +117,50 @@ def save(
         "promotions": [],
         **(extra or {}),
     }
+    return publish_version(root, version, staging, card)
+
+
+def new_version(root: Path, fingerprint: str) -> tuple[str, Path, dt.datetime]:
+    """(version id, private staging folder, creation time) for a new version under ``root/versions``."""
+    private_dir(root)
+    private_dir(root / "versions")
+    created = dt.datetime.now(dt.timezone.utc)
+    base = f"{created:%Y%m%dT%H%M%S}-{fingerprint[:8]}"
+    version, n = base, 1
+    while (root / "versions" / version).exists():
+        n += 1
+        version = f"{base}-{n}"
+    return version, Path(tempfile.mkdtemp(dir=root / "versions", prefix=".staging-")), created
+
+
+def publish_version(root: Path, version: str, staging: Path, card: dict[str, Any]) -> str:
+    """Write the card and move the staged folder into place in one rename (readers never see half)."""
     _write_json(staging / "card.json", card)
     os.replace(staging, root / "versions" / version)
     return version
 
 
+def read_card(root: Path, version: str, what: str = "model") -> tuple[Path, dict[str, Any]]:
+    """(folder, card) of a stored version; FileNotFoundError naming it when absent."""
+    path = root / "versions" / version
+    if not (path / "card.json").exists():
+        raise FileNotFoundError(f"no {what} version {version!r} in {root}")
+    return path, json.loads((path / "card.json").read_text())
+
+
 def load(root: str | Path, version: str) -> RegisteredModel:
     """Load one stored version."""
-    path = Path(root) / "versions" / version
-    if not (path / "card.json").exists():
-        raise FileNotFoundError(f"no model version {version!r} in {root}")
-    card = json.loads((path / "card.json").read_text())
-    booster = lgb.Booster(model_str=(path / "model.txt").read_text())
-    calibrator = Calibrator.from_dict(json.loads((path / "calibrator.json").read_text()))
-    model = TrainedModel(booster, calibrator, card["feature_names"], card["categorical"], card["categories"],
-                         card["params"], card["best_iteration"])
+    path, card = read_card(Path(root), version)
+    model = read_trained(path / "model.txt", path / "calibrator.json", card, card["best_iteration"])
     return RegisteredModel(version, model, card)
+
+
+def read_trained(model_file: Path, calibrator_file: Path, card: dict[str, Any], best_iteration: int) -> TrainedModel:
+    """A stored booster and calibrator with the feature facts of its card (churn models and uplift arms)."""
+    booster = lgb.Booster(model_str=model_file.read_text())
+    calibrator = Calibrator.from_dict(json.loads(calibrator_file.read_text()))
+    return TrainedModel(booster, calibrator, card["feature_names"], card["categorical"], card["categories"],
+                        card["params"], best_iteration)
 
 
 def promoted_version(root: str | Path) -> str | None:

@@ -29,3 +29,12 @@ def read_uplift_table(path: Path) -> tuple[pd.DataFrame, list[str], list[str], d
     meta = table.attrs.get("retain", {})
     names = meta.get("feature_names") or [c for c in table.columns if c not in KEY_COLUMNS]
     return table, list(names), list(meta.get("categorical", [])), {"table": str(path)}
+
+
+def write_uplift_table(rows: pd.DataFrame, out: Path) -> str:
+    """Write an uplift table (``triggers.uplift_data.uplift_rows``) with its metadata; the line to tell the user."""
+    from models.table_file import write_table
+
+    write_table(rows, out, rows.attrs["retain"])
+    messaged = int(rows["treated"].sum())
+    return f"{len(rows):,} rows ({messaged:,} messaged, {len(rows) - messaged:,} held out) -> {out}"

@@ -96,3 +96,23 @@ def compare(scores: Mapping[str, np.ndarray], treated: np.ndarray, outcome: np.n
                                                    outcome=outcome),
         }
     return out
+
+
+def uplift_calibration(predicted: np.ndarray, treated: np.ndarray, outcome: np.ndarray,
+                       bins: int = 5) -> list[dict[str, float]]:
+    """Predicted vs measured uplift per quantile bin of the prediction (lowest first).
+
+    Measured is the messaged-minus-held-out good-outcome rate in the bin (None when an arm is
+    empty): a calibrated model's bins lie near the diagonal, within the noise of their sizes.
+    """
+    predicted, treated, outcome = np.asarray(predicted, float), np.asarray(treated), np.asarray(outcome)
+    order = np.argsort(predicted, kind="stable")
+    out = []
+    for part in np.array_split(order, bins):
+        if len(part) == 0:
+            continue
+        t, y = treated[part], outcome[part]
+        measured = (float(y[t == 1].mean() - y[t == 0].mean())
+                    if (t == 1).any() and (t == 0).any() else None)
+        out.append({"predicted": float(predicted[part].mean()), "measured": measured, "rows": int(len(part))})
+    return out

@@ -14,20 +14,13 @@ lower, within ``tolerance``) on the metrics its card records, its feature list m
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
-
 from infra.private_files import open_private, private_dir
 from models import registry
-from models.calibration import Calibrator
-from models.train import TrainedModel
 from models.uplift import UpliftModel, UpliftScorer
 
 FOLDER = "uplift"
@@ -56,16 +49,8 @@ def save(root: str | Path, model: UpliftModel, *, metrics: dict[str, Any], finge
          extra: dict[str, Any] | None = None) -> str:
     """Store an uplift model as a new version under ``root/uplift``; returns the version id."""
     base_dir = uplift_root(root)
-    private_dir(Path(root))
-    private_dir(base_dir)
-    private_dir(base_dir / "versions")
-    created = dt.datetime.now(dt.timezone.utc)
-    base = f"{created:%Y%m%dT%H%M%S}-{fingerprint[:8]}"
-    version, n = base, 1
-    while (base_dir / "versions" / version).exists():
-        n += 1
-        version = f"{base}-{n}"
-    staging = Path(tempfile.mkdtemp(dir=base_dir / "versions", prefix=".staging-"))
+    private_dir(Path(root))  # the registry folder itself stays owner-only too
+    version, staging, created = registry.new_version(base_dir, fingerprint)
     for name, arm in zip(ARMS, (model.treated, model.control)):
         with open_private(staging / f"{name}.txt", "w") as handle:
             handle.write(arm.booster.model_to_string())
@@ -81,24 +66,14 @@ def save(root: str | Path, model: UpliftModel, *, metrics: dict[str, Any], finge
         "output": "uplift = P(good outcome | messaged) - P(good outcome | held out), in probability",
         "library_versions": registry.library_versions(), "promotions": [], **(extra or {}),
     }
-    with open_private(staging / "card.json", "w") as handle:
-        json.dump(card, handle, indent=2, sort_keys=True, default=str)
-    os.replace(staging, base_dir / "versions" / version)
-    return version
+    return registry.publish_version(base_dir, version, staging, card)
 
 
 def load(root: str | Path, version: str) -> RegisteredUplift:
     """Load one stored uplift version."""
-    path = uplift_root(root) / "versions" / version
-    if not (path / "card.json").exists():
-        raise FileNotFoundError(f"no uplift model version {version!r} in {root}")
-    card = json.loads((path / "card.json").read_text())
-    arms = []
-    for name in ARMS:
-        booster = lgb.Booster(model_str=(path / f"{name}.txt").read_text())
-        calibrator = Calibrator.from_dict(json.loads((path / f"{name}_calibrator.json").read_text()))
-        arms.append(TrainedModel(booster, calibrator, card["feature_names"], card["categorical"], card["categories"],
-                                 card["params"], card["best_iteration"][name]))
+    path, card = registry.read_card(uplift_root(root), version, "uplift model")
+    arms = [registry.read_trained(path / f"{name}.txt", path / f"{name}_calibrator.json", card,
+                                  card["best_iteration"][name]) for name in ARMS]
     return RegisteredUplift(version, UpliftModel(*arms), card)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from models.dataset import fingerprint
 from models.train import Splits, TrainConfig, fit_booster
 from models.uplift import OUTCOME, TREATED, UpliftModel, fit_uplift, split_by_customer
-from models.uplift_eval import compare, qini_coefficient
+from models.uplift_eval import compare, qini_coefficient, uplift_calibration
 
 RANDOM_ORDERS = 20
 
@@ -44,6 +44,7 @@ def evaluate_table(table, feature_names, categorical, *, holdout_share: float = 
         "qini_random": result["random"]["qini"], "qini_random_interval": result["random"]["qini_interval"],
         "auuc": result["uplift"]["auuc"], "auuc_random": result["random"]["auuc"],
         "predicted_mean_uplift": float(scores["uplift"].mean()), "measured_mean_uplift": float(measured),
+        "uplift_calibration": uplift_calibration(scores["uplift"], treated, outcome),
         "budget_share": budget, "rows_train": int(len(train)), "rows_test": int(len(test)),
         "customers_test": result["customers"], "bootstrap": n_boot, "confidence": result["confidence"],
         "retained_per_1000_messages": {name: result[name]["retained_per_1000"] for name in scores},

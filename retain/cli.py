@@ -13,12 +13,14 @@ from rich.console import Console
 
 from infra.settings import ProductionSettingsError, Settings
 from retain.explain_cli import explain
+from retain.uplift_data_cli import uplift_data
 from simulator.cli import simulate
 
 app = typer.Typer(help="retain: proactive outreach and churn prevention on event streams.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 app.command("simulate", help="Write a simulated event history (and churn labels) to a file.")(simulate)
 app.command("explain", help="Why did (or didn't) a customer get a message? Their timeline.")(explain)
+app.command("uplift-data", help="Uplift training rows from the stored decisions (goal reached in the window).")(uplift_data)
 
 
 # Commands that run the service: after a restart their API must answer within seconds, so they do

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from signals.customer_fold import CustomerFold, ReplayFeatures, default_fold, replay
 from signals.events import parse_event
@@ -128,8 +128,16 @@ def run_backtest(
     scorer: ScorerLike | None = None,
     policy_config: PolicyConfig | None = None,
     fold: CustomerFold | None = None,
+    keep_features: bool = False,
+    on_decisions: Callable[[list[Decision]], None] | None = None,
+    watch: Callable[[Iterator[Any]], Iterator[Any]] | None = None,
 ) -> BacktestReport:
-    """Replay events through the real fold, scorer and policy; returns the aggregated report."""
+    """Replay events through the real fold, scorer and policy; returns the aggregated report.
+
+    ``keep_features`` folds the features even without a scorer (decisions then carry them),
+    ``on_decisions`` sees every signal's decisions, ``watch`` wraps the parsed event stream
+    (``triggers.uplift_data`` uses these three to build uplift rows from the same replay).
+    """
     config = policy_config or PolicyConfig()
     report = BacktestReport()
     for rule in rules:
@@ -138,13 +146,17 @@ def run_backtest(
     # The fold without its features: only scoring reads them, so they are folded aside (or not at all).
     without_features = CustomerFold(inner.detectors, allowed_lateness=inner.allowed_lateness,
                                     dedup_window=inner.dedup_window, features=None)
-    features = ReplayFeatures(inner.features) if scorer is not None and hasattr(inner.features, "vector") else None
+    wanted = scorer is not None or keep_features
+    features = ReplayFeatures(inner.features) if wanted and hasattr(inner.features, "vector") else None
+    events = parsed_events(raw_events, report)
     sends: dict[str, list[Decision]] = defaultdict(list)
-    for signal in replay(parsed_events(raw_events, report), without_features,
+    for signal in replay(watch(events) if watch is not None else events, without_features,
                          on_fold=features.on_fold if features is not None else None):
         values = features.values(signal.customer_id, signal.detected_at) if features is not None else None
         decisions = decide_offline(signal, rules, scorer, sends, config, features=values)
         report.add(signal, decisions)
+        if on_decisions is not None:
+            on_decisions(decisions)
     return report
 
 
@@ -167,6 +179,6 @@ def decide_offline(
     # A defer that expires at its release stops being a planned send once released.
     known = [d for d in past if not (d.defer_until is not None and d.defer_until <= now and expires_before_release(d))]
     decisions = decide(signal, rules, facts, score_context(scorer, context), history_from_decisions(known),
-                       UpstreamConsent.of(signal.customer_id, facts), now, config)
+                       UpstreamConsent.of(signal.customer_id, facts), now, config, features=features)
     past.extend(d for d in decisions if d.outcome in (Outcome.ENGAGE, Outcome.DEFER))
     return decisions

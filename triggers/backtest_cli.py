@@ -49,7 +49,14 @@ def load_scorer(model_dir: Path | None, serving: ServingModelSettings) -> tuple[
     if list(registered.model.feature_names) != list(spec.FEATURE_NAMES):
         return None, (f"model {registered.version} does not take the columns of the feature spec in force "
                       f"({spec.fingerprint}): rules see no risk score")
-    return registered.scorer(serving.risk_cut_points), f"model {registered.version} from {root}"
+    scorer, line = registered.scorer(serving.risk_cut_points), f"model {registered.version} from {root}"
+    from models import uplift_registry
+    from models.uplift import ScorerWithUplift
+
+    uplift = uplift_registry.load_promoted(root)
+    if uplift is not None and list(uplift.model.feature_names) == list(spec.FEATURE_NAMES):
+        return ScorerWithUplift(scorer, uplift.scorer()), f"{line}, uplift model {uplift.version}"
+    return scorer, line
 
 
 def _counts(counter: dict[str, int]) -> str:
@@ -79,3 +86,18 @@ def print_report(report: BacktestReport, console: Console, *, model_line: str) -
     console.print(f"signals matching several rules: {collisions['signals_matching_several_rules']:,}; "
                   f"superseded: {_counts(collisions['superseded'])}")
     console.print(f"[bold]{data['messages']:,} messages would go out[/] of {data['decisions']:,} decisions")
+
+
+def print_targeting(per_rule: dict[str, dict[str, Any]], console: Console) -> None:
+    """The risk-vs-uplift comparison at the same volume, one row per rule."""
+    table = Table(title="targeting at the same volume: risk > x vs uplift > y")
+    for column in ("rule", "messages", "x", "y (points)", "extra goals by risk", "extra goals by uplift", "overlap"):
+        table.add_column(column, justify="left" if column == "rule" else "right")
+    for rule_id, c in per_rule.items():
+        if c.get("uplift_threshold") is None:
+            table.add_row(rule_id, "0", f"{c['risk_threshold']:g}", "-", "-", "-", "-")
+            continue
+        table.add_row(rule_id, f"{c['messages']:,}", f"{c['risk_threshold']:g}", f"{c['uplift_threshold']:g}",
+                      f"{c['risk']['predicted_extra_goals']:.1f}", f"{c['uplift']['predicted_extra_goals']:.1f}",
+                      f"{c['overlap']:,}")
+    console.print(table)

@@ -108,6 +108,8 @@ class Decision(BaseModel):
     risk_bucket: str | None = None
     drivers: tuple[tuple[str, float], ...] = ()
     uplift: float | None = None  # predicted uplift in probability points (None: no uplift model served)
+    # Engage/defer/holdout: the features as of the decision (an uplift model's training row; None: not given).
+    features: dict[str, float | None] | None = None
     decided_at: AwareDatetime
     # Set on the decision a quiet-hours deferral job takes when it runs: the defer it releases.
     deferred_from: str | None = None
@@ -125,8 +127,9 @@ class Decision(BaseModel):
 
 
 def _decision(signal: Signal, verdict: Verdict, customer: Mapping[str, Any], risk: Risk, now: dt.datetime,
-              fingerprint: str | None) -> Decision:
+              fingerprint: str | None, features: Mapping[str, Any] | None) -> Decision:
     rule = verdict.rule
+    kept = verdict.outcome in MESSAGE_OUTCOMES or verdict.outcome == Outcome.HOLDOUT
     return Decision(
         decision_id=decision_id_for(signal.signal_id, rule.id),
         signal_id=signal.signal_id,
@@ -149,9 +152,21 @@ def _decision(signal: Signal, verdict: Verdict, customer: Mapping[str, Any], ris
         risk_bucket=risk.bucket,
         drivers=risk.drivers,
         uplift=risk.uplift,
+        features=_numbers(features) if kept and features else None,
         decided_at=now,
         snapshot=DecisionSnapshot.of(signal, customer) if verdict.outcome in MESSAGE_OUTCOMES else None,
     )
+
+
+def _numbers(features: Mapping[str, Any]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for name, value in features.items():
+        try:
+            number = float(value) if value is not None and not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        out[str(name)] = number if number is None or number == number else None  # nan -> None (JSON)
+    return out
 
 
 def decide(
@@ -165,11 +180,14 @@ def decide(
     policy_config: PolicyConfig | None = None,
     *,
     escalations: EscalationView | None = None,
+    features: Mapping[str, Any] | None = None,
 ) -> list[Decision]:
     """Match ``rules`` against the signal and apply the contact policy; one decision per matched rule.
 
     ``risk`` is a ``Risk``, a mapping or a scorer ``Score`` (probability, bucket, drivers).
     ``escalations`` is the conversation store's port (None: no replies are known).
+    ``features`` (name -> value, as scored) are kept on engage/defer/holdout decisions: with the
+    holdout's randomisation they are an uplift model's training rows (``triggers.uplift_data``).
     Decisions come in rank order (winner first); with no match, one ``no_rule_matched`` record.
     """
     if now.tzinfo is None:
@@ -183,7 +201,7 @@ def decide(
         escalations=escalations,
     )
     if verdicts:
-        return [_decision(signal, verdict, customer, scored, now, fingerprint) for verdict in verdicts]
+        return [_decision(signal, verdict, customer, scored, now, fingerprint, features) for verdict in verdicts]
     return [
         Decision(
             decision_id=decision_id_for(signal.signal_id, None),

@@ -81,7 +81,8 @@ class DecisionStage:
         history = self.history.history(session, signal.customer_id, now)
         escalations = self.escalations(session) if self.escalations is not None else None
         return decide(signal, self.rulebook.current, facts, risk, history,
-                      self.consent(signal.customer_id, facts), now, self.policy_config, escalations=escalations)
+                      self.consent(signal.customer_id, facts), now, self.policy_config, escalations=escalations,
+                      features=context.get("features") if isinstance(context.get("features"), dict) else None)
 
     def process(self, signals: Sequence[Signal], now: dt.datetime) -> list[Decision]:
         """Decide and store a batch in one transaction; returns the stored engage/defer decisions."""

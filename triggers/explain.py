@@ -29,7 +29,7 @@ def _decision_entry(d: Decision) -> dict[str, Any]:
         "rule_version": d.rule_version, "outcome": d.outcome.value, "reason": d.reason.value, "detail": d.detail,
         "channel": d.channel, "defer_until": d.defer_until.isoformat() if d.defer_until else None,
         "expires_at": d.expires_at.isoformat() if d.expires_at else None,
-        "risk": d.risk, "risk_bucket": d.risk_bucket, "drivers": [list(p) for p in d.drivers],
+        "risk": d.risk, "risk_bucket": d.risk_bucket, "drivers": [list(p) for p in d.drivers], "uplift": d.uplift,
         "requires_approval": d.requires_approval, "released": None,
     }
 

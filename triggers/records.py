@@ -42,6 +42,7 @@ class DecisionRecord(SQLModel, table=True):
     risk: float | None = Field(default=None, sa_type=sa.Float)
     risk_bucket: str | None = Field(default=None, sa_type=sa.String(16))
     uplift: float | None = Field(default=None, sa_type=sa.Float)  # probability points (migration 0015)
+    features: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)  # engage/defer/holdout (migration 0015)
     drivers: list[Any] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
     decided_at: dt.datetime = Field(sa_type=UtcDateTime, nullable=False)
     deferred_from: str | None = Field(default=None, sa_type=sa.String(64))

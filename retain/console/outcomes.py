@@ -15,7 +15,6 @@ are provider opt-out events (unsubscribe, STOP) attributed to the rule.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from collections import defaultdict
 from typing import Any, Iterator
@@ -31,17 +30,12 @@ from retain.console.results import RuleResult, rule_results
 from signals.records import GoalEventRecord
 from triggers.records import DecisionRecord, RuleVersionRecord
 from triggers.rule import DEFAULT_GOALS, Goal, Rule
+from triggers.uplift_data import reached_goal  # the outcome definition, written once (also trains uplift)
 
 # (rule_id, group, customer_id, at, topic, rule_version, decided_at): one sent message or one holdout decision.
 Exposure = tuple[str, str, str, dt.datetime, str | None, int | None, dt.datetime | None]
 # (rule_id, version) -> [(first_seen_at, goal)], oldest first.
 VersionGoals = dict[tuple[str, int], list[tuple[dt.datetime, Goal]]]
-
-
-def reached_goal(at: dt.datetime, within: dt.timedelta, times: list[dt.datetime]) -> bool:
-    """True when a time in the sorted ``times`` lies after ``at`` and no later than ``at + within``."""
-    i = bisect.bisect_right(times, at)
-    return i < len(times) and times[i] <= at + within
 
 
 def default_goal(topic: str | None) -> Goal:
@@ -147,4 +141,39 @@ def results(*, session: Session, now: dt.datetime, days: int = 30, confidence: f
     # ``goal``: the newest measured version's goal; ``goals``: every version's goal with its group sizes.
     newest = {rule_id: {"events": entries[0]["events"], "within": entries[0]["within"]}
               for rule_id, entries in used.items()}
-    return rule_results(measured, opt_outs, confidence, newest, used)
+    return rule_results(measured, opt_outs, confidence, newest, used, predicted_lift(session=session, since=since))
+
+
+def predicted_lift(*, session: Session, since: dt.datetime) -> dict[str, float]:
+    """Per rule: the mean uplift (probability; decisions store points) predicted for its sent decisions."""
+    rows = session.execute(
+        select(DecisionRecord.rule_id, func.avg(DecisionRecord.uplift))
+        .where(DecisionRecord.outcome.in_(("engage", "defer")), DecisionRecord.rule_id.is_not(None),
+               DecisionRecord.uplift.is_not(None), DecisionRecord.decided_at >= since)
+        .group_by(DecisionRecord.rule_id))
+    return {rule_id: float(mean) / 100 for rule_id, mean in rows if mean is not None}
+
+
+def uplift_table(*, session: Session, since: dt.datetime, now: dt.datetime, feature_names: list[str]) -> Any:
+    """Uplift training rows from the stored engage/defer/holdout decisions since ``since``.
+
+    The same builder as a backtest's (``triggers.uplift_data.uplift_rows``), with each decision's
+    goal from its rule version (``goal_of``, as ``measure`` does) and goal events from the
+    ``goal_events`` table; the window starts at the decision (the moment the holdout randomised).
+    """
+    from triggers.uplift_data import Exposure, uplift_rows
+
+    goals = version_goals(session=session)
+    rows = session.execute(
+        select(DecisionRecord.rule_id, DecisionRecord.rule_version, DecisionRecord.customer_id,
+               DecisionRecord.decided_at, DecisionRecord.outcome, DecisionRecord.topic, DecisionRecord.features,
+               DecisionRecord.uplift, DecisionRecord.risk)
+        .where(DecisionRecord.outcome.in_(("engage", "defer", "holdout")), DecisionRecord.rule_id.is_not(None),
+               DecisionRecord.features.is_not(None), DecisionRecord.decided_at >= since)
+        .order_by(DecisionRecord.decided_at, DecisionRecord.decision_id)).all()
+    exposures = [Exposure(rule_id, version, customer_id, at, outcome != "holdout",
+                          goal_of(goals, rule_id, version, at, topic), features, uplift, risk)
+                 for rule_id, version, customer_id, at, outcome, topic, features, uplift, risk in rows]
+    types = {t for e in exposures for t in e.goal.events}
+    times = _goal_times(session, {e.customer_id for e in exposures}, types, since) if exposures else {}
+    return uplift_rows(exposures, times, feature_names, now=now)

@@ -93,6 +93,9 @@ class RuleResult:
     goal: dict[str, Any] | None = None  # {"events": [...], "within": "7d"}: what counted as the outcome
     # Per rule version measured: [{"version", "events", "within", "sent", "holdout"}], newest first.
     goals: list[dict[str, Any]] | None = None
+    # Mean uplift the served uplift model predicted for the rule's sent messages (probability, like
+    # ``comparison.difference``), beside the measured lift; None when no sent decision carried one.
+    predicted_lift: float | None = None
 
     @property
     def opt_out_rate(self) -> float | None:
@@ -107,16 +110,18 @@ class RuleResult:
                 "sent_rate": c.treated_rate, "holdout_rate": c.control_rate, "difference": c.difference,
                 "ci_low": c.low, "ci_high": c.high, "wald_low": c.wald_low, "wald_high": c.wald_high,
                 "confidence": c.confidence, "opt_outs": self.opt_outs, "opt_out_rate": self.opt_out_rate,
-                "goal": self.goal, "goals": self.goals or []}
+                "goal": self.goal, "goals": self.goals or [], "predicted_lift": self.predicted_lift}
 
 
 def rule_results(
     assignments: Iterable[tuple[str, str, bool]], opt_outs: dict[str, int] | None = None, confidence: float = 0.95,
     goals: dict[str, dict[str, Any]] | None = None, version_goals: dict[str, list[dict[str, Any]]] | None = None,
+    predicted: dict[str, float] | None = None,
 ) -> list[RuleResult]:
     """Aggregate ``(rule_id, group, reached_outcome)`` rows (group "sent" or "holdout") per rule.
 
-    ``goals`` describes each rule's goal, ``version_goals`` the goal of each rule version measured.
+    ``goals`` describes each rule's goal, ``version_goals`` the goal of each rule version measured,
+    ``predicted`` the mean predicted uplift (probability) of each rule's sent messages.
     """
     counts: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"sent": [0, 0], "holdout": [0, 0]})
     for rule_id, group, reached in assignments:
@@ -125,10 +130,10 @@ def rule_results(
         cell = counts[rule_id][group]
         cell[0] += 1
         cell[1] += int(bool(reached))
-    opt_outs, goals, version_goals = opt_outs or {}, goals or {}, version_goals or {}
+    opt_outs, goals, version_goals, predicted = opt_outs or {}, goals or {}, version_goals or {}, predicted or {}
     results = []
     for rule_id in sorted(counts.keys() | opt_outs.keys()):
         sent, holdout = GroupCounts(*counts[rule_id]["sent"]), GroupCounts(*counts[rule_id]["holdout"])
         results.append(RuleResult(rule_id, sent, holdout, compare(sent, holdout, confidence), opt_outs.get(rule_id, 0),
-                                  goals.get(rule_id), version_goals.get(rule_id)))
+                                  goals.get(rule_id), version_goals.get(rule_id), predicted.get(rule_id)))
     return results

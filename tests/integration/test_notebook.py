@@ -30,7 +30,7 @@ def test_retrain_notebook_extends_the_spec_evaluates_compares_and_keeps_the_gate
     first = registry.ensure_model(tmp_path, customers=300, days=120, seed=1, progress=False)
     assert registry.ensure_model(tmp_path) == first  # a second call finds it and trains nothing
     for name, value in {"CUSTOMERS": "400", "DAYS": "120", "REGISTRY": str(tmp_path), "SCENARIO": "product",
-                        "TUNE_SECONDS": "4", "FOLDS": "2"}.items():
+                        "TUNE_SECONDS": "4", "FOLDS": "2", "UPLIFT_BOOTSTRAP": "20"}.items():
         monkeypatch.setenv(f"RETAIN_NOTEBOOK_{name}", value)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
@@ -51,3 +51,10 @@ def test_retrain_notebook_extends_the_spec_evaluates_compares_and_keeps_the_gate
     assert "kept the serving model" in printed and registry.promoted_version(tmp_path) == first
     audit = (tmp_path / registry.AUDIT).read_text().splitlines()
     assert len(audit) == 2 and "feature list differs" in audit[-1]
+    # The uplift section: Qini of every policy, then its own version promoted through the uplift gate.
+    assert "uplift qini" in printed and "random" in printed and "oracle" in printed
+    from models import uplift_registry
+
+    uplift_versions = [card["version"] for card in uplift_registry.list_versions(tmp_path)]
+    assert len(uplift_versions) == 1 and uplift_registry.promoted_version(tmp_path) == uplift_versions[0]
+    assert "uplift " + uplift_versions[0] + " promoted" in printed

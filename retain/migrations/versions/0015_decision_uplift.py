@@ -1,4 +1,4 @@
-"""decision uplift: the served uplift model's estimate (probability points) on every decision
+"""decision uplift: the served uplift model's estimate (probability points) and the features on decisions
 
 Revision ID: 0015
 Revises: 0014
@@ -17,10 +17,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Add ``decisions.uplift`` (NULL on decisions made without an uplift model)."""
+    """Add ``decisions.uplift`` (NULL without an uplift model) and ``decisions.features`` (at the decision)."""
     op.add_column("decisions", sa.Column("uplift", sa.Float(), nullable=True))
+    op.add_column("decisions", sa.Column("features", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    """Drop ``decisions.uplift``."""
+    """Drop both columns."""
+    op.drop_column("decisions", "features")
     op.drop_column("decisions", "uplift")

@@ -49,3 +49,14 @@ def test_compare_gives_intervals_around_the_estimate():
     assert lo < out["oracle"]["qini"] < hi
     assert out["oracle"]["qini"] > out["reverse"]["qini"]
     assert out["customers"] == 2000
+
+
+def test_uplift_calibration_bins_follow_the_true_effect():
+    from models.uplift_eval import uplift_calibration
+
+    effect, treated, outcome = _experiment()
+    bins = uplift_calibration(effect, treated, outcome, bins=3)
+    assert [b["predicted"] for b in bins] == pytest.approx([-0.1, 0.0, 0.2], abs=0.01)
+    for b in bins:
+        assert b["measured"] == pytest.approx(b["predicted"], abs=0.04)
+    assert sum(b["rows"] for b in bins) == len(effect)
