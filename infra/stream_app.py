@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 import faust
@@ -64,6 +65,9 @@ def create_app(
     config: dict[str, Any] = dict(
         broker=broker_url,
         store="memory://",  # tables are rebuilt from their changelog topics on assignment
+        # Faust still makes a directory per table; its default ("<app id>-data") is relative to
+        # the working directory, so workers started from a checkout littered it.
+        datadir=str(_stream_dir(settings) / (app_id or settings.app_id)),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=1,
         # A standby replica doubles changelog reads for no gain on a single-broker setup;
@@ -107,6 +111,13 @@ def create_app(
         quarantine=app.topic(QUARANTINE, key_serializer="raw", value_serializer="json"),
     )
     return app
+
+
+def _stream_dir(settings: "Settings") -> Path:
+    """Where Faust makes its per-app directory (it creates only the last level itself)."""
+    path = Path(settings.data_dir) / "stream"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def topics_of(app: faust.App) -> Topics:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+from pathlib import Path
 
 import faust
 import pytest
@@ -121,3 +122,12 @@ def test_kafka_apps_use_the_eager_transport_and_others_stay_stock():
     assert app.transport.Consumer is EagerConsumer
     stock = create_app(Settings(), broker_url="kafka://127.0.0.1:9", app_id="t-stock", app_type=faust.App)
     assert type(stock.transport) is aiokafka_driver.Transport
+
+
+def test_an_app_keeps_its_table_directories_under_the_data_dir_not_the_working_directory(tmp_path):
+    # Faust's default datadir is "<app id>-data" in the current directory: every worker started
+    # from a checkout left such directories behind there.
+    app = create_app(Settings(data_dir=tmp_path / "data"), broker_url="kafka://127.0.0.1:9", app_id="t-dirs")
+    assert Path(app.conf.datadir).resolve().is_relative_to((tmp_path / "data").resolve())
+    app._create_directories()  # what Faust does at start; it fails when a parent is missing
+    assert Path(app.conf.tabledir).is_dir()
