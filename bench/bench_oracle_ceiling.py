@@ -37,7 +37,7 @@ class TraitFreeOracle(Simulator):
         c = life.customer
         tenure = (self.start - c.signed_up_at).total_seconds() / 86400
         plan = None if c.extras.get("shop") else c.plan
-        base = observable_base_hazard(plan, tenure) * math.exp(BASE_NOISE ** 2 / 2) * scenarios.hazard_factor(life)
+        base = observable_base_hazard(plan, tenure) * math.exp(BASE_NOISE ** 2 / 2) * scenarios.hazard_factor(life.customer.extras)
         checkouts = c.order_rate / c.checkout_completion
         self.trait_free.append(hazard.churn_probability(
             base, math.exp(SENSITIVITY_NOISE ** 2 / 2), state, horizon_days, late_rate=c.order_rate * 0.16,

@@ -141,7 +141,7 @@ class Simulator:
             p = self._projected_probability(life, state, self.horizon_days)
             self._observations.append((d, c.index, p, self._messaged_probability(life, state)))
         if life.churned_at is None:
-            h = hazard.daily_hazard(c.base_hazard * scenarios.hazard_factor(life), c.sensitivity, state)
+            h = hazard.daily_hazard(c.base_hazard * scenarios.hazard_factor(c.extras), c.sensitivity, state)
             if rng.random() < 1.0 - math.exp(-h):
                 life.churned_at = round(day_start + rng.random() * DAY, 3)
                 behaviour.cancel_subscription(life, rng, life.churned_at)
@@ -260,7 +260,7 @@ class Simulator:
         checkouts = c.order_rate / c.checkout_completion
         # The product scenario's feature mix is taken as it is now for the whole horizon.
         return hazard.churn_probability(
-            c.base_hazard * scenarios.hazard_factor(life), c.sensitivity, state, horizon_days,
+            c.base_hazard * scenarios.hazard_factor(c.extras), c.sensitivity, state, horizon_days,
             late_rate=c.order_rate * 0.16, abandon_rate=checkouts * (1 - c.checkout_completion),
             declining=life.decline_floor is not None)
 

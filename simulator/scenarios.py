@@ -20,10 +20,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from simulator.behaviour import CustomerLife
+from typing import Any
 
 SCENARIOS = ("default", "product", "shop")
 
@@ -87,7 +84,7 @@ def feature_counts(use: ProductUse, rng: random.Random, sessions: int) -> dict[s
     return counts
 
 
-def hazard_factor(life: "CustomerLife") -> float:
-    """The scenario's multiplier on a customer's churn hazard (1 outside ``product``)."""
-    use = life.customer.extras.get("product_use")
+def hazard_factor(extras: dict[str, Any]) -> float:
+    """The scenario's multiplier on a customer's churn hazard, from the customer's ``extras`` (1 outside ``product``)."""
+    use = extras.get("product_use")
     return use.hazard_factor() if isinstance(use, ProductUse) else 1.0
