@@ -208,7 +208,7 @@ class DecisionAgents:
 
 
 def _serving_scorer(settings: ServingModelSettings) -> Callable[[], Any]:
-    from models.registry import ServingModel  # late: LightGBM is only loaded by workers that score
+    from models.serving import ServingModel  # late: LightGBM is only loaded by workers that score
 
     from signals import features
 

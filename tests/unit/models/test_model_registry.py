@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from models import registry
+from models.serving import ServingModel
 from models.train import TrainConfig, fit
 
 
@@ -69,7 +70,7 @@ def test_promotion_gate(tmp_path, telco_fit, weak_fit):
 
 
 def test_serving_model_reloads_when_the_pointer_changes(tmp_path, telco_fit, weak_fit):
-    serving = registry.ServingModel(tmp_path, check_interval=0.0, expect_features=telco_fit.model.feature_names)
+    serving = ServingModel(tmp_path, check_interval=0.0, expect_features=telco_fit.model.feature_names)
     assert serving.scorer is None
     good, weak = store(tmp_path, telco_fit), store(tmp_path, weak_fit)
     registry.promote(tmp_path, good)
@@ -82,7 +83,7 @@ def test_serving_model_reloads_when_the_pointer_changes(tmp_path, telco_fit, wea
 def test_serving_model_checks_the_pointer_at_most_every_interval(tmp_path, telco_fit, weak_fit):
     good, weak = store(tmp_path, telco_fit), store(tmp_path, weak_fit)
     registry.promote(tmp_path, good)
-    serving = registry.ServingModel(tmp_path, check_interval=3600.0, expect_features=telco_fit.model.feature_names)
+    serving = ServingModel(tmp_path, check_interval=3600.0, expect_features=telco_fit.model.feature_names)
     assert serving.version == good
     registry.promote(tmp_path, weak, force=True)
     assert serving.version == good  # not re-checked yet
@@ -107,4 +108,4 @@ def test_a_model_with_other_features_is_not_comparable_and_not_served(tmp_path, 
     refused = registry.promote(tmp_path, other)
     assert not refused.promoted and "not comparable" in refused.reason
     # by default the holder serves only models taking the online vector of signals.features
-    assert registry.ServingModel(tmp_path, check_interval=0.0).scorer is None
+    assert ServingModel(tmp_path, check_interval=0.0).scorer is None

@@ -9,6 +9,7 @@ import pytest
 
 from models import uplift_registry
 from models.uplift import OUTCOME, TREATED, UpliftScorer, fit_uplift, in_share
+from models.serving import ServingModel
 from models.uplift_simulated import messaged_churn
 
 FEATURES = ["engaged", "tenure", "noise"]
@@ -106,7 +107,7 @@ def test_serving_model_carries_the_promoted_uplift_model(fitted, tmp_path):
     table, model = fitted
     churn = fit(table, OUTCOME, feature_names=FEATURES).model
     registry.promote(tmp_path, registry.save(tmp_path, churn, metrics={"auc": 0.6, "brier": 0.2}, fingerprint="c" * 8))
-    serving = registry.ServingModel(tmp_path, expect_features=None, check_interval=0.0)
+    serving = ServingModel(tmp_path, expect_features=None, check_interval=0.0)
     assert not hasattr(serving.scorer, "uplift_points")  # no uplift model promoted yet
     uplift_registry.promote(tmp_path, uplift_registry.save(tmp_path, model, metrics={"qini": 0.01},
                                                            fingerprint="d" * 8))
