@@ -21,7 +21,7 @@ from typing import Any
 
 from infra.private_files import open_private, private_dir
 from models import registry
-from models.uplift import UpliftModel, UpliftScorer
+from models.uplift import Recalibration, UpliftModel, UpliftScorer
 
 FOLDER = "uplift"
 ARMS = ("treated", "control")
@@ -62,8 +62,10 @@ def save(root: str | Path, model: UpliftModel, *, metrics: dict[str, Any], finge
         "categorical": model.treated.categorical, "categories": model.treated.categories,
         "params": model.treated.params, "best_iteration": {name: arm.best_iteration for name, arm in
                                                            zip(ARMS, (model.treated, model.control))},
-        "calibration": model.treated.calibrator.kind, "metrics": metrics, "training_data_fingerprint": fingerprint,
-        "output": "uplift = P(good outcome | messaged) - P(good outcome | held out), in probability",
+        "calibration": model.treated.calibrator.kind,
+        "recalibration": {"slope": model.recalibration.slope, "offset": model.recalibration.offset},
+        "metrics": metrics, "training_data_fingerprint": fingerprint,
+        "output": "uplift = offset + slope * (P(good outcome | messaged) - P(good outcome | held out)), in probability",
         "library_versions": registry.library_versions(), "promotions": [], **(extra or {}),
     }
     return registry.publish_version(base_dir, version, staging, card)
@@ -74,7 +76,9 @@ def load(root: str | Path, version: str) -> RegisteredUplift:
     path, card = registry.read_card(uplift_root(root), version, "uplift model")
     arms = [registry.read_trained(path / f"{name}.txt", path / f"{name}_calibrator.json", card,
                                   card["best_iteration"][name]) for name in ARMS]
-    return RegisteredUplift(version, UpliftModel(*arms), card)
+    # Versions stored before the difference was recalibrated serve it raw.
+    recalibration = Recalibration(**card.get("recalibration", {}))
+    return RegisteredUplift(version, UpliftModel(*arms, recalibration=recalibration), card)
 
 
 def promoted_version(root: str | Path) -> str | None:

@@ -115,3 +115,52 @@ def test_serving_model_carries_the_promoted_uplift_model(fitted, tmp_path):
     vector = model.treated.encode(table.head(1))[0].tolist()
     assert scorer.uplift_points(vector) == pytest.approx(100 * model.predict(table.head(1))[0], abs=1e-6)
     assert scorer.score(vector, drivers=False).probability == pytest.approx(churn.predict(table.head(1))[0])
+
+
+@pytest.mark.parametrize(("slope", "offset"), [(1.0, 0.0), (0.5, 0.01), (0.3, -0.02), (1.5, 0.03)])
+def test_recalibration_recovers_how_raw_uplift_maps_to_measured_effects(slope, offset):
+    # The true effect of each row is offset + slope * raw; outcomes are drawn with a randomised treatment.
+    from models.uplift import fit_recalibration
+
+    rng = np.random.default_rng(7)
+    n = 400_000
+    raw = rng.uniform(-0.1, 0.2, n)
+    treated = (rng.random(n) < 0.8).astype(int)  # rules hold out a minority
+    effect = offset + slope * raw
+    outcome = (rng.random(n) < 0.5 + treated * effect).astype(int)
+    fitted = fit_recalibration(raw, treated, outcome)
+    assert fitted.slope == pytest.approx(slope, abs=0.05)
+    assert fitted.offset == pytest.approx(offset, abs=0.01)
+
+
+def test_recalibrated_mean_equals_the_measured_difference_on_unseen_customers():
+    # Overfit arms (many noise features, few rows) spread and shift raw uplift; the recalibrated
+    # model's mean on its unseen slice equals that slice's measured difference in means.
+    from models.uplift import _in_calibration
+
+    rng = np.random.default_rng(3)
+    n = 6000
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(8)})
+    frame["customer_id"] = [f"c{i}" for i in range(n)]
+    frame[TREATED] = (rng.random(n) < 0.7).astype(int)
+    frame[OUTCOME] = (rng.random(n) < 0.4 + 0.02 * frame[TREATED]).astype(int)
+    model = fit_uplift(frame, [f"x{i}" for i in range(8)])
+    unseen = frame[[_in_calibration(c, t, 0.25) for c, t in zip(frame["customer_id"], frame[TREATED])]]
+    measured = unseen[unseen[TREATED] == 1][OUTCOME].mean() - unseen[unseen[TREATED] == 0][OUTCOME].mean()
+    assert model.predict(unseen).mean() == pytest.approx(measured, abs=1e-9)
+    assert 0 < model.recalibration.slope <= 2.0
+
+
+def test_a_stored_version_keeps_its_recalibration(tmp_path, fitted):
+    from dataclasses import replace
+
+    from models.uplift import Recalibration
+
+    table, model = fitted
+    shrunk = replace(model, recalibration=Recalibration(slope=0.5, offset=0.01))
+    version = uplift_registry.save(tmp_path, shrunk, metrics={"qini": 0.1}, fingerprint="f")
+    loaded = uplift_registry.load(tmp_path, version)
+    assert loaded.model.recalibration == shrunk.recalibration
+    assert np.allclose(loaded.model.predict(table.head(50)), shrunk.predict(table.head(50)))
+    assert loaded.scorer().uplift(loaded.model.treated.encode(table.head(1))[0]) == pytest.approx(
+        float(shrunk.predict(table.head(1))[0]), abs=1e-9)
