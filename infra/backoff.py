@@ -14,8 +14,17 @@ stateful form a retry loop holds: ``next()`` after each failure, ``reset()`` aft
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from infra.transient import is_transient
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -43,3 +52,27 @@ class Backoff:
     def reset(self) -> None:
         """A success: the next failure starts from ``base`` again."""
         self.failures = 0
+
+
+async def until_the_infrastructure_answers(step: Callable[[], Awaitable[T]], *, what: str,
+                                          on_wait: Callable[[str], None] | None = None,
+                                          backoff: Backoff | None = None) -> T:
+    """``await step()``, tried again with backoff while it fails because the database or broker is away.
+
+    For start-up steps that must finish before the service can run (a restart during an outage
+    waits, says so through ``on_wait`` and goes on when the infrastructure is back, instead of
+    exiting); any other error is raised at once. ``step`` must be safe to run again.
+    """
+    backoff = backoff or Backoff(base=0.5, cap=10.0)
+    while True:
+        try:
+            return await step()
+        except Exception as exc:  # noqa: BLE001 - only transient ones are retried below
+            if not is_transient(exc):
+                raise
+            delay = backoff.next()
+            detail = f"{what}: waiting for the database or broker ({type(exc).__name__}); retry in {delay:.1f}s"
+            log.warning(detail)
+            if on_wait is not None:
+                on_wait(detail)
+            await asyncio.sleep(delay)  # backoff between tries of an unavailable dependency

@@ -36,6 +36,7 @@ from outreach.wiring import WebhookSigningKeys, build_sender, rule_for_rulebook,
 from retain.api import metrics
 from retain.api.app import create_app, kafka_publisher
 from retain.console.mount import install_console
+from infra.backoff import until_the_infrastructure_answers
 from infra.broker import EmbeddedBroker, ensure_topics, free_port, wait_until_ready
 from infra.database import make_engine
 from infra.private_files import private_dir
@@ -167,7 +168,8 @@ class Runtime:
             # Before the worker: its table recovers from the restored changelog; the final
             # checkpoint runs after the worker and the projection stopped (stack order).
             stack.push_async_callback(self.single_box.stop_checkpoints)
-            await self.single_box.recover(self.bootstrap, self.worker, projection_group=self.projection.group_id)
+            await self.single_box.recover(self.bootstrap, self.worker, projection_group=self.projection.group_id,
+                                          on_wait=phases["stream_state"].degraded)
             stack.push_async_callback(self.single_box.stop_relay)
         phases["stream_state"].ok()
 
@@ -187,7 +189,10 @@ class Runtime:
         await decision_publisher.start()
         stack.push_async_callback(decision_publisher.stop)
         if isinstance(consent_publisher, GatedConsentPublisher):
-            await consent_publisher.open()  # the broker forgot the consent topic: rebuilt from SQL
+            # The broker forgot the consent topic: rebuilt from SQL (a replay after a failed try
+            # repeats changes, which carry their change_id and apply idempotently).
+            await until_the_infrastructure_answers(consent_publisher.open, what="rebuilding the consent topic",
+                                                   on_wait=phases["consumers"].degraded)
         phases["consumers"].ok()
         decision_agents = getattr(self.worker.app, "retain_decision_agents", None)
         rulebook = decision_agents.stage.rulebook if decision_agents is not None else None

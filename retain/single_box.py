@@ -25,10 +25,11 @@ import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import Engine
 
+from infra.backoff import until_the_infrastructure_answers
 from infra.database import session_scope
 from infra.health import Health
 from infra.journal_relay import JournalRelay
@@ -69,12 +70,22 @@ class SingleBox:
         self.publisher = JournalPublisher(self.engine, timeout=self.settings.publish_timeout_seconds,
                                           max_record_bytes=self.settings.ingest_max_event_bytes)
 
-    async def recover(self, bootstrap: str, worker: Any, *, projection_group: str) -> None:
-        """Before the worker starts: restore the stream state, start relay and checkpoints, re-drive."""
+    async def recover(self, bootstrap: str, worker: Any, *, projection_group: str,
+                      on_wait: Callable[[str], None] | None = None) -> None:
+        """Before the worker starts: restore the stream state, start relay and checkpoints, re-drive.
+
+        A restart during a database outage waits here (``on_wait`` says why) instead of exiting:
+        reading positions, restoring states (re-producing the same states is harmless) and the
+        re-drive (unique outbox keys) are each safe to run again.
+        """
         partitions = self.settings.topic_partitions
         changelog = worker.agents.table.changelog_topic.get_topic_name()
-        positions = await asyncio.to_thread(load_positions, self.engine, changelog, partitions)
-        self.restored["states"] = await restore(self.engine, bootstrap, changelog=changelog, partitions=partitions)
+        positions = await until_the_infrastructure_answers(
+            lambda: asyncio.to_thread(load_positions, self.engine, changelog, partitions),
+            what="reading the stream checkpoint", on_wait=on_wait)
+        self.restored["states"] = await until_the_infrastructure_answers(
+            lambda: restore(self.engine, bootstrap, changelog=changelog, partitions=partitions),
+            what="restoring the stream state", on_wait=on_wait)
         self.relay = JournalRelay(self.engine, bootstrap, topic=EVENTS, partitions=partitions, start_after=positions,
                                   health=self.health.register("journal.relay"))
         self.publisher.on_append = self.relay.notify
@@ -85,7 +96,8 @@ class SingleBox:
             interval=self.settings.checkpoint_interval_seconds, health=self.health.register("stream.checkpoint"))
         await self.checkpointer.start()
         await self.relay.start()
-        self.restored["decisions_enqueued"] = await asyncio.to_thread(self._enqueue_missing)
+        self.restored["decisions_enqueued"] = await until_the_infrastructure_answers(
+            lambda: asyncio.to_thread(self._enqueue_missing), what="re-driving stored decisions", on_wait=on_wait)
         log.info("single-box recovery", extra={"restored": self.restored, "journal_after": positions})
 
     def _enqueue_missing(self) -> int:
