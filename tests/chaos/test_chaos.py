@@ -17,7 +17,10 @@ reachable, else SQLite), providers = the local fake SendGrid and Twilio:
   row, no message accepted twice by a provider, nothing accepted for an opted-out contact.
 
 The default run is bounded for CI; ``RETAIN_CHAOS_LONG=1`` runs a longer feed with more kills.
-``RETAIN_CHAOS_SEED`` repeats a run; the seed is printed with the figures and on failure.
+``RETAIN_CHAOS_SEED`` repeats a run; the seed is printed with the figures and on failure. The
+bounded run uses a fixed seed (the one that found a restart-during-outage crash), so CI is
+reproducible; the long run draws a new seed each time to explore (``RETAIN_CHAOS_SEED=random``
+does that for the bounded run too).
 ``RETAIN_CHAOS_DATABASE=sqlite`` runs on SQLite even where PostgreSQL is reachable.
 """
 
@@ -62,6 +65,7 @@ from tests.service_process import RetainService
 from triggers.records import DecisionRecord
 
 LONG = os.environ.get("RETAIN_CHAOS_LONG") == "1"
+CI_SEED = 226442839  # the bounded run's seed: a kill and restart land inside the database outage
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.timeout(1200 if LONG else 300)]
 
@@ -286,7 +290,8 @@ def _settled(engine: Engine, now: dt.datetime) -> bool:
 
 
 def test_kills_opt_outs_and_an_outage_lose_duplicate_and_resend_nothing(tmp_path):
-    seed = int(os.environ.get("RETAIN_CHAOS_SEED", random.randrange(1 << 30)))
+    chosen = os.environ.get("RETAIN_CHAOS_SEED", "random" if LONG else str(CI_SEED))
+    seed = random.randrange(1 << 30) if chosen == "random" else int(chosen)
     try:
         _run(tmp_path, seed)
     except BaseException:
