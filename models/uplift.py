@@ -42,11 +42,15 @@ class Recalibration:
 
     Each arm is calibrated alone, but the difference of two calibrated probabilities is not: both
     arms' errors land in it, so raw uplift is too spread and its mean drifts (on the default
-    simulated shop it predicted +2.9 points where +1.3 was measured). The slope and offset are the
-    least-squares fit of the transformed outcome ``Y (T - e) / (e (1 - e))`` (whose expectation is
-    the true effect when treatment is randomised with share ``e``) on raw uplift, over customers
-    neither arm's trees saw. With an intercept, the mean prediction on that slice equals the
-    slice's measured difference in means. The slope is kept positive so ranking (Qini) is unchanged.
+    simulated shop it predicted +2.9 points where +1.5 was true). The slope and offset are the
+    least-squares fit, over every training customer, of the doubly robust pseudo-outcome
+    ``raw + T (Y - m1) / e - (1 - T) (Y - m0) / (1 - e)`` on ``raw = m1 - m0``, where ``m1, m0``
+    are cross-fitted arm predictions (each row predicted by arms that never saw its customer) and
+    ``e`` the treated share. Its expectation is the true effect when treatment is randomised, like
+    the transformed outcome ``Y (T - e) / (e (1 - e))``, but only the arms' residuals carry noise:
+    on the simulated shop the slope's standard error fell from about 0.3 to 0.15. With the intercept
+    the mean prediction over the training rows equals their doubly robust (AIPW) effect estimate.
+    The slope is kept positive so ranking (Qini) is unchanged.
     """
 
     slope: float = 1.0
@@ -58,19 +62,23 @@ class Recalibration:
 
 
 MIN_SLOPE, MAX_SLOPE = 0.05, 2.0
+CROSS_FIT_FOLDS = 4
 
 
-def fit_recalibration(raw: np.ndarray, treated: np.ndarray, outcome: np.ndarray) -> Recalibration:
-    """The ``Recalibration`` of raw uplift against what the rows' outcomes measure (see its docstring)."""
-    raw, treated, outcome = (np.asarray(a, dtype=float) for a in (raw, treated, outcome))
+def fit_recalibration(p_treated: np.ndarray, p_control: np.ndarray, treated: np.ndarray,
+                      outcome: np.ndarray) -> Recalibration:
+    """The ``Recalibration`` of raw uplift from cross-fitted arm predictions and outcomes (see its docstring)."""
+    p_treated, p_control, treated, outcome = (np.asarray(a, dtype=float) for a in
+                                              (p_treated, p_control, treated, outcome))
     share = treated.mean() if len(treated) else 0.0
-    if len(raw) < 2 or not 0.0 < share < 1.0:
+    if len(treated) < 2 or not 0.0 < share < 1.0:
         return Recalibration()
-    transformed = outcome * (treated - share) / (share * (1.0 - share))
+    raw = p_treated - p_control
+    pseudo = raw + treated * (outcome - p_treated) / share - (1.0 - treated) * (outcome - p_control) / (1.0 - share)
     spread = raw.var()
-    slope = float(np.cov(raw, transformed, bias=True)[0, 1] / spread) if spread > 0 else 1.0
+    slope = float(np.cov(raw, pseudo, bias=True)[0, 1] / spread) if spread > 0 else 1.0
     slope = min(max(slope, MIN_SLOPE), MAX_SLOPE)
-    return Recalibration(slope=slope, offset=float(transformed.mean() - slope * raw.mean()))
+    return Recalibration(slope=slope, offset=float(pseudo.mean() - slope * raw.mean()))
 
 
 @dataclass
@@ -115,16 +123,28 @@ def split_by_customer(frame: pd.DataFrame, share: float, salt: str,
 
 def fit_uplift(frame: pd.DataFrame, feature_names: Sequence[str], *, categorical: Sequence[str] = (),
                treated: str = TREATED, outcome: str = OUTCOME, config: TrainConfig | None = None,
-               calib_share: float = 0.25) -> UpliftModel:
-    """Fit both arms, then recalibrate their difference.
+               calib_share: float = 0.25, folds: int = CROSS_FIT_FOLDS) -> UpliftModel:
+    """Fit both arms on every row, then recalibrate their difference from ``folds`` cross-fitted copies.
 
-    The same customers (about ``calib_share``) are kept from both arms' trees: each arm's
-    calibrator is fitted on them, and so is the recalibration of the difference.
+    Each arm's calibrator is fitted on about ``calib_share`` of its customers kept from its trees.
+    The recalibration needs, for every training row, arm predictions from trees that never saw
+    its customer: the rows are split by customer into ``folds`` and each fold is predicted by arms
+    fitted on the others (``folds`` extra fits of two small boosters).
     """
     names = list(feature_names)
     config = config or TrainConfig(params={**TrainConfig().params, **UPLIFT_PARAMS})
     categories = vocabularies(frame, names)
     cats = list(categorical) + [c for c in categories if c not in categorical]
+    model = UpliftModel(*_fit_arms(frame, names, cats, categories, treated, outcome, config, calib_share))
+    held = _cross_fitted_arms(frame, names, cats, categories, treated, outcome, config, calib_share, folds)
+    if held is None:
+        return model
+    return UpliftModel(model.treated, model.control,
+                       recalibration=fit_recalibration(*held, frame[treated].to_numpy(), frame[outcome].to_numpy()))
+
+
+def _fit_arms(frame: pd.DataFrame, names: list[str], cats: list[str], categories: dict[str, list[str]], treated: str,
+              outcome: str, config: TrainConfig, calib_share: float) -> list[TrainedModel]:
     arms = []
     for flag in (1, 0):
         rows = frame[frame[treated] == flag]
@@ -136,20 +156,33 @@ def fit_uplift(frame: pd.DataFrame, feature_names: Sequence[str], *, categorical
         model = fit_booster(splits, outcome, names, cats, config, group_column="customer_id")
         model.categories = categories or model.categories
         arms.append(model)
-    raw = UpliftModel(*arms)
-    # Rows in both arms' calibration slices were seen by neither arm's trees.
-    unseen = frame[[_in_calibration(row_customer, flag, calib_share) for row_customer, flag
-                    in zip(frame["customer_id"].astype(str), frame[treated])]]
-    if unseen.empty:
-        return raw
-    return UpliftModel(*arms, recalibration=fit_recalibration(raw.predict(unseen), unseen[treated].to_numpy(),
-                                                             unseen[outcome].to_numpy()))
+    return arms
 
 
-def _in_calibration(customer: str, flag: int, share: float) -> bool:
-    # A row's own arm's calibration slice: its arm's trees never saw it, and the other arm's trees
-    # never see rows of this arm at all.
-    return in_share(customer, share, salt=f"calib-{int(flag)}")
+def _cross_fitted_arms(frame: pd.DataFrame, names: list[str], cats: list[str], categories: dict[str, list[str]],
+                       treated: str, outcome: str, config: TrainConfig, calib_share: float,
+                       folds: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(P(good | messaged), P(good | held out)) per row from arms that never saw the row's customer.
+
+    None when a fold leaves an arm without both outcomes (too few rows to cross-fit): the model
+    then serves the raw difference, as versions before recalibration did.
+    """
+    fold = frame["customer_id"].astype(str).map(lambda key: _fold_of(key, folds)).to_numpy()
+    p_treated, p_control = np.zeros(len(frame)), np.zeros(len(frame))
+    for k in range(folds):
+        inside = fold == k
+        try:
+            arms = UpliftModel(*_fit_arms(frame[~inside], names, cats, categories, treated, outcome, config,
+                                          calib_share))
+        except ValueError:
+            return None
+        if inside.any():
+            p_treated[inside], p_control[inside] = arms.arms(frame[inside])
+    return p_treated, p_control
+
+
+def _fold_of(customer: str, folds: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"cross-fit:{customer}".encode()).digest()[:8], "big") % folds
 
 
 class UpliftScorer:

@@ -35,6 +35,13 @@ def test_uplift_beats_random_and_the_oracle_bounds_it(evaluated):
     assert retained["oracle"] >= retained["uplift"]
 
 
+def test_the_mean_predicted_uplift_is_the_true_mean_effect(evaluated):
+    # Before cross-fitted doubly robust recalibration the default shop predicted about twice the
+    # true mean effect (+2.9 points against +1.5); a rule's "uplift > y" reads these points.
+    summary, _ = evaluated
+    assert summary["predicted_mean_uplift"] == pytest.approx(summary["true_mean_uplift"], abs=0.006)
+
+
 def test_the_model_is_stored_and_promoted(evaluated):
     summary, registry = evaluated
     assert summary["promoted"] is True

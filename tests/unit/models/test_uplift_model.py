@@ -124,31 +124,69 @@ def test_recalibration_recovers_how_raw_uplift_maps_to_measured_effects(slope, o
 
     rng = np.random.default_rng(7)
     n = 400_000
+    p_control = rng.uniform(0.3, 0.6, n)
     raw = rng.uniform(-0.1, 0.2, n)
     treated = (rng.random(n) < 0.8).astype(int)  # rules hold out a minority
     effect = offset + slope * raw
-    outcome = (rng.random(n) < 0.5 + treated * effect).astype(int)
-    fitted = fit_recalibration(raw, treated, outcome)
+    outcome = (rng.random(n) < p_control + treated * effect).astype(int)
+    fitted = fit_recalibration(p_control + raw, p_control, treated, outcome)
     assert fitted.slope == pytest.approx(slope, abs=0.05)
     assert fitted.offset == pytest.approx(offset, abs=0.01)
 
 
-def test_recalibrated_mean_equals_the_measured_difference_on_unseen_customers():
-    # Overfit arms (many noise features, few rows) spread and shift raw uplift; the recalibrated
-    # model's mean on its unseen slice equals that slice's measured difference in means.
-    from models.uplift import _in_calibration
+def test_the_doubly_robust_fit_is_less_noisy_than_the_transformed_outcome():
+    # Same data, many small samples: the slope's spread across samples shrinks when the arms'
+    # predictions absorb what they explain (only residuals carry noise).
+    from models.uplift import fit_recalibration
 
+    rng = np.random.default_rng(11)
+    dr, transformed = [], []
+    for _ in range(60):
+        n = 4000
+        p_control = rng.uniform(0.6, 0.95, n)
+        raw = rng.uniform(-0.05, 0.08, n)
+        treated = (rng.random(n) < 0.5).astype(int)
+        outcome = (rng.random(n) < np.clip(p_control + treated * raw, 0, 1)).astype(int)
+        dr.append(fit_recalibration(p_control + raw, p_control, treated, outcome).slope)
+        # The transformed outcome is the doubly robust pseudo-outcome with both arm predictions at 0.
+        transformed.append(fit_recalibration(np.zeros(n) + raw, np.zeros(n), treated, outcome).slope)
+    assert np.std(dr) < 0.6 * np.std(transformed)
+
+
+def test_recalibration_brings_overfit_arms_back_to_the_true_mean_effect():
+    # Overfit arms (many noise features, few rows) spread and shift raw uplift; cross-fitted
+    # recalibration brings the mean prediction on new customers back to the true +2 points.
     rng = np.random.default_rng(3)
-    n = 6000
-    frame = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(8)})
-    frame["customer_id"] = [f"c{i}" for i in range(n)]
-    frame[TREATED] = (rng.random(n) < 0.7).astype(int)
-    frame[OUTCOME] = (rng.random(n) < 0.4 + 0.02 * frame[TREATED]).astype(int)
-    model = fit_uplift(frame, [f"x{i}" for i in range(8)])
-    unseen = frame[[_in_calibration(c, t, 0.25) for c, t in zip(frame["customer_id"], frame[TREATED])]]
-    measured = unseen[unseen[TREATED] == 1][OUTCOME].mean() - unseen[unseen[TREATED] == 0][OUTCOME].mean()
-    assert model.predict(unseen).mean() == pytest.approx(measured, abs=1e-9)
+
+    def shop(n, start):
+        frame = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(8)})
+        frame["customer_id"] = [f"c{start + i}" for i in range(n)]
+        frame[TREATED] = (rng.random(n) < 0.7).astype(int)
+        frame[OUTCOME] = (rng.random(n) < 0.4 + 0.02 * frame[TREATED]).astype(int)
+        return frame
+
+    model = fit_uplift(shop(8000, 0), [f"x{i}" for i in range(8)])
+    fresh = shop(20000, 10**6)
+    raw = model.arms(fresh)[0] - model.arms(fresh)[1]
+    predicted = model.predict(fresh)
+    assert predicted.mean() == pytest.approx(0.02, abs=0.012)
+    assert predicted.std() < 0.5 * raw.std()  # no real heterogeneity: the slope shrinks the noise
     assert 0 < model.recalibration.slope <= 2.0
+
+
+def test_an_arm_whose_good_outcomes_sit_in_one_fold_is_served_raw():
+    # Leaving that fold out leaves the messaged arm with one outcome: nothing to cross-fit with.
+    from models.uplift import Recalibration, _fold_of
+
+    rng = np.random.default_rng(5)
+    customers = [f"c{i}" for i in range(600)]
+    frame = pd.DataFrame({"x0": rng.normal(size=600), "customer_id": customers})
+    frame[TREATED] = [i % 2 for i in range(600)]
+    frame[OUTCOME] = [int(t == 0 and rng.random() < 0.5 or t == 1 and _fold_of(c, 4) == 0)
+                      for c, t in zip(customers, frame[TREATED])]
+    model = fit_uplift(frame, ["x0"], folds=4)
+    assert model.recalibration == Recalibration()
+    assert np.allclose(model.predict(frame), model.arms(frame)[0] - model.arms(frame)[1])
 
 
 def test_a_stored_version_keeps_its_recalibration(tmp_path, fitted):
