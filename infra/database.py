@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
-from infra.private_files import private_dir, private_file, tighten_if_present
+from infra.private_files import create_private_file, private_dir, tighten_if_present
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,15 @@ def _sqlite_file(url: URL) -> Path | None:
 def _private_sqlite_file(path: Path) -> None:
     # Contact details and password hashes: 0600. SQLite gives the -wal and -shm files it creates the
     # database file's mode, so creating the file owner-only first covers them; older ones are tightened.
+    # An existing database is only chmod-ed, never opened: closing any descriptor of it drops every
+    # POSIX lock this process holds on it, SQLite's included, and the next process to close its last
+    # connection then believes it is the last one, checkpoints and deletes the WAL under our open
+    # connections ("database disk image is malformed", commits lost; sqlite.org/howtocorrupt.html
+    # 2.2). The service makes an engine per part, so this ran while the first one's connections were open.
     if not path.parent.exists():
         private_dir(path.parent)
-    private_file(path)
-    tighten_if_present(f"{path}-wal", f"{path}-shm", f"{path}-journal")
+    create_private_file(path)
+    tighten_if_present(path, f"{path}-wal", f"{path}-shm", f"{path}-journal")
 
 
 def _on_sqlite_connect(dbapi_connection, _record) -> None:

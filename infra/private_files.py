@@ -53,6 +53,20 @@ def private_file(path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
+def create_private_file(path: str | os.PathLike[str]) -> bool:
+    """Create ``path`` empty and owner-only when missing (True); an existing file is not even opened (False).
+
+    For files another library holds POSIX locks on (a SQLite database): closing *any* descriptor of
+    a file drops every lock this process holds on it, so ``private_file``'s open-and-close is unsafe there.
+    """
+    try:
+        fd = _owner_only(os.fspath(path), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.close(fd)  # new: no connection of this process can hold a lock on it yet
+    return True
+
+
 def tighten_if_present(*paths: str | os.PathLike[str]) -> None:
     """Make each of ``paths`` that exists owner-only (a file 0600, a folder 0700)."""
     for path in map(Path, paths):

@@ -33,6 +33,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import obj_to_ref, ref_to_obj
 from sqlalchemy import Engine
 
+from infra.backoff import Backoff, until_the_infrastructure_answers
+
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,28 @@ def create_scheduler(engine: Engine) -> AsyncIOScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         timezone=dt.timezone.utc,
     )
+
+
+def create_jobs_table(engine: Engine) -> None:
+    """The persistent store's table, if missing, from APScheduler's own definition of it."""
+    SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE).jobs_t.create(engine, checkfirst=True)
+
+
+async def start_scheduler(scheduler: AsyncIOScheduler, engine: Engine, *, on_wait: Callable[[str], None] | None = None,
+                backoff: Backoff | None = None) -> None:
+    """Start ``scheduler``, waiting with backoff while the database is away (never ending the process).
+
+    ``AsyncIOScheduler.start`` creates the jobs table and reads the store: a restart during an
+    outage (or while another SQLite writer holds the lock past the busy timeout) raised from it and
+    the service exited (found by tests/chaos). The table is created first in a worker thread, so
+    the API, which shares the event loop, keeps answering while a locked SQLite file makes it wait;
+    a start that failed half-way is safe to repeat (periodic jobs replace their namesakes).
+    """
+    async def attempt() -> None:
+        await asyncio.to_thread(create_jobs_table, engine)
+        scheduler.start()
+
+    await until_the_infrastructure_answers(attempt, what="starting the scheduler", on_wait=on_wait, backoff=backoff)
 
 
 async def run_isolated(job_id: str, func: Callable[..., Any], kwargs: dict[str, Any] | None = None) -> Any:

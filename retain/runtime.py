@@ -43,7 +43,7 @@ from infra.private_files import private_dir
 from infra.supervisor import Supervisor
 from retain.migrations import migrate
 from signals.projection import Projection
-from infra.scheduler import create_scheduler, shutdown
+from infra.scheduler import create_scheduler, shutdown, start_scheduler
 from infra.settings import Settings, require_production_settings
 from infra.stream_app import topic_partitions
 from retain.single_box import SingleBox, mode_description
@@ -212,7 +212,7 @@ class Runtime:
         stack.callback(install_deferral_context, None)
         register_outreach_jobs(scheduler, self.outreach_jobs, send_seconds=settings.outreach_send_interval_seconds,
                                reputation_seconds=settings.reputation_check_seconds)
-        scheduler.start()
+        await start_scheduler(scheduler, self.engine, on_wait=phases["scheduler"].degraded)
         stack.push_async_callback(shutdown, scheduler)
         self.scheduler = scheduler
         phases["scheduler"].ok()
