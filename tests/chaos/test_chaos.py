@@ -9,9 +9,8 @@ reachable, else SQLite), providers = the local fake SendGrid and Twilio:
 * a few customers opt out through signed Twilio STOP replies and one-click unsubscribe POSTs; their
   events are fed only after the opt-out was acknowledged, so every send to them would be a send
   after the opt-out;
-* the database goes away (PostgreSQL: every connection cut) until ingest has failed a batch, and
-  comes back (on SQLite, holding its write lock from another process, only with
-  ``RETAIN_CHAOS_SQLITE_OUTAGE=1``: see ``Database.outage``);
+* the database goes away until ingest has failed a batch, and comes back (PostgreSQL: every
+  connection cut; SQLite: another process holds its write lock, then closes its connection);
 * at the end: stored signals == ``signals.customer_fold.replay`` of the acknowledged events (same
   detector code, event time), one decision per (signal, rule), every engaging decision one outbox
   row, no message accepted twice by a provider, nothing accepted for an opted-out contact.
@@ -216,12 +215,12 @@ class Database:
     def outage(self, feeder: Feeder, service: RetainService) -> bool:
         """Take the database away until ingest failed a batch (refused or timed out; bounded), then give it back.
 
-        On SQLite only with ``RETAIN_CHAOS_SQLITE_OUTAGE=1``: after another process held the write
-        lock, every new connection of the service failed "disk I/O error" on ``PRAGMA
-        journal_mode=WAL`` for minutes (the decision stage never recovered; reported, not yet fixed).
+        On SQLite this found two bugs: the service's second engine had dropped the process's
+        locks on the file, so the lock holder's close deleted the WAL under the service ("disk I/O
+        error", "database disk image is malformed", commits lost:
+        tests/integration/test_sqlite_second_engine.py), and a restart inside the outage ended in
+        APScheduler's start (tests/integration/test_scheduler_start_outage.py).
         """
-        if self.proxy is None and os.environ.get("RETAIN_CHAOS_SQLITE_OUTAGE") != "1":
-            return False
         failed = feeder.refused + feeder.errors
         lock = None
         if self.proxy is not None:
