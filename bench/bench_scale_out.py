@@ -15,6 +15,13 @@ the last (start-up and group join excluded; stats are written every 0.5 s). Goal
 N workers >= 0.9 x N x one worker, on N free cores. The broker and this script share the
 machine's cores with the workers, so the figure is honest only on a machine with cores to spare:
 the core count and load are printed with the result.
+
+Where cores are short, what scaling out costs is still measurable: each worker's CPU time (from
+``/proc``, Linux) over the same interval. ``cpu efficiency`` = CPU seconds per event of one worker
+/ of N workers (1.0: splitting the partitions adds no work per event; coordination, duplicate
+reads or rebalances would lower it), and ``balance`` = mean / max events per worker. On N free
+cores the N-worker rate is about N x one worker x min(efficiency, 1) x balance: printed as the
+projection, beside the measured ratio, never in its place.
 """
 
 from __future__ import annotations
@@ -54,6 +61,20 @@ async def fill(bootstrap: str, events: list[tuple[bytes, bytes]], partitions: in
         await producer.stop()
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a live process (Linux ``/proc``), or None where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _cpu(procs: list[WorkerProcess]) -> float | None:
+    seconds = [cpu_seconds(p.pid) for p in procs]
+    return None if any(s is None for s in seconds) else sum(seconds)
+
+
 def run(broker: EmbeddedBroker, data: Path, workers: int, total: int, partitions: int,
         timeout: float = 300.0) -> dict[str, Any]:
     """Start ``workers`` processes on a fresh group; the folded-events rate once all were read."""
@@ -63,6 +84,7 @@ def run(broker: EmbeddedBroker, data: Path, workers: int, total: int, partitions
     procs = [WorkerProcess(broker_url=broker.url, data_dir=data, name=f"{app_id}-{i}", signals_only=True,
                            env=env).start() for i in range(workers)]
     first: float | None = None
+    cpu_first: float | None = None
     progress = tqdm(total=total, desc=f"{workers} worker(s)", file=sys.stderr, leave=False)
     try:
         deadline = time.monotonic() + timeout
@@ -73,8 +95,10 @@ def run(broker: EmbeddedBroker, data: Path, workers: int, total: int, partitions
             progress.refresh()
             if folded and first is None:
                 first = min(s["at"] for s in stats if s.get("events"))
+                cpu_first, folded_first = _cpu(procs), folded
             if folded >= total:
                 last = max(s["at"] for s in stats)
+                cpu_last = _cpu(procs)
                 split = [s.get("events", 0) for s in stats]
                 break
             time.sleep(0.1)  # polling the stats files
@@ -86,8 +110,13 @@ def run(broker: EmbeddedBroker, data: Path, workers: int, total: int, partitions
             p.terminate()
     assert first is not None
     seconds = max(last - first, 1e-3)
+    cpu_per_event = None
+    if cpu_first is not None and cpu_last is not None and total > folded_first:
+        cpu_per_event = (cpu_last - cpu_first) / (total - folded_first)
     return {"workers": workers, "events": total, "per_worker": split, "seconds": round(seconds, 2),
-            "per_second": round(total / seconds, 1)}
+            "per_second": round(total / seconds, 1),
+            "cpu_ms_per_1000_events": None if cpu_per_event is None else round(1e6 * cpu_per_event, 1),
+            "balance": round(sum(split) / len(split) / max(split), 3) if max(split) else None}
 
 
 def main() -> None:
@@ -105,18 +134,32 @@ def main() -> None:
         one = run(broker, Path(tmp) / "one", 1, len(events), partitions)
         many = run(broker, Path(tmp) / "many", args.workers, len(events), partitions)
     ratio = many["per_second"] / one["per_second"]
+    efficiency = projected = None
+    if one["cpu_ms_per_1000_events"] and many["cpu_ms_per_1000_events"]:
+        efficiency = one["cpu_ms_per_1000_events"] / many["cpu_ms_per_1000_events"]
+        # Capped at 1: fewer CPU seconds per event with N workers is the busier machine's bigger
+        # fetch batches, not something N free cores would keep.
+        projected = args.workers * min(efficiency, 1.0) * many["balance"]
     machine = {"cores": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)}
     if args.json:
         print(json.dumps({"one": one, "many": many, "ratio": round(ratio, 2), "goal_ratio": 0.9 * args.workers,
-                          "machine": machine}, indent=2))
+                          "cpu_efficiency": efficiency and round(efficiency, 3),
+                          "projected_ratio_on_free_cores": projected and round(projected, 2), "machine": machine},
+                         indent=2))
         return
     print(f"{len(events)} events, {args.customers} customers, {partitions} partitions, external Tansu broker; "
           f"{machine['cores']} cores, load {machine['load_1min']} (1 min)")
-    print(f"{'run':<14} {'seconds':>8} {'events/s':>10} per worker")
+    print(f"{'run':<14} {'seconds':>8} {'events/s':>10} {'cpu ms/1k ev':>13} per worker")
     for name, row in (("1 worker", one), (f"{args.workers} workers", many)):
-        print(f"{name:<14} {row['seconds']:>8.2f} {row['per_second']:>10.0f} {row['per_worker']}")
+        cpu = row["cpu_ms_per_1000_events"]
+        print(f"{name:<14} {row['seconds']:>8.2f} {row['per_second']:>10.0f} "
+              f"{'n/a' if cpu is None else f'{cpu:.0f}':>13} {row['per_worker']}")
     goal = 0.9 * args.workers
     print(f"ratio {args.workers} / 1: {ratio:.2f}x (goal >= {goal:.1f}x: {'met' if ratio >= goal else 'NOT met'})")
+    if efficiency is not None:
+        print(f"cpu efficiency {efficiency:.2f} (cpu per event, 1 worker / {args.workers}), balance "
+              f"{many['balance']:.2f}: projected on {args.workers} free cores {projected:.2f}x "
+              f"(goal >= {goal:.1f}x: {'met' if projected >= goal else 'NOT met'}; a projection, not a measurement)")
     if (machine["cores"] or 1) <= args.workers:
         print(f"note: {args.workers} workers, the broker and this script share {machine['cores']} cores here, so "
               "the workers cannot each have a core of their own; this machine cannot show the goal either way")
