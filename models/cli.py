@@ -403,13 +403,19 @@ def _print_uplift(summary: dict[str, Any]) -> None:
         table.add_column(column, justify="right" if column != "policy" else "left")
     retained = summary["retained_per_1000_messages"]
     rows = [("uplift model", "qini", "uplift"), ("churn risk", "qini_risk_targeting", "risk"),
-            ("random", "qini_random", "random"), ("oracle (true effect)", "oracle_qini", "oracle")]
+            ("random", "qini_random", "random"), ("oracle (true effect)", "oracle_qini", "oracle"),
+            ("observable ceiling", "observable_ceiling_qini", "observable")]
     for label, key, name in rows:
         if key not in summary:
             continue
         lo, hi = summary.get(f"{key}_interval", [float("nan")] * 2)
         table.add_row(label, f"{summary[key]:.5f}", f"[{lo:.5f}, {hi:.5f}]", f"{retained.get(name, float('nan')):.1f}")
     Console().print(table)
+    if "qini_minus_risk_targeting" in summary:
+        lo, hi = summary["qini_minus_risk_targeting_interval"]
+        verdict = "better" if lo > 0 else "worse" if hi < 0 else "not distinguishable at this size"
+        Console().print(f"uplift model - churn risk: Qini {summary['qini_minus_risk_targeting']:+.5f} "
+                        f"[{lo:+.5f}, {hi:+.5f}] (paired): {verdict}")
     Console().print(f"mean uplift predicted {summary['predicted_mean_uplift']:+.4f}, measured "
                     f"{summary['measured_mean_uplift']:+.4f}; retained per 1,000 from {summary['retained_per_1000_basis']}")
     bins = summary.get("uplift_calibration") or []

@@ -13,7 +13,9 @@ slice's size ``N``, so it reads "extra retained customers per customer of the sl
   them, else measured as the messaged-minus-held-out difference of good-outcome rates.
 
 Bootstrap intervals resample customers (all of a customer's rows together) with the same
-resamples for every score, so the scores stay comparable.
+resamples for every score, so the scores stay comparable: ``uplift_minus`` gives the uplift
+model's Qini minus each other score's with the interval of the paired differences (does the model
+beat risk targeting, or only random?).
 """
 
 from __future__ import annotations
@@ -87,6 +89,12 @@ def compare(scores: Mapping[str, np.ndarray], treated: np.ndarray, outcome: np.n
         if progress is not None:
             progress.update(1)
     tail = (1 - confidence) / 2 * 100
+    if "uplift" in scores:  # paired: the same resamples, so the difference's interval is narrower than either's
+        out["uplift_minus"] = {
+            name: {"qini": qini_coefficient(scores["uplift"], treated, outcome) - qini_coefficient(score, treated, outcome),
+                   "qini_interval": [float(v) for v in np.percentile(
+                       np.subtract(samples["uplift"], samples[name]), [tail, 100 - tail])]}
+            for name, score in scores.items() if name != "uplift"}
     for name, score in scores.items():
         lo, hi = np.percentile(samples[name], [tail, 100 - tail])
         out[name] = {

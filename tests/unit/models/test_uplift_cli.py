@@ -35,6 +35,16 @@ def test_uplift_beats_random_and_the_oracle_bounds_it(evaluated):
     assert retained["oracle"] >= retained["uplift"]
 
 
+def test_the_gap_to_the_oracle_is_split_and_risk_is_compared_paired(evaluated):
+    summary, _ = evaluated
+    for key in ("observable_ceiling_qini", "qini_minus_risk_targeting"):
+        lo, hi = summary[f"{key}_interval"]
+        assert lo <= summary[key] <= hi
+    assert summary["qini_minus_risk_targeting"] == pytest.approx(summary["qini"] - summary["qini_risk_targeting"])
+    # The true effect as the features tell it ranks better than a learner that only sees outcomes.
+    assert summary["observable_ceiling_qini"] > summary["qini"]
+
+
 def test_the_mean_predicted_uplift_is_the_true_mean_effect(evaluated):
     # Before cross-fitted doubly robust recalibration the default shop predicted about twice the
     # true mean effect (+2.9 points against +1.5); a rule's "uplift > y" reads these points.

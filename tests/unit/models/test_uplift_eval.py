@@ -51,6 +51,20 @@ def test_compare_gives_intervals_around_the_estimate():
     assert out["customers"] == 2000
 
 
+def test_the_paired_difference_separates_scores_whose_own_intervals_overlap():
+    effect, treated, outcome = _experiment(4000)
+    groups = np.arange(len(effect)) // 2
+    rng = np.random.default_rng(2)
+    noisy = effect + rng.normal(0, 0.25, len(effect))  # the same ranking, blurred
+    out = compare({"uplift": effect, "noisy": noisy, "same": effect.copy()}, treated, outcome, groups=groups,
+                  n_boot=80)
+    better = out["uplift_minus"]["noisy"]
+    assert better["qini"] == pytest.approx(out["uplift"]["qini"] - out["noisy"]["qini"])
+    assert better["qini_interval"][0] > 0  # clearly better, on the same resamples
+    assert out["uplift_minus"]["same"] == {"qini": 0.0, "qini_interval": [0.0, 0.0]}
+    assert "uplift" not in out["uplift_minus"]
+
+
 def test_uplift_calibration_bins_follow_the_true_effect():
     from models.uplift_eval import uplift_calibration
 
