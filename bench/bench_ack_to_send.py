@@ -37,20 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fakes.http_server import Reply  # noqa: E402
 from tests.fakes.sendgrid_api import FakeSendGrid  # noqa: E402
+from tests.rule_files import rules_yaml, service_rule  # noqa: E402
 from tests.service_process import RetainService  # noqa: E402
 
-RULES = """schema_version: 1
-rules:
-  - id: late-parcel
-    version: 1
-    signals: [shipping_delay]
-    topic: service
-    priority: 20
-    relevance: 2d
-    cooldown: 0
-    bypass_caps: true
-    action: {channels: [email], brief: Tell the customer the parcel is late.}
-"""
+RULES = rules_yaml(service_rule("late-parcel", "shipping_delay", "Tell the customer the parcel is late.",
+                                priority=20, relevance="2d"))
 
 
 class TimedSendGrid(FakeSendGrid):

@@ -9,6 +9,19 @@ from typing import Any, Awaitable, Callable
 import pytest
 
 
+def wait_until(condition: Callable[[], Any], timeout: float, what: str | Callable[[], str], *,
+               interval: float = 0.2, context: Callable[[], str] | None = None) -> Any:
+    """``wait_for`` from a plain thread; the failure names ``what`` and adds ``context()`` (a service's log)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)  # polling interval of a bounded wait, not a timing assumption
+    described = what() if callable(what) else what
+    raise AssertionError(f"timed out after {timeout}s waiting for {described}\n{context() if context else ''}")
+
+
 async def wait_for(condition: Callable[[], Any], timeout: float, what: str | Callable[[], str],
                    *, interval: float = 0.1) -> Any:
     """Poll ``condition`` until truthy and return its value; fail naming ``what`` after ``timeout`` s."""

@@ -31,7 +31,6 @@ import json
 import os
 import random
 import threading
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -60,7 +59,9 @@ from tests.fakes.outages import SqliteWriteLock, TcpProxy
 from tests.fakes.sendgrid_api import FakeSendGrid
 from tests.fakes.twilio_api import FakeTwilio
 from tests.integration.conftest import PG_HOST, PG_PORT, postgres_reachable
+from tests.rule_files import rules_yaml, service_rule
 from tests.service_process import RetainService
+from tests.waiting import wait_until
 from triggers.records import DecisionRecord
 
 LONG = os.environ.get("RETAIN_CHAOS_LONG") == "1"
@@ -83,36 +84,12 @@ class Plan:
 PLAN = Plan(customers=120, days=30, batch=50, kills=6, opt_outs=8) if LONG else \
     Plan(customers=40, days=14, batch=25, kills=2, opt_outs=4)
 
-RULES = """schema_version: 1
-rules:
-  - id: cart-help
-    version: 1
-    signals: [checkout_idle]
-    topic: service
-    priority: 10
-    relevance: 400d
-    cooldown: 0
-    bypass_caps: true
-    action: {channels: [email], brief: Tell the customer the cart is saved.}
-  - id: late-parcel
-    version: 1
-    signals: [shipping_delay]
-    topic: service
-    priority: 20
-    relevance: 400d
-    cooldown: 0
-    bypass_caps: true
-    action: {channels: [sms, email], brief: Tell the customer the parcel is late.}
-  - id: usage-check
-    version: 1
-    signals: [usage_drop]
-    topic: service
-    priority: 5
-    relevance: 400d
-    cooldown: 0
-    bypass_caps: true
-    action: {channels: [email], brief: Ask whether something is in the way.}
-"""
+RULES = rules_yaml(
+    service_rule("cart-help", "checkout_idle", "Tell the customer the cart is saved.", relevance="400d"),
+    service_rule("late-parcel", "shipping_delay", "Tell the customer the parcel is late.", priority=20,
+                 relevance="400d", channels=("sms", "email")),
+    service_rule("usage-check", "usage_drop", "Ask whether something is in the way.", priority=5, relevance="400d"),
+)
 SENDGRID_KEY = "SG.chaos-key"
 TWILIO_SID, TWILIO_TOKEN, TWILIO_FROM = "AC" + "1" * 32, "chaos-twilio-token", "+15005550006"
 UNSUBSCRIBE_SECRET = "chaos-unsubscribe-secret-0123456789"
@@ -259,14 +236,7 @@ def _probe_refused(feeder: Feeder) -> bool:
 
 
 def _wait(condition, timeout: float, what, service: RetainService | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)  # polling interval of a bounded wait
-    described = what() if callable(what) else what
-    raise AssertionError(f"timed out after {timeout}s waiting for {described}\n{service.log() if service else ''}")
+    return wait_until(condition, timeout, what, context=service.log if service else None)
 
 
 def _feed(seed: int, now: dt.datetime) -> list[dict[str, Any]]:

@@ -38,6 +38,7 @@ from retain.runtime import Runtime
 from signals.detectors.checkout_idle import CheckoutIdleConfig
 from signals.records import CustomerRecord
 from tests.e2e.test_demo_outreach import daytime_phone, idle_checkout, profile
+from tests.rule_files import rules_yaml, service_rule
 from tests.integration.conftest import breakable, postgres_url  # noqa: F401 - the fixtures
 from tests.topics import TopicCollector
 from tests.waiting import wait_for, wait_for_async
@@ -45,20 +46,8 @@ from triggers.records import DecisionRecord
 
 pytestmark = pytest.mark.integration
 
-RULES = """schema_version: 1
-rules:
-  - id: cart-help
-    version: 1
-    signals: [checkout_idle]
-    topic: service
-    priority: 10
-    relevance: 1d
-    cooldown: 0
-    bypass_caps: true
-    action:
-      channels: [email]
-      brief: Tell the customer the cart is saved and that they can reply with any question.
-"""
+RULES = rules_yaml(service_rule(
+    "cart-help", "checkout_idle", "Tell the customer the cart is saved and that they can reply with any question."))
 PER_PHASE = 4  # customers arriving before, during and after the outage
 IDLE_SECONDS = 60.0  # the checkout_idle threshold of this runtime
 DEADLINE_LEAD = dt.timedelta(seconds=30)  # the before-customers' deadline: this long after their ingest

@@ -32,26 +32,17 @@ from retain.demo_reactions import SimulatedRecipients
 from retain.runtime import Runtime
 from infra.settings import Settings
 from infra.stream_app import CONSENT, DECISIONS
+from tests.rule_files import rules_yaml, service_rule
 from tests.topics import read_json_topic
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
-RULES = """schema_version: 1
-rules:
-  - id: cart-help
-    version: 1
-    signals: [checkout_idle]
-    topic: service
-    priority: 10
-    relevance: 1d
-    cooldown: 0  # every episode may be messaged: the test is about consent, not pacing
-    bypass_caps: true
-    action:
-      channels: [sms, email]
-      brief: Tell the customer the cart is saved and that they can reply with any question.
-"""
+# No cooldown: every episode may be messaged; the test is about consent, not pacing.
+RULES = rules_yaml(service_rule("cart-help", "checkout_idle",
+                                "Tell the customer the cart is saved and that they can reply with any question.",
+                                channels=("sms", "email")))
 SMS_CUSTOMER, MAIL_CUSTOMER, TWICE_CUSTOMER = "sms-a", "mail-b", "twice-c"
 
 

@@ -31,32 +31,18 @@ from outreach.outbox.records import OutboxRecord
 from outreach.tokens import UNSUBSCRIBE, make_token
 from signals.records import SignalRecord
 from tests.e2e.test_demo_outreach import daytime_phone
+from tests.rule_files import rules_yaml, service_rule
 from tests.service_process import RetainService, process_alive
+from tests.waiting import wait_until
 from triggers.records import DecisionRecord
 
 pytestmark = pytest.mark.integration
 
-RULES = """schema_version: 1
-rules:
-  - id: cart-help
-    version: 1
-    signals: [checkout_idle]
-    topic: service
-    priority: 10
-    relevance: 1d
-    cooldown: 0
-    bypass_caps: true
-    action: {channels: [email], brief: Tell the customer the cart is saved.}
-  - id: late-parcel
-    version: 1
-    signals: [shipping_delay]
-    topic: service
-    priority: 20
-    relevance: 2d
-    cooldown: 0
-    bypass_caps: true
-    action: {channels: [email], brief: Tell the customer the parcel is late.}
-"""
+RULES = rules_yaml(
+    service_rule("cart-help", "checkout_idle", "Tell the customer the cart is saved."),
+    service_rule("late-parcel", "shipping_delay", "Tell the customer the parcel is late.", priority=20,
+                 relevance="2d"),
+)
 # Before the fix the API came up after the worker, model, projection and scheduler: 22-25 s. The
 # issue's 5 s target is a timing goal, measured on a quiet machine by bench/bench_restart.py; this
 # test proves the order (ingest and unsubscribe answer long before the rest could be up) with a
@@ -108,15 +94,8 @@ def _signals_of(engine, customers: set[str]) -> dict[str, list[str]]:
     return out
 
 
-def _wait(condition, timeout: float, what, service: RetainService):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)  # polling interval of a bounded wait
-    raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}\n"
-                         f"{service.log()}")
+def _wait(condition, timeout: float, what, service: RetainService | None = None):
+    return wait_until(condition, timeout, what, context=service.log if service else None)
 
 
 def test_sigterm_and_restart_keep_every_pending_deadline(tmp_path):

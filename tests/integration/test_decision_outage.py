@@ -26,24 +26,15 @@ from infra.settings import Settings
 from infra.stream_app import DEADLETTER, SIGNALS, topic_partitions
 from retain.worker import InProcessWorker, build_worker
 from signals.signal import Signal
+from tests.rule_files import rules_yaml, service_rule
 from tests.topics import read_json_topic
 from tests.waiting import wait_for
 from triggers.records import DecisionRecord
 
 pytestmark = pytest.mark.integration
 
-RULES = """schema_version: 1
-rules:
-  - id: late-help
-    version: 1
-    signals: [shipping_delay]
-    topic: service
-    priority: 10
-    relevance: 1h
-    cooldown: 0
-    bypass_caps: true
-    action: {channels: [email], brief: Say the parcel is late and that they can reply for help.}
-"""
+RULES = rules_yaml(service_rule("late-help", "shipping_delay",
+                                "Say the parcel is late and that they can reply for help.", relevance="1h"))
 SIGNALS_PER_RUN = 5
 
 
