@@ -13,9 +13,12 @@ suspending (the buffer had room): the record is delivered and nothing was schedu
 if ``wait_first`` had run it and it won. If it does suspend, the half-run coroutine is handed to
 the same ``wait_first`` race Faust uses, so a blocked delivery is still abandoned on rebalance or
 stop. ``EagerConsumer._drain_messages`` is faust-streaming 0.15.3's loop with that one call
-changed (``tests/unit/test_stream_consumer.py`` fails if the upstream loop changes).
+changed (``tests/unit/test_stream_consumer.py`` fails if the upstream loop changes), and
+records fetched but not handled read again (``infra.stream_rewind``): a partition with a pending
+rewind delivers nothing until the loop seeks it back, before its next fetch.
 
-``RetainApp`` is ``faust.App`` whose ``kafka://`` transport uses this consumer.
+``RetainApp`` is ``faust.App`` whose ``kafka://`` transport uses this consumer and whose
+``flow_control`` reports the records it discards.
 """
 
 from __future__ import annotations
@@ -25,9 +28,13 @@ import types
 from typing import Any, Coroutine, Generator, cast
 
 import faust
+from aiokafka.errors import IllegalStateError
 from faust import transport as faust_transport
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as aiokafka_driver
+from mode.utils.objects import cached_property
+
+from infra.stream_rewind import Rewinds, RewindingFlowControl, unyielded
 
 # The transports whose consumer we replace (Faust's own aiokafka driver); others stay stock.
 EAGER_SCHEMES = frozenset({"kafka", "aiokafka"})
@@ -70,7 +77,53 @@ async def deliver(consumer: Any, delivery: Coroutine[Any, Any, Any]) -> None:
 
 
 class EagerConsumer(aiokafka_driver.Consumer):
-    """Faust's aiokafka consumer, delivering records with ``deliver``."""
+    """Faust's aiokafka consumer, delivering records with ``deliver`` and reading dropped ones again."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rewinds = Rewinds()
+        self._fetched: Any = {}  # the batch getmany is yielding
+        flow_control = self.app.flow_control
+        if isinstance(flow_control, RewindingFlowControl):
+            flow_control.on_discard = self.rewind_messages
+
+    def rewind_messages(self, messages: Any) -> None:
+        """Read these records of stream partitions again (fetched, never handled)."""
+        for message in messages:
+            if not self._is_changelog_tp(message.tp):  # table recovery seeks its changelogs itself
+                self.rewinds.note(message.tp, message.offset, message.generation_id)
+
+    async def _wait_next_records(self, timeout: float) -> Any:
+        records, active_partitions = await super()._wait_next_records(timeout)
+        self._fetched = records or {}
+        return records, active_partitions
+
+    async def getmany(self, timeout: float) -> Any:
+        """Faust's ``getmany``; whatever of the batch it does not yield is read again."""
+        last_yielded: dict[Any, int] = {}
+        generation = self.app.consumer_generation_id
+        try:
+            async for tp, message in super().getmany(timeout):
+                last_yielded[tp] = message.offset
+                yield tp, message
+        finally:
+            fetched, self._fetched = self._fetched, {}
+            for tp, record in unyielded(fetched, last_yielded).items():
+                if not self._is_changelog_tp(tp):
+                    self.rewinds.note(tp, record.offset, generation)
+
+    async def _seek_rewinds(self) -> None:
+        """Seek every partition with a pending rewind of this generation back (before the next fetch)."""
+        if not self.rewinds or not self.flow_active:
+            return
+        seeks = self.rewinds.take(self.app.consumer_generation_id, self.assignment())
+        if not seeks:
+            return
+        self.log.info("Reading again records fetched but not handled: %r", seeks)
+        try:
+            await self.seek_wait(seeks)  # also resets the read offsets the fetch loop filters on
+        except IllegalStateError as exc:  # revoked meanwhile: the new assignment starts at the commit
+            self.log.info("Rewind skipped, partitions reassigned: %r", exc)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - ported loop
         # Ported from faust-streaming 0.15.3 Consumer._drain_messages; the only change is
@@ -78,6 +131,8 @@ class EagerConsumer(aiokafka_driver.Consumer):
         # ``await self.wait_first(callback(message), self.suspend_flow.wait())``.
         callback = self.callback
         getmany = self.getmany
+        rewinds = self.rewinds
+        flow_control = self.app.flow_control
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
 
@@ -95,6 +150,7 @@ class EagerConsumer(aiokafka_driver.Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
+                await self._seek_rewinds()
                 ait = getmany(timeout=1.0)
                 # getmany may never release the event loop when records keep coming.
                 await self.sleep(0)
@@ -105,6 +161,8 @@ class EagerConsumer(aiokafka_driver.Consumer):
                             await sleep(0)
                             num_since_yield = 0
                         offset = message.offset
+                        if tp in rewinds:
+                            continue  # fetched before the seek back: read again after it, in order
                         r_offset = get_read_offset(tp)
                         if r_offset is None or offset >= r_offset:
                             gap = offset - (r_offset or 0)
@@ -114,8 +172,14 @@ class EagerConsumer(aiokafka_driver.Consumer):
                             if commit_every is not None and self._n_acked >= commit_every:
                                 self._n_acked = 0
                                 await self.commit()
+                            clears = getattr(flow_control, "clears", 0)
                             await deliver(self, callback(message))
-                            set_read_offset(tp, offset)
+                            if getattr(flow_control, "clears", 0) != clears:
+                                # a clear under way cancels a put blocked on a full buffer, and the
+                                # delivery returns as if it had put the record
+                                rewinds.note(tp, offset, message.generation_id)
+                            else:  # delivered, or given up on a stopped flow (its put still lands)
+                                set_read_offset(tp, offset)
                         else:
                             self.log.dev("DROPPED MESSAGE ROFF %r: k=%r v=%r", offset, message.key, message.value)
                     unset_flag(CONSUMER_FETCHING)
@@ -144,6 +208,11 @@ class EagerTransport(aiokafka_driver.Transport):
 
 class RetainApp(faust.App):
     """``faust.App`` using ``EagerTransport`` for Kafka URLs (any other transport stays stock)."""
+
+    @cached_property
+    def flow_control(self) -> RewindingFlowControl:
+        """Faust's flow control of the stream buffers, reporting the records a clear discards."""
+        return RewindingFlowControl(loop=self.loop)
 
     def _new_transport(self) -> Any:
         url = self.conf.broker_consumer[0]

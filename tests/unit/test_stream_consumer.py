@@ -6,16 +6,19 @@ import asyncio
 import hashlib
 import inspect
 from pathlib import Path
+from types import SimpleNamespace
 
 import faust
 import pytest
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TP
 from mode import Service
 
 from infra.settings import Settings
 from infra.stream_app import create_app
 from infra.stream_consumer import EagerConsumer, EagerTransport, RetainApp, deliver
+from infra.stream_rewind import RewindingFlowControl
 
 # sha256 of faust-streaming 0.15.3's Consumer._drain_messages, the loop EagerConsumer ports.
 PORTED_DRAIN_LOOP = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
@@ -131,3 +134,14 @@ def test_an_app_keeps_its_table_directories_under_the_data_dir_not_the_working_d
     assert Path(app.conf.datadir).resolve().is_relative_to((tmp_path / "data").resolve())
     app._create_directories()  # what Faust does at start; it fails when a parent is missing
     assert Path(app.conf.tabledir).is_dir()
+
+
+def test_records_a_clear_discards_are_read_again_except_changelog_ones():
+    app = create_app(Settings(), broker_url="kafka://127.0.0.1:9", app_id="t-rewind")
+    assert isinstance(app.flow_control, RewindingFlowControl)
+    consumer = app.consumer
+    assert app.flow_control.on_discard == consumer.rewind_messages
+    changelog = app.Table("states", default=int).changelog_topic.get_topic_name()
+    consumer.rewind_messages([SimpleNamespace(tp=TP("events", 0), offset=7, generation_id=3),
+                              SimpleNamespace(tp=TP(changelog, 0), offset=2, generation_id=3)])
+    assert consumer.rewinds.take(3, [TP("events", 0), TP(changelog, 0)]) == {TP("events", 0): 7}
