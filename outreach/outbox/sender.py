@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
 import random
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,7 +38,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from infra.transient import is_transient
-from outreach.channels.base import Channel, LookupUnsupported, OutgoingMessage, SendError, SendResult
+from outreach.channels.base import Channel, LookupUnsupported, OutgoingMessage, SendError
 from outreach.channels.rate_limit import TokenBucket
 from outreach.consent.service import (
     ConsentChange,
@@ -79,6 +77,7 @@ from outreach.outbox.send_verdicts import (
     recipient_of,
     settled,
 )
+from outreach.outbox.provider_calls import Answer, Flight, ProviderCalls
 from outreach.outbox.sender_config import SenderConfig
 from outreach.reputation import pauses_of
 from outreach.tokens import PREFERENCES, UNSUBSCRIBE, make_token, preferences_url, unsubscribe_url
@@ -126,7 +125,7 @@ class Sender:
         self.limiters = dict(limiters or {})
         self.owner = owner or f"sender-{uuid.uuid4().hex[:12]}"
         self.rng = rng or random.Random()
-        self._unrecorded: list[_Answer] = []  # provider answers a database error kept from being recorded
+        self._unrecorded: list[Answer] = []  # provider answers a database error kept from being recorded
 
     def run_once(self, now: dt.datetime, *, limit: int = 20) -> SendReport:
         """Record answers kept from an earlier pass, reconcile rows of dead senders, then claim and send."""
@@ -147,7 +146,7 @@ class Sender:
         answering in 20 ms, one call at a time caps sending at 50 messages/s.
         """
         size = self.config.chunk
-        with _ProviderCalls(self.config.concurrency if len(rows) > 1 else 1) as calls:
+        with ProviderCalls(self.config.concurrency if len(rows) > 1 else 1) as calls:
             for start in range(0, len(rows), size):
                 for flight in self._advance(rows[start:start + size], now, report):
                     calls.start(flight)
@@ -156,7 +155,7 @@ class Sender:
                 self._record(calls.answers(keep=size, at=now), report)
             self._record(calls.answers(keep=0, at=now), report)
 
-    def _advance(self, rows: list[OutboxRecord], now: dt.datetime, report: SendReport) -> list["_Flight"]:
+    def _advance(self, rows: list[OutboxRecord], now: dt.datetime, report: SendReport) -> list[Flight]:
         """Bring a chunk up to its provider calls; a database error gives it back, any other is isolated per row."""
         try:
             return self._advance_chunk(rows, now, report)
@@ -168,9 +167,49 @@ class Sender:
                 log.exception("message %s failed unexpectedly; left until its lease runs out", rows[0].message_id)
                 return []
             log.exception("a chunk of %d messages failed unexpectedly; each is tried on its own", len(rows))
-            return [flight for row in rows for flight in self._advance([row], now, report)]
+            return self._advance_one_by_one(rows, now, report)
 
-    def _advance_chunk(self, rows: list[OutboxRecord], now: dt.datetime, report: SendReport) -> list["_Flight"]:
+    def _advance_one_by_one(self, rows: list[OutboxRecord], now: dt.datetime, report: SendReport) -> list[Flight]:
+        """Each row of a failed chunk on its own; a row that fails while others go through is failed for good.
+
+        Its chunk-mates prove the path works, so the error is the row's own (a draft the database
+        refuses, say): retrying it after every lease would only break its chunk again. When every
+        row fails, the fault is not theirs: they keep their state until their leases run out.
+        """
+        flights: list[Flight] = []
+        broken: list[tuple[OutboxRecord, Exception]] = []
+        for row in rows:
+            try:
+                flights += self._advance_chunk([row], now, report)
+            except Exception as exc:  # noqa: BLE001 - one row's failure never stops the others
+                if is_transient(exc):
+                    self._give_back([row], now, exc)
+                else:
+                    broken.append((row, exc))
+        for row, exc in broken:
+            log.error("message %s failed unexpectedly on its own", row.message_id, exc_info=exc)
+        if broken and len(broken) < len(rows):
+            self._settle_broken(broken, now, report)
+        return flights
+
+    def _settle_broken(self, broken: list[tuple[OutboxRecord, Exception]], now: dt.datetime,
+                       report: SendReport) -> None:
+        try:
+            with Session(self.engine) as session:
+                held = outbox.hold(session=session, message_ids=[row.message_id for row, _ in broken],
+                                   owner=self.owner, now=now)
+                writes = {row.message_id: settled(FAILED, last_error=f"unexpected: {type(exc).__name__}: {exc}"[:500])
+                          for row, exc in broken if row.message_id in held}
+                outbox.write_rows(session=session, owner=self.owner,
+                                  rows={message_id: write.columns(now) for message_id, write in writes.items()})
+                session.commit()
+        except Exception:  # noqa: BLE001 - the rows keep their state until their leases run out
+            log.exception("%d broken message(s) keep their lease until it runs out", len(broken))
+            return
+        for _ in writes:
+            report.add(FAILED)
+
+    def _advance_chunk(self, rows: list[OutboxRecord], now: dt.datetime, report: SendReport) -> list[Flight]:
         facts, decisions = self._read_facts(rows, now)
         writes: dict[str, RowWrite] = {}
         drafts: dict[str, _Draft] = {}
@@ -256,7 +295,7 @@ class Sender:
         return _Draft(state, message.subject, message.text, rendered)
 
     def _route(self, session: Session, rows: list[OutboxRecord], drafts: Mapping[str, "_Draft"],
-               writes: dict[str, RowWrite], now: dt.datetime) -> list["_Flight"]:
+               writes: dict[str, RowWrite], now: dt.datetime) -> list[Flight]:
         """Inside the chunk's transaction: the last reads, then each ready row refused, failed, given back or sending."""
         customer_ids = {row.customer_id for row in rows}
         points = contact_points_of(session=session, customer_ids=customer_ids)
@@ -292,7 +331,7 @@ class Sender:
                 writes[row.message_id] = RowWrite(SENDING, {
                     "recipient_hash": recipient.contact_hash, "provider": getattr(channel, "provider", None),
                     "attempts": row.attempts + 1})
-                flights.append(_Flight(row, channel, self._message(row, drafts.get(row.message_id), recipient),
+                flights.append(Flight(row, channel, self._message(row, drafts.get(row.message_id), recipient),
                                        recipient.contact_hash))
         return flights
 
@@ -318,7 +357,7 @@ class Sender:
         except Exception:  # noqa: BLE001 - still down: the leases run out and the rows are claimed again
             log.warning("%d message(s) keep their lease until it runs out", len(rows))
 
-    def _record(self, answers: list["_Answer"], report: SendReport) -> None:
+    def _record(self, answers: list[Answer], report: SendReport) -> None:
         """Record provider answers in one transaction; kept for a later pass on a database error."""
         if not answers:
             return
@@ -336,7 +375,7 @@ class Sender:
                 for answer in answers:
                     self._record([answer], report)
 
-    def _record_all(self, answers: list["_Answer"], report: SendReport) -> None:
+    def _record_all(self, answers: list[Answer], report: SendReport) -> None:
         changes, counted, columns = [], [], {}
         with Session(self.engine, expire_on_commit=False) as session:
             ours = outbox.hold(session=session, message_ids=[a.flight.row.message_id for a in answers],
@@ -359,7 +398,7 @@ class Sender:
             report.add(state)
 
     @staticmethod
-    def _carrier_opt_out(session: Session, answer: "_Answer") -> ConsentChange:
+    def _carrier_opt_out(session: Session, answer: Answer) -> ConsentChange:
         """The carrier knows the person replied STOP: record it, so no later send even tries."""
         row, error, hashed = answer.flight.row, answer.outcome, answer.flight.hashed
         assert isinstance(error, SendError)
@@ -409,76 +448,3 @@ class _Draft:
 
     def values(self) -> dict[str, Any]:
         return {"subject": self.subject, "body": self.body, "rendered": self.rendered}
-
-
-@dataclass(frozen=True)
-class _Flight:
-    """A row committed as ``sending`` and the provider call that sends it (the only part run in a pool)."""
-
-    row: OutboxRecord
-    channel: Channel
-    message: OutgoingMessage
-    hashed: str | None
-
-    def call(self) -> "SendResult | SendError":
-        """The provider call; a ``SendError`` is returned as the answer it is, anything else raises."""
-        try:
-            return self.channel.send(self.message)
-        except SendError as exc:
-            return exc
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """What the provider answered for a flight, and the pass time it is recorded at."""
-
-    flight: _Flight
-    outcome: "SendResult | SendError"
-    at: dt.datetime
-
-
-class _ProviderCalls:
-    """Runs the provider calls of flights (inline for one at a time, else in a pool) and hands back the answers."""
-
-    def __init__(self, concurrency: int) -> None:
-        self._pool = (ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="outbox-send")
-                      if concurrency > 1 else None)
-        self._finished: queue.SimpleQueue[tuple[_Flight, Future[Any]]] = queue.SimpleQueue()
-        self._open = 0
-
-    def __enter__(self) -> "_ProviderCalls":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-
-    def start(self, flight: _Flight) -> None:
-        """Start the flight's call; a ``BaseException`` of an inline call (the process stopping) propagates."""
-        self._open += 1
-        if self._pool is not None:
-            self._pool.submit(flight.call).add_done_callback(lambda done: self._finished.put((flight, done)))
-            return
-        future: Future[Any] = Future()
-        try:
-            future.set_result(flight.call())
-        except Exception as exc:  # noqa: BLE001 - handed over as a pool would
-            future.set_exception(exc)
-        self._finished.put((flight, future))
-
-    def answers(self, *, keep: int, at: dt.datetime) -> list[_Answer]:
-        """The answers of the calls finished so far, waiting for more until at most ``keep`` are open.
-
-        A call that raised something other than ``SendError`` leaves its row in ``sending`` for
-        ``reconcile``; a ``BaseException`` in a call (the process being stopped) propagates.
-        """
-        answers = []
-        while self._open > keep or not self._finished.empty():
-            flight, future = self._finished.get()
-            self._open -= 1
-            try:
-                answers.append(_Answer(flight, future.result(), at))
-            except Exception:  # noqa: BLE001 - one row's failure never stops the others
-                log.exception("sending message %s failed unexpectedly; left in sending for reconcile",
-                              flight.row.message_id)
-        return answers

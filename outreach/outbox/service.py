@@ -3,7 +3,9 @@
 Claiming takes rows whose lease is free or expired and leases them to one sender. On PostgreSQL
 the candidate rows are read ``FOR UPDATE SKIP LOCKED``, so concurrent senders take disjoint rows
 without waiting on each other; on SQLite (one writer at a time) the conditional lease update is
-the guard. The lease then keeps the row with its sender across the transactions that follow.
+the guard. The lease then keeps the row with its sender across the transactions that follow:
+every later write of the sender starts with ``hold`` (only the rows it still holds, locked until
+its commit) and sets each row's columns with ``write_rows`` (one executemany per column set).
 """
 
 from __future__ import annotations
