@@ -32,7 +32,7 @@ import random
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -400,8 +400,7 @@ class Sender:
     @staticmethod
     def _carrier_opt_out(session: Session, answer: Answer) -> ConsentChange:
         """The carrier knows the person replied STOP: record it, so no later send even tries."""
-        row, error, hashed = answer.flight.row, answer.outcome, answer.flight.hashed
-        assert isinstance(error, SendError)
+        row, error, hashed = answer.flight.row, cast(SendError, answer.outcome), answer.flight.hashed
         change = record_consent(session=session, customer_id=row.customer_id, channel=row.channel, topic="*",
                                 status="opted_out", source=f"{getattr(answer.flight.channel, 'provider', '')}"
                                 f":{error.code}", changed_at=answer.at, evidence={"message_id": row.message_id},
