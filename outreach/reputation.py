@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -61,6 +62,14 @@ def standing(*, session: Session, rule_id: str, now: dt.datetime, reputation: Re
 def pause_of(*, session: Session, rule_id: str) -> RulePauseRecord | None:
     """The rule's pause record, or None when it may send."""
     return session.get(RulePauseRecord, rule_id)
+
+
+def pauses_of(*, session: Session, rule_ids: Collection[str]) -> dict[str, str]:
+    """Why each paused rule among ``rule_ids`` is paused, by rule id (one query; absent: it may send)."""
+    if not rule_ids:
+        return {}
+    query = select(RulePauseRecord.rule_id, RulePauseRecord.reason).where(RulePauseRecord.rule_id.in_(set(rule_ids)))
+    return dict(session.execute(query).tuples().all())
 
 
 def evaluate_rule(

@@ -8,9 +8,10 @@ key: the newest profile event wins, and a signal is stored exactly once.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any, Callable
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Row, case, func, select
 from sqlmodel import Session
 
 from infra.database import dialect_insert
@@ -117,6 +118,27 @@ def record_signal(*, session: Session, signal: Signal) -> bool:
 def get_customer(*, session: Session, customer_id: str) -> CustomerRecord | None:
     """The customer projection, or None when no profile event was seen."""
     return session.get(CustomerRecord, customer_id)
+
+
+def customers_by_id(*, session: Session, customer_ids: Collection[str]) -> dict[str, Row[Any]]:
+    """The stored customers among ``customer_ids``, by id (one query; an unknown id is absent).
+
+    Plain rows with every column, read like the record (``row.email``; ``row._mapping`` for a
+    dict): loading ORM objects costs more than the query for the sender's chunks.
+    """
+    if not customer_ids:
+        return {}
+    table = CustomerRecord.__table__
+    query = select(table).where(table.c.customer_id.in_(set(customer_ids)))
+    return {row.customer_id: row for row in session.execute(query)}
+
+
+def signals_by_id(*, session: Session, signal_ids: Collection[str]) -> dict[str, SignalRecord]:
+    """The stored signals among ``signal_ids``, by id (one query)."""
+    if not signal_ids:
+        return {}
+    query = select(SignalRecord).where(SignalRecord.signal_id.in_(set(signal_ids)))
+    return {signal.signal_id: signal for signal in session.scalars(query)}
 
 
 def list_signals(*, session: Session, customer_id: str | None = None, limit: int = 100) -> list[SignalRecord]:

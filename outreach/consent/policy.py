@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from triggers.policy.consent import ConsentStanding, ConsentStatus, consent_refusal
+from triggers.policy.consent import ConsentStanding, ConsentStatus, consent_refusal, topics_to_check, upstream_states
 
 SUPPRESSION_REASONS = frozenset({"hard_bounce", "spam_complaint", "carrier_opt_out", "sms_stop", "erased", "manual"})
 # Suppressions the person can lift themselves (START after STOP); the others are permanent.
@@ -36,3 +36,16 @@ def send_verdict(
         marketing_email_requires_opt_in=marketing_email_requires_opt_in,
     )
     return refusal.code if refusal is not None else None
+
+
+def deciding_states(stored: Mapping[str, ConsentStatus], flags: Mapping[str, bool], channel: str,
+                    topic: str) -> dict[str, ConsentStatus]:
+    """The rows that decide ``topic`` on ``channel``: the store's ``stored`` rows, upstream ``flags`` where it is silent.
+
+    >>> deciding_states({"*": ConsentStatus.OPTED_OUT, "other": ConsentStatus.OPTED_IN},
+    ...                 {"email_service": True}, "email", "service")
+    {'service': <ConsentStatus.OPTED_IN: 'opted_in'>, '*': <ConsentStatus.OPTED_OUT: 'opted_out'>}
+    """
+    relevant = topics_to_check(topic)
+    upstream = upstream_states(flags, channel, topic)
+    return {**upstream, **{t: status for t, status in stored.items() if t in relevant}}

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, select
 from sqlmodel import Session
 
 from infra.database import dialect_insert
 from outreach.consent.contact_points import contact_hash
-from outreach.consent.policy import REVERSIBLE_SUPPRESSIONS, SUPPRESSION_REASONS, send_verdict
+from outreach.consent.policy import REVERSIBLE_SUPPRESSIONS, SUPPRESSION_REASONS, deciding_states, send_verdict
 from outreach.consent.records import (
     ConsentChangeRecord,
     ConsentStateRecord,
@@ -27,7 +28,7 @@ from outreach.consent.records import (
 )
 from signals.records import CustomerRecord
 from signals.service import consent_flags
-from triggers.policy.consent import ConsentSource, ConsentStanding, ConsentStatus, topics_to_check, upstream_states
+from triggers.policy.consent import ConsentSource, ConsentStanding, ConsentStatus, topics_to_check
 
 @dataclass(frozen=True)
 class ConsentChange:
@@ -52,15 +53,23 @@ def register_contact_point(
 ) -> str:
     """Store (or update) the customer's address on a channel; returns its keyed hash."""
     hashed = contact_hash(key, channel, address)
-    stmt = dialect_insert(session, ContactPointRecord.__table__).values(
-        customer_id=customer_id, channel=channel, address=address, contact_hash=hashed, updated_at=now
-    )
+    register_contact_points(session=session, points=[(customer_id, channel, address, hashed)], now=now)
+    return hashed
+
+
+def register_contact_points(*, session: Session, points: Iterable[tuple[str, str, str, str]], now: dt.datetime) -> None:
+    """Store (or update) many ``(customer_id, channel, address, contact_hash)`` in one statement."""
+    rows = [{"customer_id": customer_id, "channel": channel, "address": address, "contact_hash": hashed,
+             "updated_at": now} for customer_id, channel, address, hashed in points]
+    if not rows:
+        return
+    stmt = dialect_insert(session, ContactPointRecord.__table__)
     stmt = stmt.on_conflict_do_update(
         index_elements=["customer_id", "channel"],
-        set_={"address": address, "contact_hash": hashed, "updated_at": now},
+        set_={"address": stmt.excluded.address, "contact_hash": stmt.excluded.contact_hash,
+              "updated_at": stmt.excluded.updated_at},
     )
-    session.execute(stmt)
-    return hashed
+    session.execute(stmt, rows)
 
 
 def record_consent(
@@ -135,6 +144,36 @@ def contact_point(*, session: Session, customer_id: str, channel: str) -> Contac
     return session.get(ContactPointRecord, (customer_id, channel))
 
 
+def contact_points_of(*, session: Session, customer_ids: Collection[str]) -> dict[tuple[str, str], Row[Any]]:
+    """Every stored contact point of these customers, by ``(customer_id, channel)`` (one query; plain rows)."""
+    if not customer_ids:
+        return {}
+    table = ContactPointRecord.__table__
+    query = select(table).where(table.c.customer_id.in_(set(customer_ids)))
+    return {(point.customer_id, point.channel): point for point in session.execute(query)}
+
+
+def suppressions_of(*, session: Session, contact_hashes: Collection[str]) -> dict[tuple[str, str], str]:
+    """The suppression reason of each ``(contact_hash, channel)`` among these hashes (one query)."""
+    if not contact_hashes:
+        return {}
+    query = select(SuppressionRecord.contact_hash, SuppressionRecord.channel, SuppressionRecord.reason).where(
+        SuppressionRecord.contact_hash.in_(set(contact_hashes)))
+    return {(hashed, channel): reason for hashed, channel, reason in session.execute(query)}
+
+
+def stored_states_of(*, session: Session, customer_ids: Collection[str]) -> dict[tuple[str, str], dict[str, ConsentStatus]]:
+    """The consent store's rows of these customers: ``(customer_id, channel)`` -> topic -> status (one query)."""
+    if not customer_ids:
+        return {}
+    query = select(ConsentStateRecord.customer_id, ConsentStateRecord.channel, ConsentStateRecord.topic,
+                   ConsentStateRecord.status).where(ConsentStateRecord.customer_id.in_(set(customer_ids)))
+    states: dict[tuple[str, str], dict[str, ConsentStatus]] = {}
+    for customer_id, channel, topic, status in session.execute(query):
+        states.setdefault((customer_id, channel), {})[topic] = ConsentStatus(status)
+    return states
+
+
 def customers_with_contact(*, session: Session, contact_hash: str, channel: str) -> list[str]:
     """Every customer whose contact point on the channel hashes to ``contact_hash``."""
     query = select(ContactPointRecord.customer_id).where(
@@ -151,8 +190,7 @@ def consent_states(*, session: Session, customer_id: str, channel: str, topic: s
         ConsentStateRecord.topic.in_(topics_to_check(topic)),
     ))
     stored = {row.topic: ConsentStatus(row.status) for row in rows}
-    upstream = upstream_states(consent_flags(session.get(CustomerRecord, customer_id)), channel, topic)
-    return {**upstream, **stored}
+    return deciding_states(stored, consent_flags(session.get(CustomerRecord, customer_id)), channel, topic)
 
 
 def consent_standing(*, session: Session, customer_id: str, channel: str, topic: str) -> ConsentStanding:

@@ -8,6 +8,9 @@ decisions carried one (migration 0011) is given one from the stored signal and c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlmodel import Session
 
 from outreach.drafting.brief import PrivateFacts
@@ -22,7 +25,11 @@ class NothingToDraftFrom(ValueError):
 
 def contact_details(*, session: Session, customer_id: str) -> PrivateFacts | None:
     """The customer's contact details as stored now, or None for an unknown customer."""
-    customer = session.get(CustomerRecord, customer_id)
+    return private_facts(session.get(CustomerRecord, customer_id))
+
+
+def private_facts(customer: Any) -> PrivateFacts | None:
+    """The contact details of a customer row already read (the record or a plain row), or None without one."""
     if customer is None:
         return None
     return PrivateFacts(last_name=customer.last_name, email=customer.email, phone=customer.phone)
@@ -37,8 +44,14 @@ def with_snapshot(*, session: Session, decision: Decision) -> Decision:
     if decision.snapshot is not None:
         return decision
     signal = session.get(SignalRecord, decision.signal_id)
+    customer = session.get(CustomerRecord, decision.customer_id) if signal is not None else None
+    return snapshot_from(decision, signal, customer.model_dump() if customer is not None else None)
+
+
+def snapshot_from(decision: Decision, signal: SignalRecord | None, customer: Mapping[str, Any] | None) -> Decision:
+    """``with_snapshot`` over what was already read: the signal and the customer's columns of an old decision."""
+    if decision.snapshot is not None:
+        return decision
     if signal is None:
         raise NothingToDraftFrom(f"decision {decision.decision_id} carries no snapshot and its signal is not stored")
-    customer = session.get(CustomerRecord, decision.customer_id)
-    facts = customer.model_dump() if customer is not None else {}
-    return decision.model_copy(update={"snapshot": DecisionSnapshot.of(signal_from_record(signal), facts)})
+    return decision.model_copy(update={"snapshot": DecisionSnapshot.of(signal_from_record(signal), customer or {})})

@@ -1,11 +1,27 @@
 """The sender: claims outbox rows, drafts them, re-checks consent, and sends each at most once.
 
-Order per row: moment expired, rule paused, or the customer's reply escalated (a person handles
-them now; ``triggers.policy.escalation``)? -> draft (stored before anything goes out) -> approval
-if the rule asks -> consent re-checked against the store -> rate limit -> state ``sending``
-COMMITTED -> provider call -> result recorded. A sender that dies after the commit of ``sending``
-leaves the row there; ``reconcile`` later asks the provider (when its API can find our message id)
-or holds the row for review. It never sends it again blindly.
+A pass claims due rows and works through them in chunks (``SenderConfig.chunk``, two pool-fuls):
+
+1. reads what the checks need for the whole chunk in a few set-based queries (paused rules,
+   escalations, contact points, customers); ``send_verdicts.early_verdict`` settles the rows whose
+   moment expired, whose rule is paused or whose customer's reply escalated (a person handles
+   them now; ``triggers.policy.escalation``), and gives back those whose customer is not in SQL yet;
+2. drafts each remaining pending row in memory (``compose``; tokens per row); approval or a
+   guardrail that even the fallback failed stops the row here;
+3. ONE transaction: ``outbox.hold`` (an UPDATE: the lease guard, and the write lock) -> the last
+   reads: contact points, customers, consent rows and suppressions of the chunk -> per row the
+   consent verdict, the channel, the rate limit -> drafts, final states and ``sending`` written ->
+   COMMIT, before any provider call, so a crash cannot re-send;
+4. only then the provider calls of the rows committed as ``sending``, at most ``concurrency`` at a
+   time in a thread pool, while this thread goes on with the next chunk's database work;
+5. the answers, recorded in bulk by this thread per group of finished calls.
+
+Every write happens in the claiming thread, and only to rows this sender still holds: a row whose
+lease was lost (another sender holds or finished it) is left alone. A database error gives the
+chunk back (due again after ``transient_retry``), never a final state; any other error in a chunk
+is retried row by row, so one row cannot take the others down. A sender that dies after the commit
+of ``sending`` leaves the row there; ``reconcile`` later asks the provider (when its API can find
+our message id) or holds the row for review. It never sends it again blindly.
 """
 
 from __future__ import annotations
@@ -14,33 +30,31 @@ import datetime as dt
 import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from infra.settings import OutboxSettings, development_default_secrets
-from outreach.channels.base import Channel, LookupUnsupported, OutgoingMessage, SendError, SendResult
+from infra.transient import is_transient
+from outreach.channels.base import Channel, LookupUnsupported, OutgoingMessage, SendError
 from outreach.channels.rate_limit import TokenBucket
-from outreach.consent.contact_points import InvalidContactPoint
 from outreach.consent.service import (
     ConsentChange,
-    check_send,
-    contact_point,
+    contact_points_of,
     record_consent,
-    register_contact_point,
+    register_contact_points,
+    stored_states_of,
     suppress,
+    suppressions_of,
 )
-from outreach.conversations.escalations import escalations_on
+from outreach.conversations.escalations import latest_escalations
 from outreach.conversations.records import ANSWER_RULE_ID
 from outreach.drafting.brief import PrivateFacts
 from outreach.drafting.compose import ComposedMessage
-from outreach.drafting.stored_facts import contact_details, with_snapshot
+from outreach.drafting.stored_facts import private_facts, snapshot_from
 from outreach.outbox import service as outbox
-from outreach.outbox.backoff import retry_delay
 from outreach.outbox.records import (
     AWAITING_APPROVAL,
     DRAFTED,
@@ -52,34 +66,27 @@ from outreach.outbox.records import (
     SUPPRESSED,
     OutboxRecord,
 )
-from outreach.reputation import pause_of
-from infra.transient import is_transient
+from outreach.outbox.send_verdicts import (
+    ChunkFacts,
+    Recipient,
+    RowWrite,
+    consent_verdict,
+    early_verdict,
+    given_back,
+    landing_of,
+    recipient_of,
+    settled,
+)
+from outreach.outbox.provider_calls import Answer, Flight, ProviderCalls
+from outreach.outbox.sender_config import SenderConfig
+from outreach.reputation import pauses_of
 from outreach.tokens import PREFERENCES, UNSUBSCRIBE, make_token, preferences_url, unsubscribe_url
-from signals.records import CustomerRecord
+from signals.service import customers_by_id, signals_by_id
 from triggers.decision import Decision
-from triggers.policy.escalation import escalation_verdict
+
+__all__ = ["Compose", "SendReport", "Sender", "SenderConfig"]
 
 log = logging.getLogger(__name__)
-
-# A row whose customer is not in SQL yet (the projection lags, or the database was down when the
-# profile arrived) waits for it; neither is a reason to give the message up before its moment passes.
-WAITING_FOR_CUSTOMER = "waiting for the customer record (projection lagging or database down)"
-CUSTOMER_NEVER_ARRIVED = ("expired: no customer record arrived before the moment passed "
-                          "(projection lagging or database down)")
-
-
-def customer_wait_delay(waited: dt.timedelta) -> dt.timedelta:
-    """How long a row waits before looking for its customer again: half the time waited so far, 1 s to 5 min.
-
-    >>> customer_wait_delay(dt.timedelta(0)), customer_wait_delay(dt.timedelta(minutes=1))
-    (datetime.timedelta(seconds=1), datetime.timedelta(seconds=30))
-    """
-    return min(max(waited / 2, dt.timedelta(seconds=1)), dt.timedelta(minutes=5))
-
-
-def expiry_reason(row: OutboxRecord) -> str:
-    """Why a row whose moment passed is suppressed: plain "expired", or that its customer never arrived."""
-    return CUSTOMER_NEVER_ARRIVED if row.last_error == WAITING_FOR_CUSTOMER else "expired"
 
 
 class Compose(Protocol):
@@ -89,41 +96,6 @@ class Compose(Protocol):
                  preferences_url: str | None = None) -> ComposedMessage:
         """Draft the message of ``decision``; ``private`` are contact details it must not contain."""
         ...
-
-
-@dataclass(frozen=True)
-class SenderConfig:
-    """How the sender behaves; ``from_settings`` reads it from the outbox settings."""
-
-    unsubscribe_secret: bytes
-    contact_hash_key: bytes
-    public_base_url: str = "http://127.0.0.1:8000"
-    max_attempts: int = 5
-    lease: dt.timedelta = dt.timedelta(seconds=120)
-    backoff_base_seconds: float = 30.0
-    backoff_cap_seconds: float = 3600.0
-    marketing_email_requires_opt_in: bool = False
-    customer_wait: dt.timedelta = dt.timedelta(days=1)  # how long a row without expiry waits for its customer
-    transient_retry: dt.timedelta = dt.timedelta(seconds=5)  # a row hit by a database error is due again after
-    escalation_pause: dt.timedelta = dt.timedelta(hours=72)  # after a complaint, only a person's answers go out
-    concurrency: int = 8  # provider calls in flight at once per pass (database writes stay in one thread)
-
-    @classmethod
-    def from_settings(cls, settings: OutboxSettings) -> "SenderConfig":
-        """The config the settings describe; refuses the development secrets outside development."""
-        placeholders = development_default_secrets(settings)
-        if placeholders and settings.environment != "development":
-            raise ValueError(f"set RETAIN_{placeholders[0].upper()} (the development default is public)")
-        return cls(
-            unsubscribe_secret=settings.unsubscribe_secret.get_secret_value().encode(),
-            contact_hash_key=settings.contact_hash_key.get_secret_value().encode(),
-            public_base_url=settings.public_base_url,
-            max_attempts=settings.outbox_max_attempts,
-            lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
-            marketing_email_requires_opt_in=settings.marketing_email_requires_opt_in,
-            escalation_pause=dt.timedelta(hours=settings.escalation_pause_hours),
-            concurrency=settings.outbox_send_concurrency,
-        )
 
 
 @dataclass
@@ -153,57 +125,290 @@ class Sender:
         self.limiters = dict(limiters or {})
         self.owner = owner or f"sender-{uuid.uuid4().hex[:12]}"
         self.rng = rng or random.Random()
+        self._unrecorded: list[Answer] = []  # provider answers a database error kept from being recorded
 
     def run_once(self, now: dt.datetime, *, limit: int = 20) -> SendReport:
-        """Reconcile rows of dead senders, then claim and process up to ``limit`` due rows.
-
-        Every database write happens in this thread, row by row; only the provider calls of rows
-        already committed as ``sending`` overlap, up to ``config.concurrency`` at a time (a provider
-        answering in 20 ms caps one-at-a-time sending at 50 messages/s).
-        """
+        """Record answers kept from an earlier pass, reconcile rows of dead senders, then claim and send."""
         report = SendReport()
+        kept, self._unrecorded = self._unrecorded, []
+        self._record(kept, report)  # before reconcile: they are this sender's, still in ``sending``
         self.reconcile(now, report)
         with Session(self.engine, expire_on_commit=False) as session:
             rows = outbox.claim(session=session, owner=self.owner, now=now, lease=self.config.lease, limit=limit)
             session.commit()
-        if self.config.concurrency <= 1 or len(rows) <= 1:
-            for row in rows:
-                flight = self._guarded(row, now, report, self._prepare)
-                if flight is not None:
-                    self._guarded(row, now, report, lambda r, n, rep: self._land(flight, n, rep, flight.call()))
-            return report
-        with ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="outbox-send") as pool:
-            futures: dict[Future[Any], _Flight] = {}
-            for row in rows:
-                flight = self._guarded(row, now, report, self._prepare)
-                if flight is not None:
-                    futures[pool.submit(flight.call)] = flight
-            for future in as_completed(futures):
-                flight = futures[future]
-                self._guarded(flight.row, now, report, lambda r, n, rep: self._land(flight, n, rep, future.result()))
+        self.send_claimed(rows, now, report)
         return report
 
-    def _guarded(self, row: OutboxRecord, now: dt.datetime, report: SendReport, step: Callable[..., Any]) -> Any:
-        """Run one row's step, isolated: the row keeps its state (and lease) for reconcile on an error."""
+    def send_claimed(self, rows: list[OutboxRecord], now: dt.datetime, report: SendReport) -> None:
+        """Check, draft and send rows this sender claimed, chunk by chunk (see the module docstring).
+
+        While a pool-ful of calls is in flight this thread writes the next chunk: with a provider
+        answering in 20 ms, one call at a time caps sending at 50 messages/s.
+        """
+        size = self.config.chunk
+        with ProviderCalls(self.config.concurrency if len(rows) > 1 else 1) as calls:
+            for start in range(0, len(rows), size):
+                for flight in self._advance(rows[start:start + size], now, report):
+                    calls.start(flight)
+                # Wait until a chunk's worth of calls is left: they keep the pool busy while this
+                # thread writes the next chunk, and no more rows than that wait as ``sending``.
+                self._record(calls.answers(keep=size, at=now), report)
+            self._record(calls.answers(keep=0, at=now), report)
+
+    def _advance(self, rows: list[OutboxRecord], now: dt.datetime, report: SendReport) -> list[Flight]:
+        """Bring a chunk up to its provider calls; a database error gives it back, any other is isolated per row."""
         try:
-            return step(row, now, report)
+            return self._advance_chunk(rows, now, report)
         except Exception as exc:  # noqa: BLE001 - one row's failure never stops the others
             if is_transient(exc):
-                self._retry_later(row, now, exc)
-                return None
-            log.exception("sending message %s failed unexpectedly; left in state for reconcile", row.message_id)
-            return None
+                self._give_back(rows, now, exc)
+                return []
+            if len(rows) == 1:
+                log.exception("message %s failed unexpectedly; left until its lease runs out", rows[0].message_id)
+                return []
+            log.exception("a chunk of %d messages failed unexpectedly; each is tried on its own", len(rows))
+            return self._advance_one_by_one(rows, now, report)
 
-    def _retry_later(self, row: OutboxRecord, now: dt.datetime, exc: BaseException) -> None:
-        """A database error is nobody's verdict on the message: give the row back, due again soon."""
-        log.warning("message %s: %s; tried again later", row.message_id, type(exc).__name__)
+    def _advance_one_by_one(self, rows: list[OutboxRecord], now: dt.datetime, report: SendReport) -> list[Flight]:
+        """Each row of a failed chunk on its own; a row that fails while others go through is failed for good.
+
+        Its chunk-mates prove the path works, so the error is the row's own (a draft the database
+        refuses, say): retrying it after every lease would only break its chunk again. When every
+        row fails, the fault is not theirs: they keep their state until their leases run out.
+        """
+        flights: list[Flight] = []
+        broken: list[tuple[OutboxRecord, Exception]] = []
+        for row in rows:
+            try:
+                flights += self._advance_chunk([row], now, report)
+            except Exception as exc:  # noqa: BLE001 - one row's failure never stops the others
+                if is_transient(exc):
+                    self._give_back([row], now, exc)
+                else:
+                    broken.append((row, exc))
+        for row, exc in broken:
+            log.error("message %s failed unexpectedly on its own", row.message_id, exc_info=exc)
+        if broken and len(broken) < len(rows):
+            self._settle_broken(broken, now, report)
+        return flights
+
+    def _settle_broken(self, broken: list[tuple[OutboxRecord, Exception]], now: dt.datetime,
+                       report: SendReport) -> None:
         try:
             with Session(self.engine) as session:
-                outbox.postpone(session=session, message_id=row.message_id, owner=self.owner,
-                                until=now + self.config.transient_retry, now=now)
+                held = outbox.hold(session=session, message_ids=[row.message_id for row, _ in broken],
+                                   owner=self.owner, now=now)
+                writes = {row.message_id: settled(FAILED, last_error=f"unexpected: {type(exc).__name__}: {exc}"[:500])
+                          for row, exc in broken if row.message_id in held}
+                outbox.write_rows(session=session, owner=self.owner,
+                                  rows={message_id: write.columns(now) for message_id, write in writes.items()})
                 session.commit()
-        except Exception:  # noqa: BLE001 - still down: the lease runs out and the row is claimed again
-            log.warning("message %s keeps its lease until it runs out", row.message_id)
+        except Exception:  # noqa: BLE001 - the rows keep their state until their leases run out
+            log.exception("%d broken message(s) keep their lease until it runs out", len(broken))
+            return
+        for _ in writes:
+            report.add(FAILED)
+
+    def _advance_chunk(self, rows: list[OutboxRecord], now: dt.datetime, report: SendReport) -> list[Flight]:
+        facts, decisions = self._read_facts(rows, now)
+        writes: dict[str, RowWrite] = {}
+        drafts: dict[str, _Draft] = {}
+        ready: list[OutboxRecord] = []
+        for row in rows:
+            verdict = early_verdict(row, facts, now=now, config=self.config)
+            if verdict is None and row.state == PENDING:
+                drafted = self._draft(row, facts, decisions.get(row.message_id), now)
+                if isinstance(drafted, RowWrite):
+                    verdict = drafted
+                else:
+                    drafts[row.message_id] = drafted
+                    verdict = None if drafted.state == DRAFTED else settled(drafted.state)
+            if verdict is None:
+                ready.append(row)
+            else:
+                writes[row.message_id] = verdict
+        with Session(self.engine, expire_on_commit=False) as session:
+            held = outbox.hold(session=session, message_ids=[row.message_id for row in rows], owner=self.owner, now=now)
+            for row in rows:
+                if row.message_id not in held:
+                    log.warning("message %s: lease lost; left to its new holder", row.message_id)
+            flights = self._route(session, [row for row in ready if row.message_id in held], drafts, writes, now)
+            columns = {message_id: {**(drafts[message_id].values() if message_id in drafts else {}),
+                                    **write.columns(now)}
+                       for message_id, write in writes.items() if message_id in held}
+            outbox.write_rows(session=session, owner=self.owner, rows=columns)
+            session.commit()
+        for message_id, write in writes.items():
+            if message_id in held and write.counted:
+                report.add(write.counted)
+        return flights
+
+    def _read_facts(self, rows: list[OutboxRecord], now: dt.datetime) -> tuple[ChunkFacts, dict[str, Decision]]:
+        """What the checks and drafts of a chunk read, one query per table; the pending rows' decisions."""
+        decisions: dict[str, Decision] = {}
+        for row in rows:
+            if row.state == PENDING:
+                try:
+                    decisions[row.message_id] = Decision.from_dict(row.decision)
+                except ValueError:  # drafting parses it again and records why it failed
+                    pass
+        customer_ids = {row.customer_id for row in rows}
+        with Session(self.engine, expire_on_commit=False) as session:
+            facts = ChunkFacts(
+                paused=pauses_of(session=session, rule_ids={row.rule_id for row in rows}),
+                escalations=latest_escalations(session=session, now=now, customer_ids={
+                    row.customer_id for row in rows if row.rule_id != ANSWER_RULE_ID}),
+                contact_points=contact_points_of(session=session, customer_ids=customer_ids),
+                customers=customers_by_id(session=session, customer_ids=customer_ids),
+                signals=signals_by_id(session=session, signal_ids={
+                    decision.signal_id for decision in decisions.values() if decision.snapshot is None}),
+            )
+        return facts, decisions
+
+    def _draft(self, row: OutboxRecord, facts: ChunkFacts, decision: Decision | None,
+               now: dt.datetime) -> "_Draft | RowWrite":
+        """The row's draft; or, when drafting failed, the row given back (database error) or failed."""
+        try:
+            decision = decision or Decision.from_dict(row.decision)
+            customer = facts.customers.get(decision.customer_id)
+            decision = snapshot_from(decision, facts.signals.get(decision.signal_id),
+                                     customer._mapping if customer is not None else None)
+            secret = self.config.unsubscribe_secret
+            unsubscribe = make_token(secret, purpose=UNSUBSCRIBE, customer_id=row.customer_id, now=now,
+                                     channel=row.channel, topic=row.topic, message_id=row.message_id)
+            preferences = make_token(secret, purpose=PREFERENCES, customer_id=row.customer_id, now=now)
+            unsubscribe_link = unsubscribe_url(self.config.public_base_url, unsubscribe)
+            message = self.compose(
+                decision, private=private_facts(facts.customers.get(row.customer_id)) or PrivateFacts(),
+                unsubscribe_url=unsubscribe_link,
+                preferences_url=preferences_url(self.config.public_base_url, preferences),
+            )
+        except Exception as exc:  # noqa: BLE001 - the drafter has its own fallbacks; this is a bug, not a retry case
+            if is_transient(exc):  # the database, not the draft: the row is tried again
+                log.warning("message %s: %s while drafting; tried again later", row.message_id, type(exc).__name__)
+                return given_back(row.state, now + self.config.transient_retry)
+            log.exception("drafting message %s failed", row.message_id)
+            return settled(FAILED, last_error=f"draft failed: {exc}"[:500])
+        # Even the template fallback failed a guardrail: a person looks at it, nothing goes out.
+        state = HELD_FOR_REVIEW if not message.passed else AWAITING_APPROVAL if row.requires_approval else DRAFTED
+        rendered = {**message.to_record(), "unsubscribe_url": unsubscribe_link}
+        return _Draft(state, message.subject, message.text, rendered)
+
+    def _route(self, session: Session, rows: list[OutboxRecord], drafts: Mapping[str, "_Draft"],
+               writes: dict[str, RowWrite], now: dt.datetime) -> list[Flight]:
+        """Inside the chunk's transaction: the last reads, then each ready row refused, failed, given back or sending."""
+        customer_ids = {row.customer_id for row in rows}
+        points = contact_points_of(session=session, customer_ids=customer_ids)
+        customers = customers_by_id(session=session, customer_ids=customer_ids)
+        recipients = {row.message_id: recipient_of(row.channel, points.get((row.customer_id, row.channel)),
+                                                   customers.get(row.customer_id), self.config.contact_hash_key)
+                      for row in rows}
+        stored = stored_states_of(session=session, customer_ids=customer_ids)
+        suppressions = suppressions_of(session=session, contact_hashes={
+            r.contact_hash for r in recipients.values() if r.address and r.contact_hash})
+        register_contact_points(session=session, now=now, points=[
+            (row.customer_id, row.channel, r.address, r.contact_hash)
+            for row in rows if (r := recipients[row.message_id]).new])
+        flights = []
+        for row in rows:
+            recipient = recipients[row.message_id]
+            refusal = consent_verdict(
+                row, recipient, stored=stored.get((row.customer_id, row.channel), {}),
+                customer=customers.get(row.customer_id),
+                suppression=suppressions.get((recipient.contact_hash, row.channel)),
+                marketing_email_requires_opt_in=self.config.marketing_email_requires_opt_in)
+            channel = self.channels.get(row.channel)
+            limiter = self.limiters.get(row.channel)
+            if refusal is not None:
+                writes[row.message_id] = settled(SUPPRESSED, last_error=refusal, recipient_hash=recipient.contact_hash)
+            elif channel is None:
+                writes[row.message_id] = settled(FAILED, last_error=f"no channel {row.channel!r}")
+            elif limiter is not None and (wait_seconds := limiter.try_acquire()) > 0:
+                # Not now: give the row back, due when the bucket refills.
+                writes[row.message_id] = given_back(DRAFTED if row.message_id in drafts else row.state,
+                                                    now + dt.timedelta(seconds=wait_seconds))
+            else:
+                writes[row.message_id] = RowWrite(SENDING, {
+                    "recipient_hash": recipient.contact_hash, "provider": getattr(channel, "provider", None),
+                    "attempts": row.attempts + 1})
+                flights.append(Flight(row, channel, self._message(row, drafts.get(row.message_id), recipient),
+                                       recipient.contact_hash))
+        return flights
+
+    def _message(self, row: OutboxRecord, draft: "_Draft | None", recipient: Recipient) -> OutgoingMessage:
+        subject, body, rendered = (draft.subject, draft.body, draft.rendered) if draft else (
+            row.subject, row.body, row.rendered or {})
+        return OutgoingMessage(
+            message_id=row.message_id, channel=row.channel, to=recipient.address, topic=row.topic,
+            rule_id=row.rule_id, body=body or "", subject=subject, html=rendered.get("html"),
+            unsubscribe_url=rendered.get("unsubscribe_url"),
+            status_callback_url=f"{self.config.public_base_url.rstrip('/')}/outreach/twilio/status",
+            headers=dict(rendered.get("headers") or {}),  # an answer's In-Reply-To / References
+        )
+
+    def _give_back(self, rows: list[OutboxRecord], now: dt.datetime, exc: BaseException) -> None:
+        """A database error is nobody's verdict on the messages: give the rows back, due again soon."""
+        log.warning("%d message(s): %s; tried again later", len(rows), type(exc).__name__)
+        try:
+            with Session(self.engine) as session:
+                outbox.give_back(session=session, message_ids=[row.message_id for row in rows], owner=self.owner,
+                                 until=now + self.config.transient_retry, now=now)
+                session.commit()
+        except Exception:  # noqa: BLE001 - still down: the leases run out and the rows are claimed again
+            log.warning("%d message(s) keep their lease until it runs out", len(rows))
+
+    def _record(self, answers: list[Answer], report: SendReport) -> None:
+        """Record provider answers in one transaction; kept for a later pass on a database error."""
+        if not answers:
+            return
+        try:
+            self._record_all(answers, report)
+        except Exception as exc:  # noqa: BLE001 - one row's failure never stops the others
+            if is_transient(exc):
+                log.warning("%d provider answer(s) not recorded (%s); recorded on a later pass",
+                            len(answers), type(exc).__name__)
+                self._unrecorded.extend(answers)
+            elif len(answers) == 1:
+                log.exception("recording the answer for message %s failed; left in sending for reconcile",
+                              answers[0].flight.row.message_id)
+            else:
+                for answer in answers:
+                    self._record([answer], report)
+
+    def _record_all(self, answers: list[Answer], report: SendReport) -> None:
+        changes, counted, columns = [], [], {}
+        with Session(self.engine, expire_on_commit=False) as session:
+            ours = outbox.hold(session=session, message_ids=[a.flight.row.message_id for a in answers],
+                               owner=self.owner, now=max(a.at for a in answers), states=(SENDING,))
+            for answer in answers:
+                row = answer.flight.row
+                if row.message_id not in ours:  # its lease ran out and another sender's reconcile settled it
+                    log.warning("message %s: settled by another sender meanwhile; this answer is not recorded",
+                                row.message_id)
+                    continue
+                landing = landing_of(row, answer.outcome, now=answer.at, config=self.config, rng=self.rng)
+                if landing.opted_out:
+                    changes.append(self._carrier_opt_out(session, answer))
+                columns[row.message_id] = landing.write.columns(answer.at)
+                counted.append(landing.write.counted)
+            outbox.write_rows(session=session, owner=self.owner, rows=columns)
+            session.commit()
+        report.consent_changes.extend(changes)
+        for state in counted:
+            report.add(state)
+
+    @staticmethod
+    def _carrier_opt_out(session: Session, answer: Answer) -> ConsentChange:
+        """The carrier knows the person replied STOP: record it, so no later send even tries."""
+        row, error, hashed = answer.flight.row, cast(SendError, answer.outcome), answer.flight.hashed
+        change = record_consent(session=session, customer_id=row.customer_id, channel=row.channel, topic="*",
+                                status="opted_out", source=f"{getattr(answer.flight.channel, 'provider', '')}"
+                                f":{error.code}", changed_at=answer.at, evidence={"message_id": row.message_id},
+                                contact_hash=hashed)
+        if hashed:
+            suppress(session=session, contact_hash=hashed, channel=row.channel, reason="carrier_opt_out",
+                     source=f"provider:{error.code}", now=answer.at)
+        return change
 
     def reconcile(self, now: dt.datetime, report: SendReport | None = None) -> SendReport:
         """Settle ``sending`` rows whose sender died: ask the provider, else hold for review."""
@@ -230,198 +435,15 @@ class Sender:
             session.commit()
         return report
 
-    def _draft(self, session: Session, row: OutboxRecord, now: dt.datetime) -> None:
-        decision = with_snapshot(session=session, decision=Decision.from_dict(row.decision))
-        secret = self.config.unsubscribe_secret
-        unsubscribe = make_token(secret, purpose=UNSUBSCRIBE, customer_id=row.customer_id, now=now,
-                                 channel=row.channel, topic=row.topic, message_id=row.message_id)
-        preferences = make_token(secret, purpose=PREFERENCES, customer_id=row.customer_id, now=now)
-        unsubscribe_link = unsubscribe_url(self.config.public_base_url, unsubscribe)
-        message = self.compose(
-            decision, private=contact_details(session=session, customer_id=row.customer_id) or PrivateFacts(),
-            unsubscribe_url=unsubscribe_link, preferences_url=preferences_url(self.config.public_base_url, preferences),
-        )
-        rendered = {**message.to_record(), "unsubscribe_url": unsubscribe_link}
-        if not message.passed:
-            # Even the template fallback failed a guardrail: a person looks at it, nothing goes out.
-            state = HELD_FOR_REVIEW
-        else:
-            state = AWAITING_APPROVAL if row.requires_approval else DRAFTED
-        subject, body = message.subject, message.text
-        if not outbox.transition(session=session, message_id=row.message_id, now=now, state=state, owner=self.owner,
-                                 release=state == AWAITING_APPROVAL, subject=subject, body=body, rendered=rendered):
-            raise LeaseLost(row.message_id)  # a stalled sender's stale row: never put a sent row back to drafted
-        row.state, row.subject, row.body, row.rendered = state, subject, body, rendered
-
-    def _escalated(self, session: Session, row: OutboxRecord, now: dt.datetime) -> str | None:
-        """Why an automated message must not go out now that the customer's reply escalated, or None.
-
-        The decision-time policy step, applied again to messages queued, drafted or awaiting
-        approval before the reply came in. A person's answer is what the pause is for: it goes out.
-        """
-        if row.rule_id == ANSWER_RULE_ID:
-            return None
-        verdict = escalation_verdict(row.customer_id, escalations_on(session), now, self.config.escalation_pause)
-        return None if verdict is None else f"{verdict[0].value}: {verdict[1]}"
-
-    def _address(self, session: Session, row: OutboxRecord, now: dt.datetime) -> tuple[str | None, str | None]:
-        point = contact_point(session=session, customer_id=row.customer_id, channel=row.channel)
-        if point is not None and point.address:
-            return point.address, point.contact_hash
-        if point is not None:  # erased: the hash still answers for suppressions
-            return None, point.contact_hash
-        customer = session.get(CustomerRecord, row.customer_id)
-        address = (customer.email if row.channel == "email" else customer.phone) if customer else None
-        if not address:
-            return None, None
-        try:
-            hashed = register_contact_point(session=session, key=self.config.contact_hash_key,
-                                            customer_id=row.customer_id, channel=row.channel, address=address, now=now)
-        except InvalidContactPoint:
-            return None, None
-        return address, hashed
-
-    def _finish(self, session: Session, row: OutboxRecord, now: dt.datetime, state: str, report: SendReport,
-                **values: Any) -> None:
-        outbox.transition(session=session, message_id=row.message_id, now=now, state=state, **values)
-        session.commit()
-        report.add(state)
-
-    def _prepare(self, row: OutboxRecord, now: dt.datetime, report: SendReport) -> "_Flight | None":
-        """Every check, the draft and the ``sending`` commit; the provider call it leads to, or None."""
-        with Session(self.engine, expire_on_commit=False) as session:
-            if row.expires_at is not None and row.expires_at <= now:
-                return self._finish(session, row, now, SUPPRESSED, report, last_error=expiry_reason(row))
-            pause = pause_of(session=session, rule_id=row.rule_id)
-            if pause is not None:
-                return self._finish(session, row, now, SUPPRESSED, report, last_error=f"rule paused: {pause.reason}")
-            escalated = self._escalated(session, row, now)
-            if escalated is not None:
-                return self._finish(session, row, now, SUPPRESSED, report, last_error=escalated)
-            if self._customer_unknown(session, row):
-                return self._wait_for_customer(session, row, now, report)
-            if row.state == PENDING:
-                try:
-                    self._draft(session, row, now)
-                except LeaseLost:
-                    session.rollback()
-                    log.warning("message %s: lease lost before drafting; left to its new holder", row.message_id)
-                    return None
-                except Exception as exc:  # the drafter has its own fallbacks; this is a bug, not a retry case
-                    if is_transient(exc):
-                        raise  # the database, not the draft: the row is tried again
-                    session.rollback()
-                    log.exception("drafting message %s failed", row.message_id)
-                    return self._finish(session, row, now, FAILED, report, last_error=f"draft failed: {exc}"[:500])
-                session.commit()
-                if row.state in (AWAITING_APPROVAL, HELD_FOR_REVIEW):
-                    report.add(row.state)
-                    return None
-            address, hashed = self._address(session, row, now)
-            refusal = check_send(session=session, customer_id=row.customer_id, channel=row.channel, topic=row.topic,
-                                 contact_hash=hashed if address else None,
-                                 marketing_email_requires_opt_in=self.config.marketing_email_requires_opt_in)
-            if refusal is not None:
-                return self._finish(session, row, now, SUPPRESSED, report, last_error=refusal, recipient_hash=hashed)
-            channel = self.channels.get(row.channel)
-            if channel is None:
-                return self._finish(session, row, now, FAILED, report, last_error=f"no channel {row.channel!r}")
-            limiter = self.limiters.get(row.channel)
-            wait = limiter.try_acquire() if limiter is not None else 0.0
-            if wait > 0:  # not now: give the row back, due when the bucket refills
-                outbox.transition(session=session, message_id=row.message_id, now=now, state=row.state,
-                                  next_attempt_at=now + dt.timedelta(seconds=wait))
-                session.commit()
-                return None
-            # The point of no return: committed BEFORE the provider call, so a crash cannot re-send. Only
-            # while this sender still holds the row: one whose lease ran out may be another's by now.
-            if not outbox.start_sending(session=session, message_id=row.message_id, owner=self.owner, now=now,
-                                        recipient_hash=hashed, provider=getattr(channel, "provider", None),
-                                        attempts=row.attempts + 1):
-                session.rollback()
-                log.warning("message %s: lease lost before sending; left to its new holder", row.message_id)
-                return None
-            session.commit()
-            message = OutgoingMessage(
-                message_id=row.message_id, channel=row.channel, to=address, topic=row.topic, rule_id=row.rule_id,
-                body=row.body or "", subject=row.subject, html=(row.rendered or {}).get("html"),
-                unsubscribe_url=(row.rendered or {}).get("unsubscribe_url"),
-                status_callback_url=f"{self.config.public_base_url.rstrip('/')}/outreach/twilio/status",
-                headers=dict((row.rendered or {}).get("headers") or {}),  # an answer's In-Reply-To / References
-            )
-            return _Flight(row=row, channel=channel, message=message, hashed=hashed)
-
-    def _land(self, flight: "_Flight", now: dt.datetime, report: SendReport,
-              outcome: "SendResult | SendError") -> None:
-        """Record what the provider answered (written by the thread that claimed the row)."""
-        row = flight.row
-        with Session(self.engine, expire_on_commit=False) as session:
-            if isinstance(outcome, SendError):
-                return self._failed(session, row, now, outcome, flight.hashed, report)
-            return self._finish(session, row, now, SENT, report, sent_at=now, provider=outcome.provider,
-                                provider_message_id=outcome.provider_message_id, provider_status=outcome.status,
-                                last_error=None)
-
-    @staticmethod
-    def _customer_unknown(session: Session, row: OutboxRecord) -> bool:
-        """No contact point and no customer row: the customer has not reached SQL yet (or was never there)."""
-        return (contact_point(session=session, customer_id=row.customer_id, channel=row.channel) is None
-                and session.get(CustomerRecord, row.customer_id) is None)
-
-    def _wait_for_customer(self, session: Session, row: OutboxRecord, now: dt.datetime, report: SendReport) -> None:
-        deadline = row.expires_at or row.created_at + self.config.customer_wait
-        if deadline <= now:
-            return self._finish(session, row, now, SUPPRESSED, report, last_error=CUSTOMER_NEVER_ARRIVED)
-        due = min(now + customer_wait_delay(now - row.created_at), deadline)
-        outbox.postpone(session=session, message_id=row.message_id, owner=self.owner, until=due, now=now,
-                        reason=WAITING_FOR_CUSTOMER)
-        session.commit()
-        return None
-
-    def _failed(self, session: Session, row: OutboxRecord, now: dt.datetime, exc: SendError, hashed: str | None,
-                report: SendReport) -> None:
-        attempts = row.attempts + 1
-        error = f"{exc} [{exc.code}]"
-        if exc.opted_out:
-            # The carrier knows the person replied STOP: record it, so no later send even tries.
-            change = record_consent(session=session, customer_id=row.customer_id, channel=row.channel, topic="*",
-                                    status="opted_out", source=f"{getattr(self.channels[row.channel], 'provider', '')}"
-                                    f":{exc.code}", changed_at=now, evidence={"message_id": row.message_id},
-                                    contact_hash=hashed)
-            if hashed:
-                suppress(session=session, contact_hash=hashed, channel=row.channel, reason="carrier_opt_out",
-                         source=f"provider:{exc.code}", now=now)
-            report.consent_changes.append(change)
-            return self._finish(session, row, now, SUPPRESSED, report, last_error=error)
-        if exc.uncertain:
-            return self._finish(session, row, now, HELD_FOR_REVIEW, report, last_error=f"uncertain: {error}")
-        if exc.retryable and attempts < self.config.max_attempts:
-            delay = retry_delay(attempts, retry_after=exc.retry_after, base=self.config.backoff_base_seconds,
-                                cap=self.config.backoff_cap_seconds, rng=self.rng)
-            outbox.transition(session=session, message_id=row.message_id, now=now, state=DRAFTED,
-                              next_attempt_at=now + dt.timedelta(seconds=delay), last_error=error)
-            session.commit()
-            report.add("retry")
-            return None
-        return self._finish(session, row, now, FAILED, report, last_error=error)
-
-
-class LeaseLost(Exception):
-    """This sender's lease on a row ran out and another sender holds (or finished) it."""
-
 
 @dataclass(frozen=True)
-class _Flight:
-    """A row committed as ``sending`` and the provider call that sends it (the only part run in a pool)."""
+class _Draft:
+    """A pending row's draft, written with the row's next state in the chunk's transaction."""
 
-    row: OutboxRecord
-    channel: Channel
-    message: OutgoingMessage
-    hashed: str | None
+    state: str
+    subject: str | None
+    body: str
+    rendered: dict[str, Any]
 
-    def call(self) -> "SendResult | SendError":
-        """The provider call; a ``SendError`` is returned as the answer it is, anything else raises."""
-        try:
-            return self.channel.send(self.message)
-        except SendError as exc:
-            return exc
+    def values(self) -> dict[str, Any]:
+        return {"subject": self.subject, "body": self.body, "rendered": self.rendered}

@@ -3,26 +3,23 @@
 Claiming takes rows whose lease is free or expired and leases them to one sender. On PostgreSQL
 the candidate rows are read ``FOR UPDATE SKIP LOCKED``, so concurrent senders take disjoint rows
 without waiting on each other; on SQLite (one writer at a time) the conditional lease update is
-the guard. The lease then keeps the row with its sender across the transactions that follow.
+the guard. The lease then keeps the row with its sender across the transactions that follow:
+every later write of the sender starts with ``hold`` (only the rows it still holds, locked until
+its commit) and sets each row's columns with ``write_rows`` (one executemany per column set).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlmodel import Session
 
 from infra.database import dialect_insert
-from outreach.outbox.records import (
-    DRAFTED,
-    PENDING,
-    SENDING,
-    OutboxRecord,
-)
+from outreach.outbox.records import DRAFTED, PENDING, SENDING, OutboxRecord
 from triggers.decision import Decision
 
 ENGAGING_OUTCOMES = frozenset({"engage", "defer"})
@@ -106,34 +103,58 @@ def transition(*, session: Session, message_id: str, now: dt.datetime, state: st
     return session.execute(query.values(state=state, updated_at=now, **values)).rowcount == 1
 
 
-def start_sending(*, session: Session, message_id: str, owner: str, now: dt.datetime, **values: Any) -> bool:
-    """Move a claimed row to ``sending`` only while ``owner`` holds its lease and it is still pending/drafted.
+def hold(*, session: Session, message_ids: Collection[str], owner: str, now: dt.datetime,
+         states: Collection[str] = (PENDING, DRAFTED)) -> set[str]:
+    """Of ``message_ids``, the rows ``owner`` still holds in one of ``states``; locked until the caller commits.
 
-    False: the lease ran out and another sender claimed (or already sent) the row; this one must
-    not call the provider.
+    The first statement of a sender's write transaction, and an UPDATE on purpose: SQLite takes its
+    write lock here (no other writer commits before this transaction does), PostgreSQL locks the
+    rows (a claimer skips them), so what the transaction reads after it is what its commit acts on.
+    A row not returned lost its lease: another sender holds or finished it, and it is left alone.
     """
-    result = session.execute(
-        update(OutboxRecord)
-        .where(OutboxRecord.message_id == message_id, OutboxRecord.lease_owner == owner,
-               OutboxRecord.state.in_((PENDING, DRAFTED)))
-        .values(state=SENDING, updated_at=now, **values)
+    if not message_ids:
+        return set()
+    table = OutboxRecord.__table__
+    stmt = (
+        update(table)
+        .where(table.c.message_id.in_(list(message_ids)), table.c.lease_owner == owner, table.c.state.in_(states))
+        .values(updated_at=now)
+        .returning(table.c.message_id)
     )
-    return result.rowcount == 1
+    return set(session.execute(stmt).scalars())
 
 
-def postpone(*, session: Session, message_id: str, owner: str, until: dt.datetime, now: dt.datetime,
-             reason: str | None = None) -> bool:
-    """Give a claimed row back, due again at ``until``, unless it left pending/drafted (never a ``sending`` row)."""
-    values: dict[str, Any] = {"next_attempt_at": until, "lease_owner": None, "lease_expires_at": None, "updated_at": now}
-    if reason is not None:
-        values["last_error"] = reason
+def write_rows(*, session: Session, owner: str, rows: Mapping[str, Mapping[str, Any]]) -> None:
+    """Set each row's columns (message id -> column -> value) while ``owner`` holds it; one executemany per column set.
+
+    Meant after ``hold`` in the same transaction, which made sure the rows are this sender's.
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for message_id, values in rows.items():
+        params = {f"new_{name}": value for name, value in values.items()}
+        groups.setdefault(tuple(sorted(values)), []).append({"row_id": message_id, **params})
+    table = OutboxRecord.__table__
+    for names, params in groups.items():
+        stmt = (
+            update(table)
+            .where(table.c.message_id == bindparam("row_id"), table.c.lease_owner == owner)
+            .values({name: bindparam(f"new_{name}", type_=table.c[name].type) for name in names})
+        )
+        session.execute(stmt, params)
+
+
+def give_back(*, session: Session, message_ids: Collection[str], owner: str, until: dt.datetime,
+              now: dt.datetime) -> int:
+    """Give claimed rows back, due again at ``until``, unless they left pending/drafted (never a ``sending`` row)."""
+    if not message_ids:
+        return 0
     result = session.execute(
         update(OutboxRecord)
-        .where(OutboxRecord.message_id == message_id, OutboxRecord.lease_owner == owner,
+        .where(OutboxRecord.message_id.in_(list(message_ids)), OutboxRecord.lease_owner == owner,
                OutboxRecord.state.in_((PENDING, DRAFTED)))
-        .values(**values)
+        .values(next_attempt_at=until, lease_owner=None, lease_expires_at=None, updated_at=now)
     )
-    return result.rowcount == 1
+    return result.rowcount
 
 
 def stale_sending(*, session: Session, now: dt.datetime) -> list[OutboxRecord]:

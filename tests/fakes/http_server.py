@@ -34,6 +34,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a sender opening 16 connections at once would see
+    # SYNs dropped and retried after a second, which no real provider's front end does.
+    request_queue_size = 128
+
+
 class FakeServer:
     """Runs ``handle(method, path, headers, body) -> Reply`` on 127.0.0.1 in a background thread."""
 
@@ -76,7 +82,7 @@ class FakeServer:
 
             do_GET = do_POST = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         # A short poll interval: shutdown() waits up to one interval.
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

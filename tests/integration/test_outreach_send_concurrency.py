@@ -22,7 +22,7 @@ from sqlmodel import Session
 from outreach.channels.base import OutgoingMessage, SendError, SendResult
 from outreach.outbox import service as outbox
 from outreach.outbox.records import OutboxRecord
-from outreach.outbox.sender import Sender
+from outreach.outbox.sender import SendReport, Sender
 from tests.fakes.outreach_world import CONFIG, T0, add_customer, decision, simple_compose, sqlite_engine
 
 pytestmark = pytest.mark.integration
@@ -117,7 +117,7 @@ def test_a_row_whose_lease_was_taken_over_is_not_sent_again(engine):
     second = _sender(engine, provider, concurrency=4, owner="second")
     assert second.run_once(later).counts == {"sent": 1}
     # The first sender wakes up with its stale copy of the row: it must not call the provider.
-    assert first._prepare(row, later, first_report := type(second.run_once(later))()) is None
+    first.send_claimed([row], later, first_report := SendReport())
     assert provider.accepted == [row.message_id] and first_report.counts == {}
     assert _states(engine) == {customer: "sent"}
 
