@@ -115,6 +115,8 @@ class OutboxSettings:
     marketing_email_requires_opt_in: bool
     escalation_pause_hours: float  # a message queued before an escalated reply is held for this long
     outbox_send_concurrency: int  # provider calls in flight at once per sender pass
+    outbox_batch_size: int  # rows one sender pass claims
+    outbox_drain_seconds: float  # how long one run of the send job keeps claiming full batches
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,10 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 5
     outbox_lease_seconds: float = 120.0
     outbox_send_concurrency: int = Field(default=8, ge=1, le=64)  # provider calls in flight at once (bench_outbox_drain)
+    # One pass claims a batch; the send job takes the next one at once while passes come back full
+    # (a backlog drains at the sender's speed, not batch / interval), for up to the drain time.
+    outbox_batch_size: int = Field(default=200, ge=1, le=5000)
+    outbox_drain_seconds: float = Field(default=5.0, ge=0.0)
     email_rate_per_second: float = 50.0
     sms_rate_per_second: float = 1.0
     # The reputation guard pauses a rule when, with this confidence, a rate is past its limit

@@ -1,9 +1,11 @@
 """Scheduler jobs of outreach: the send loop, the reputation sweep and the pause notices.
 
 ``outreach.send`` runs ``Sender.run_once`` about every second in a worker thread (it reconciles
-rows a dead sender left in ``sending`` first, then claims and sends due rows), and publishes the
-consent changes a send produced (a Twilio 21610 opt-out) to the ``consent`` topic AFTER the
-sender committed them. ``outreach.reputation`` re-evaluates every rule that sent recently, so a
+rows a dead sender left in ``sending`` first, then claims and sends a batch of due rows), and
+publishes the consent changes a send produced (a Twilio 21610 opt-out) to the ``consent`` topic
+AFTER the sender committed them. While passes come back with a full batch it runs the next one at
+once, for up to ``drain_seconds``: one batch per interval would cap a process at batch / interval
+messages a second (20 a second before), whatever the sender's own speed. ``outreach.reputation`` re-evaluates every rule that sent recently, so a
 rule crosses its threshold even when no webhook happens to arrive. ``outreach.pause_notices``
 tells ops about every pause not yet announced (a signed webhook, see ``outreach.pause_notices``),
 whichever path paused the rule, and marks it only once the receiver accepted it. The scheduler's
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -65,8 +68,10 @@ class OutreachJobs:
 
     def __init__(self, sender: Sender, *, engine: Engine, reputation: ReputationSettings,
                  consent_publisher: Any = None, clock: Callable[[], dt.datetime] = utc_now,
-                 health: Reporter | None = None, notify: Notify | None = None) -> None:
+                 health: Reporter | None = None, notify: Notify | None = None, batch: int = 200,
+                 drain_seconds: float = 5.0, timer: Callable[[], float] = time.monotonic) -> None:
         self.sender = sender
+        self.batch, self.drain_seconds, self.timer = batch, drain_seconds, timer
         self.health = health  # the send loop reports ok / degraded (database away) here
         self.engine = engine
         self.reputation = reputation
@@ -76,9 +81,23 @@ class OutreachJobs:
         self.totals: Counter[str] = Counter()  # final states reached by this process's passes
 
     async def send_due(self) -> SendReport:
-        """One sender pass (in a thread), then publish its committed consent changes."""
+        """Sender passes (in a thread) while they claim full batches, each followed by its consent changes."""
+        total, deadline = SendReport(), self.timer() + self.drain_seconds
+        while True:
+            report = await self._pass()
+            if report is None:
+                return total
+            for state, count in report.counts.items():
+                total.counts[state] = total.counts.get(state, 0) + count
+            total.consent_changes.extend(report.consent_changes)
+            total.claimed += report.claimed
+            if report.claimed < self.batch or self.timer() >= deadline:
+                return total
+
+    async def _pass(self) -> SendReport | None:
+        """One sender pass and the publication of its committed consent changes; None when the database is away."""
         try:
-            report = await asyncio.to_thread(self.sender.run_once, self.clock())
+            report = await asyncio.to_thread(self.sender.run_once, self.clock(), limit=self.batch)
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -86,7 +105,7 @@ class OutreachJobs:
             if self.health is not None:
                 self.health.degraded(f"waiting for the database ({type(exc).__name__})")
             log.warning("send pass skipped: %s", type(exc).__name__)
-            return SendReport()
+            return None
         if self.health is not None:
             self.health.ok()
         self.totals.update(report.counts)

@@ -201,7 +201,8 @@ class Runtime:
         self.sender = build_sender(self.engine, outbox=settings.outbox, providers=settings.providers, llm=settings.llm,
                                    framing=settings.message_framing, rule_for=rule_for)
         self.outreach_jobs = OutreachJobs(self.sender, engine=self.engine, reputation=settings.reputation,
-                                          consent_publisher=consent_publisher,
+                                          consent_publisher=consent_publisher, batch=settings.outbox_batch_size,
+                                          drain_seconds=settings.outbox_drain_seconds,
                                           health=self.health.register("outreach.sender"))
 
         scheduler = create_scheduler(self.engine)

@@ -104,6 +104,7 @@ class SendReport:
 
     counts: dict[str, int] = field(default_factory=dict)
     consent_changes: list[ConsentChange] = field(default_factory=list)
+    claimed: int = 0  # due rows this pass claimed (a full batch: more may be waiting)
 
     def add(self, state: str) -> None:
         """Count one row that reached ``state``."""
@@ -136,6 +137,7 @@ class Sender:
         with Session(self.engine, expire_on_commit=False) as session:
             rows = outbox.claim(session=session, owner=self.owner, now=now, lease=self.config.lease, limit=limit)
             session.commit()
+        report.claimed = len(rows)
         self.send_claimed(rows, now, report)
         return report
 
