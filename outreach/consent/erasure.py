@@ -13,6 +13,7 @@ import datetime as dt
 from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
+from outreach.consent.locks import lock_for_opt_out
 from outreach.consent.records import ContactPointRecord, ErasureRecord
 from outreach.consent.service import suppress
 from signals.records import CustomerContactRecord, CustomerRecord
@@ -20,7 +21,10 @@ from signals.records import CustomerContactRecord, CustomerRecord
 
 def erase_customer(*, session: Session, customer_id: str, now: dt.datetime) -> int:
     """Erase a customer's personal data; returns how many contact points were suppressed."""
+    # The customer first, then (read under it) the points: no send to them is decided meanwhile.
+    lock_for_opt_out(session, customer_ids=[customer_id])
     points = list(session.scalars(select(ContactPointRecord).where(ContactPointRecord.customer_id == customer_id)))
+    lock_for_opt_out(session, contact_hashes=[point.contact_hash for point in points])
     for point in points:
         suppress(session=session, contact_hash=point.contact_hash, channel=point.channel, reason="erased",
                  source="erasure_request", now=now)

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from infra.database import dialect_insert
 from outreach.consent.contact_points import contact_hash
+from outreach.consent.locks import lock_for_opt_out
 from outreach.consent.policy import REVERSIBLE_SUPPRESSIONS, SUPPRESSION_REASONS, deciding_states, send_verdict
 from outreach.consent.records import (
     ConsentChangeRecord,
@@ -84,8 +85,12 @@ def record_consent(
     evidence: dict[str, Any] | None = None,
     contact_hash: str | None = None,
 ) -> ConsentChange:
-    """Append a history row and set the current view (an older change never overwrites a newer one)."""
+    """Append a history row and set the current view (an older change never overwrites a newer one).
+
+    Locks the customer until the commit (``outreach.consent.locks``): no send is decided meanwhile.
+    """
     status = ConsentStatus(status).value
+    lock_for_opt_out(session, customer_ids=[customer_id])
     change = ConsentChange(
         change_id=uuid.uuid4().hex, customer_id=customer_id, channel=channel, topic=topic, status=status,
         source=source, changed_at=changed_at.astimezone(dt.timezone.utc).isoformat(), evidence=dict(evidence or {}),
@@ -114,6 +119,7 @@ def suppress(
     """Suppress a hashed contact point on a channel globally; True when it was not suppressed yet."""
     if reason not in SUPPRESSION_REASONS:
         raise ValueError(f"unknown suppression reason {reason!r}; expected one of {sorted(SUPPRESSION_REASONS)}")
+    lock_for_opt_out(session, contact_hashes=[contact_hash])  # until the commit: no send to it is decided meanwhile
     stmt = (
         dialect_insert(session, SuppressionRecord.__table__)
         .values(contact_hash=contact_hash, channel=channel, reason=reason, source=source, created_at=now)

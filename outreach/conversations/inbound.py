@@ -20,6 +20,7 @@ from typing import Any, Awaitable, Callable
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from outreach.consent.locks import lock_for_opt_out
 from outreach.consent.service import ConsentChange, customers_with_contact, record_consent
 from outreach.conversations.context import conversation_packet
 from outreach.conversations.llm_triage import Triager
@@ -89,8 +90,9 @@ def receive(*, engine: Engine, triager: Triager, reply: Reply, now: dt.datetime,
                             triage=triage, rule_id=conversation.rule_id)
         if received.opt_out and reply.hints.channel == "email" and opt_out_email:
             # "Stop e-mailing me" in plain words is an opt-out; missing one is worse than one too many.
-            for customer_id in customers_with_contact(session=session, contact_hash=reply.hints.contact_hash,
-                                                      channel="email"):
+            customers = customers_with_contact(session=session, contact_hash=reply.hints.contact_hash, channel="email")
+            lock_for_opt_out(session, customer_ids=customers)  # all at once (``outreach.consent.locks``)
+            for customer_id in customers:
                 received.consent_changes.append(record_consent(
                     session=session, customer_id=customer_id, channel="email", topic="*", status="opted_out",
                     source="email_reply", changed_at=now, evidence={"conversation_id": conversation.conversation_id},

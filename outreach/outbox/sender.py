@@ -8,7 +8,9 @@ A pass claims due rows and works through them in chunks (``SenderConfig.chunk``,
    them now; ``triggers.policy.escalation``), and gives back those whose customer is not in SQL yet;
 2. drafts each remaining pending row in memory (``compose``; tokens per row); approval or a
    guardrail that even the fallback failed stops the row here;
-3. ONE transaction: ``outbox.hold`` (an UPDATE: the lease guard, and the write lock) -> the last
+3. ONE transaction: on PostgreSQL the shared consent locks of its customers and contact points
+   (``outreach.consent.locks``: an opt-out commits before the consent read or after this commit) ->
+   ``outbox.hold`` (an UPDATE: the lease guard, and SQLite's write lock) -> the last
    reads: contact points, customers, consent rows and suppressions of the chunk -> per row the
    consent verdict, the channel, the rate limit -> drafts, final states and ``sending`` written ->
    COMMIT, before any provider call, so a crash cannot re-send;
@@ -40,6 +42,7 @@ from sqlmodel import Session
 from infra.transient import is_transient
 from outreach.channels.base import Channel, LookupUnsupported, OutgoingMessage, SendError
 from outreach.channels.rate_limit import TokenBucket
+from outreach.consent import locks
 from outreach.consent.service import (
     ConsentChange,
     contact_points_of,
@@ -230,11 +233,13 @@ class Sender:
             else:
                 writes[row.message_id] = verdict
         with Session(self.engine, expire_on_commit=False) as session:
+            locked = self._lock_consent(session, ready, facts)
             held = outbox.hold(session=session, message_ids=[row.message_id for row in rows], owner=self.owner, now=now)
             for row in rows:
                 if row.message_id not in held:
                     log.warning("message %s: lease lost; left to its new holder", row.message_id)
-            flights = self._route(session, [row for row in ready if row.message_id in held], drafts, writes, now)
+            flights = self._route(session, [row for row in ready if row.message_id in held], drafts, writes, now,
+                                  locked)
             columns = {message_id: {**(drafts[message_id].values() if message_id in drafts else {}),
                                     **write.columns(now)}
                        for message_id, write in writes.items() if message_id in held}
@@ -244,6 +249,22 @@ class Sender:
             if message_id in held and write.counted:
                 report.add(write.counted)
         return flights
+
+    def _lock_consent(self, session: Session, rows: list[OutboxRecord], facts: ChunkFacts) -> set[str]:
+        """The chunk's shared consent locks, its transaction's first statement; the contact hashes locked.
+
+        An opt-out of these customers or contact points then commits before the consent read in
+        ``_route`` (seen) or after this chunk's commit (``outreach.consent.locks``). Taken before
+        ``hold``, so a writer this waits for never waits for a row this holds. The hashes are those
+        of the chunk's earlier reads; ``_route`` locks any that changed since.
+        """
+        if not rows or not locks.applies(session):
+            return set()
+        hashes = {recipient_of(row.channel, facts.contact_points.get((row.customer_id, row.channel)),
+                               facts.customers.get(row.customer_id), self.config.contact_hash_key).contact_hash
+                  for row in rows} - {None}
+        locks.lock_for_send(session, customer_ids={row.customer_id for row in rows}, contact_hashes=hashes)
+        return cast(set[str], hashes)
 
     def _read_facts(self, rows: list[OutboxRecord], now: dt.datetime) -> tuple[ChunkFacts, dict[str, Decision]]:
         """What the checks and drafts of a chunk read, one query per table; the pending rows' decisions."""
@@ -297,7 +318,7 @@ class Sender:
         return _Draft(state, message.subject, message.text, rendered)
 
     def _route(self, session: Session, rows: list[OutboxRecord], drafts: Mapping[str, "_Draft"],
-               writes: dict[str, RowWrite], now: dt.datetime) -> list[Flight]:
+               writes: dict[str, RowWrite], now: dt.datetime, locked: set[str]) -> list[Flight]:
         """Inside the chunk's transaction: the last reads, then each ready row refused, failed, given back or sending."""
         customer_ids = {row.customer_id for row in rows}
         points = contact_points_of(session=session, customer_ids=customer_ids)
@@ -305,6 +326,8 @@ class Sender:
         recipients = {row.message_id: recipient_of(row.channel, points.get((row.customer_id, row.channel)),
                                                    customers.get(row.customer_id), self.config.contact_hash_key)
                       for row in rows}
+        # An address changed since the chunk's reads: its lock too, before the suppressions are read.
+        locks.lock_for_send(session, contact_hashes={r.contact_hash for r in recipients.values()} - locked)
         stored = stored_states_of(session=session, customer_ids=customer_ids)
         suppressions = suppressions_of(session=session, contact_hashes={
             r.contact_hash for r in recipients.values() if r.address and r.contact_hash})
@@ -380,6 +403,10 @@ class Sender:
     def _record_all(self, answers: list[Answer], report: SendReport) -> None:
         changes, counted, columns = [], [], {}
         with Session(self.engine, expire_on_commit=False) as session:
+            # The carrier opt-outs' locks, all at once before ``hold`` (``outreach.consent.locks``: no deadlock).
+            stopped = [a.flight for a in answers if isinstance(a.outcome, SendError) and a.outcome.opted_out]
+            locks.lock_for_opt_out(session, customer_ids=[flight.row.customer_id for flight in stopped],
+                                   contact_hashes=[flight.hashed for flight in stopped])
             ours = outbox.hold(session=session, message_ids=[a.flight.row.message_id for a in answers],
                                owner=self.owner, now=max(a.at for a in answers), states=(SENDING,))
             for answer in answers:

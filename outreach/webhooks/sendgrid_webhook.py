@@ -24,6 +24,7 @@ from sendgrid.helpers.eventwebhook import EventWebhook
 
 from infra.request_body import body_cap
 from infra.settings import WebhookSettings
+from outreach.consent import locks
 from outreach.consent.contact_points import InvalidContactPoint, contact_hash
 from outreach.consent.service import customers_with_contact, record_consent, suppress
 from outreach.outbox.delivery_events import record_event, set_provider_status
@@ -82,22 +83,13 @@ def _apply(session, settings: WebhookSettings, event: EmailEvent, now) -> list:
         return []  # seen before
     if message is not None:
         set_provider_status(session=session, message_id=message.message_id, status=event.kind, now=now)
-    hashed = None
-    if event.email:
-        try:
-            hashed = contact_hash(settings.contact_hash_key.get_secret_value().encode(), "email", event.email)
-        except InvalidContactPoint:
-            hashed = None
-    hashed = hashed or (message.recipient_hash if message else None)
+    hashed = _contact_of(settings, event, message)
     if event.suppression and hashed:
         suppress(session=session, contact_hash=hashed, channel="email", reason=event.suppression,
                  source=f"sendgrid:{event.kind}", now=now)
     changes = []
     if event.consent_status:
-        customers = set(customers_with_contact(session=session, contact_hash=hashed, channel="email")) if hashed else set()
-        if message is not None:
-            customers.add(message.customer_id)
-        for customer_id in sorted(customers):
+        for customer_id in sorted(_customers_of(session, hashed, message)):
             changes.append(record_consent(
                 session=session, customer_id=customer_id, channel="email", topic=event.consent_topic,
                 status=event.consent_status, source=f"sendgrid:{event.kind}", changed_at=event.occurred_at,
@@ -106,6 +98,42 @@ def _apply(session, settings: WebhookSettings, event: EmailEvent, now) -> list:
     if event.kind in ("spamreport", "unsubscribe", "group_unsubscribe") and message is not None:
         check_after_reaction(session=session, reputation=settings.reputation, rule_id=message.rule_id, now=now)
     return changes
+
+
+def _contact_of(settings: WebhookSettings, event: EmailEvent, message) -> str | None:
+    """The keyed hash of the event's address, else of the address its message went to."""
+    if event.email:
+        try:
+            return contact_hash(settings.contact_hash_key.get_secret_value().encode(), "email", event.email)
+        except InvalidContactPoint:
+            pass
+    return message.recipient_hash if message else None
+
+
+def _customers_of(session, hashed: str | None, message) -> set[str]:
+    """Whose consent an event about this address changes: every customer holding it, and the message's."""
+    customers = set(customers_with_contact(session=session, contact_hash=hashed, channel="email")) if hashed else set()
+    if message is not None:
+        customers.add(message.customer_id)
+    return customers
+
+
+def _lock_opt_outs(session, settings: WebhookSettings, events: list[EmailEvent]) -> None:
+    """The locks of every suppression and consent change of a batch, all at once before its first write.
+
+    One event's locks after another's writes could deadlock with a sender (``outreach.consent.locks``).
+    """
+    if not locks.applies(session):
+        return
+    customers: set[str] = set()
+    hashes: set[str | None] = set()
+    for event in events:
+        if event.suppression or event.consent_status:
+            message = get_message(session=session, message_id=event.message_id) if event.message_id else None
+            hashes.add(hashed := _contact_of(settings, event, message))
+            if event.consent_status:
+                customers |= _customers_of(session, hashed, message)
+    locks.lock_for_opt_out(session, customer_ids=customers, contact_hashes=hashes)
 
 
 def translate_batch(raw_events: list[dict], marketing_group_id: int | None) -> tuple[list[EmailEvent | None], list[str]]:
@@ -130,6 +158,7 @@ async def sendgrid_events(request: Request) -> Response:
     now = now_of(request)
     changes = []
     with session_of(request) as session:
+        _lock_opt_outs(session, settings, [event for event in events if event is not None])
         for event in events:
             if event is not None:
                 changes.extend(_apply(session, settings, event, now))

@@ -22,6 +22,7 @@ from infra.request_body import body_cap
 from infra.settings import ReputationSettings
 from outreach.channels.twilio import OPTED_OUT_CODE
 from outreach.consent.contact_points import InvalidContactPoint, contact_hash
+from outreach.consent.locks import lock_for_opt_out
 from outreach.consent.service import (
     ConsentChange,
     customers_with_contact,
@@ -93,6 +94,8 @@ def apply_keyword(*, session, reputation: ReputationSettings, kind: ReplyKind, h
                   rule_id: str | None, evidence: dict, now) -> list[ConsentChange]:
     """Opt the number out (or back in) for every customer holding it; the consent changes made."""
     status = "opted_out" if kind == ReplyKind.OPT_OUT else "opted_in"
+    # Every customer and the number at once, in one order (``outreach.consent.locks``: no deadlock).
+    lock_for_opt_out(session, customer_ids=customers, contact_hashes=[hashed])
     changes = [record_consent(session=session, customer_id=customer_id, channel="sms", topic="*", status=status,
                               source="sms_keyword", changed_at=now, evidence=evidence, contact_hash=hashed)
                for customer_id in customers]
@@ -168,6 +171,9 @@ async def status_callback(request: Request) -> Response:
     changes = []
     with session_of(request) as session:
         message = by_provider_id(session=session, provider_message_id=sid)
+        carrier_opt_out = message is not None and form.get("ErrorCode") == str(OPTED_OUT_CODE)
+        if carrier_opt_out:  # its locks before the row's status update below (``outreach.consent.locks``)
+            lock_for_opt_out(session, customer_ids=[message.customer_id], contact_hashes=[message.recipient_hash])
         if not record_event(session=session, event_key=f"twilio:status:{sid}:{status}", provider="twilio",
                             kind=status, occurred_at=now, message_id=message.message_id if message else None,
                             rule_id=message.rule_id if message else None,
@@ -175,7 +181,7 @@ async def status_callback(request: Request) -> Response:
             return Response(status_code=204)
         if message is not None:
             set_provider_status(session=session, message_id=message.message_id, status=status, now=now)
-            if form.get("ErrorCode") == str(OPTED_OUT_CODE):
+            if carrier_opt_out:
                 changes.append(record_consent(session=session, customer_id=message.customer_id, channel="sms",
                                               topic="*", status="opted_out", source=f"twilio:{OPTED_OUT_CODE}",
                                               changed_at=now, evidence={"message_sid": sid},

@@ -125,9 +125,10 @@ def _before_first(engine: Engine, matches: Callable[[str, Any], bool], action: C
     return seen
 
 
-def _holding(statement: str, parameters: Any) -> bool:
-    """The chunk transaction's first statement: ``outbox.hold`` of pending/drafted rows."""
-    return statement.startswith("UPDATE outbox SET updated_at") and "pending" in repr(parameters)
+def _starting_chunk(statement: str, parameters: Any) -> bool:
+    """The chunk transaction's first statement: its shared consent locks (PostgreSQL), else ``outbox.hold``."""
+    return "pg_advisory_xact_lock_shared" in statement or (
+        statement.startswith("UPDATE outbox SET updated_at") and "pending" in repr(parameters))
 
 
 @pytest.mark.parametrize("when", ["while drafting", "as the chunk's transaction starts"])
@@ -154,7 +155,7 @@ def test_an_opt_out_recorded_after_the_claim_is_honoured(migrated, when):
                 opt_out()
             return simple_compose(d, **facts)
     else:
-        fired = _before_first(migrated, _holding, opt_out)
+        fired = _before_first(migrated, _starting_chunk, opt_out)
     provider = Recorder()
     try:
         report = _sender(migrated, provider, compose=compose).run_once(NOW)
