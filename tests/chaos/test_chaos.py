@@ -396,13 +396,15 @@ def _check(engine: Engine, service: RetainService, seed: int, events: list[dict[
            chaos: dict[str, Any]) -> None:
     def converged() -> bool:
         want = _expected(events, dt.datetime.now(dt.timezone.utc))
-        return _stored(engine) == want and _decided_all(engine, want) and \
+        # Kafka mode: after a kill the outbox consumer waits for its group's rebalance before it enqueues.
+        return _stored(engine) == want and _decided_all(engine, want) and not _unenqueued(engine) and \
             _settled(engine, dt.datetime.now(dt.timezone.utc))
 
     def status() -> str:
         want, have = _expected(events, dt.datetime.now(dt.timezone.utc)), _stored(engine)
         return (f"live signals == replay (seed {seed}): missing {sorted(want - have)[:5]} "
                 f"extra {_described(engine, sorted(have - want)[:5])}; undecided {len(_undecided(engine, want))} of {len(want)}, e.g. {_undecided(engine, want)[:3]}; "
+                f"engage decisions without an outbox row {len(_unenqueued(engine))}; "
                 f"settled: {_settled(engine, dt.datetime.now(dt.timezone.utc))}; readiness {_readiness(service)}")
 
     _wait(converged, 120, status, service)
@@ -470,6 +472,14 @@ def _undecided(engine: Engine, want: Counter) -> list[tuple[str, str, str]]:
     with Session(engine) as session:
         decided = set(session.exec(select(DecisionRecord.signal_id)).all())
     return sorted(identity for identity in want if identity[0] not in decided)
+
+
+def _unenqueued(engine: Engine) -> list[str]:
+    """Engage decisions that have no outbox row yet."""
+    with Session(engine) as session:
+        engaging = set(session.exec(select(DecisionRecord.decision_id).where(DecisionRecord.outcome == "engage")).all())
+        enqueued = set(session.exec(select(OutboxRecord.decision_id)).all())
+    return sorted(engaging - enqueued)
 
 
 def _decided_all(engine: Engine, want: Counter) -> bool:
