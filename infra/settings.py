@@ -219,6 +219,9 @@ class Settings(BaseSettings):
     # Tansu holds every JoinGroup for about half of this, so it bounds each rebalance's latency.
     stream_rebalance_timeout_seconds: float = 10.0
     stream_tick_interval_seconds: float = 1.0
+    # A caught-up partition's ticks fire deadlines up to the newest event time folded there while
+    # records keep coming, up to wall-clock now once none came for this long (signals/tick_clock.py).
+    stream_idle_seconds: float = Field(default=10.0, ge=0.0)
     # Single-box mode (no KAFKA_URL): how often stream state is checkpointed to the database. A
     # restart replays the journal after the last checkpoint, so this bounds replay, not loss.
     checkpoint_interval_seconds: float = 5.0

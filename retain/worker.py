@@ -84,6 +84,7 @@ def build_worker(
         app, fold if fold is not None else load_fold(fold_spec, settings),
         tick_interval=settings.stream_tick_interval_seconds, health=health,
         max_future=dt.timedelta(seconds=settings.max_future_skew_seconds),
+        idle_after=dt.timedelta(seconds=settings.stream_idle_seconds),
         **({"clock": clock} if clock is not None else {}),
     )
     if decisions:

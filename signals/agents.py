@@ -3,9 +3,11 @@
 A thin shell: the events agent takes batches, hands them to ``signals.stream_batch`` (which
 parses, checks, folds in event time and isolates every record and customer), then stores the
 changed states (``signals.changelog``), sends the signals, writes the states' changelog records,
-and sends dead-letters and quarantine notices. The tick timer fires deadlines up to wall-clock
-now, but only on partitions whose backlog has been read (``caught_up``): on a lagging partition
-the events themselves are the clock (``docs/streaming.md``, "Event time"). A due index per
+and sends dead-letters and quarantine notices. The tick timer fires deadlines only on partitions
+whose backlog has been read (``caught_up``): on a lagging partition the events themselves are the
+clock (``docs/streaming.md``, "Event time"). On a caught-up one it fires them up to the partition's
+clock (``signals.tick_clock``): the newest event time folded while records keep arriving, wall-clock
+now once the partition has been quiet for ``idle_after``. A due index per
 partition (``signals.due_index``) keeps a tick from scanning every customer; it is rebuilt after
 every rebalance's table recovery. Both parts report to ``infra.health`` (``signals.stream_health``).
 """
@@ -31,6 +33,7 @@ from signals.due_index import DueIndex
 from signals.quarantine import CONTROL_HEADER
 from signals.signal import Signal
 from signals.stream_batch import CustomerResult, Failure, InputRecord, StreamBatch
+from signals.tick_clock import PartitionClock
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,7 @@ class SignalAgents:
         max_future: dt.timedelta = dt.timedelta(hours=24),
         health: Health | None = None,
         caught_up: Callable[[int], bool] | None = None,
+        idle_after: dt.timedelta = dt.timedelta(seconds=10),
     ) -> None:
         self.app = app
         self.batch_size = batch_size
@@ -116,6 +120,8 @@ class SignalAgents:
         self.agent_health, self.tick_health = stream_health.register(self.health, clock, tick_interval)
         self.caught_up = caught_up if caught_up is not None else self._caught_up
         self._next_offset: dict[int, int] = {}  # per events partition: every record below was handled
+        self.idle_after = idle_after
+        self.clocks: dict[int, PartitionClock] = {}  # per events partition: how far its ticks may fire
         # Ticks pause between a rebalance and the end of table recovery: the table is incomplete.
         self.ticks_enabled = False
         self.active_partitions: list[int] = []  # events partitions owned since the last recovery
@@ -169,6 +175,9 @@ class SignalAgents:
             self._store(customer)
         for record in records:
             self._next_offset[record.partition] = max(self._next_offset.get(record.partition, 0), record.offset + 1)
+        at = self.clock()
+        for partition in {record.partition for record in records}:
+            self.clocks.setdefault(partition, PartitionClock()).folded(result.newest_event.get(partition), at=at)
         self.counters.events += len(events)
         await self._publish(result.customers, result.failures)
 
@@ -218,11 +227,15 @@ class SignalAgents:
         now = self.clock()
         ready = [p for p in self.active_partitions if self.caught_up(p)]
         changed = []
-        for partition, key in self.due.pop_due(now, ready):
-            result = self.batch.tick(key, partition, self.table.get(key), now)
-            if result is not None:
-                self._store(result)
-                changed.append(result)
+        for ready_partition in ready:
+            until = self.clocks.setdefault(ready_partition, PartitionClock()).until(now, idle_after=self.idle_after)
+            if until is None:
+                continue
+            for partition, key in self.due.pop_due(until, [ready_partition]):
+                result = self.batch.tick(key, partition, self.table.get(key), until)
+                if result is not None:
+                    self._store(result)
+                    changed.append(result)
         await self._publish(changed, [])
         self.counters.ticks += 1
         lagging = len(self.active_partitions) - len(ready)
@@ -260,6 +273,12 @@ class SignalAgents:
         self.key_partition = {k: p for k, p in self.key_partition.items() if p in active}
         self._next_offset = {p: o for p, o in self._next_offset.items() if p in active}
         now, aside = self.clock(), []
+        # A partition that is new to this worker may still be receiving its history: not idle yet.
+        self.clocks = {p: c for p, c in self.clocks.items() if p in active}
+        for partition in active:
+            if partition not in self.clocks:
+                self.clocks[partition] = PartitionClock()
+                self.clocks[partition].assigned(now)
         for customer_key, partition in self.key_partition.items():
             deadline, quarantined = self.batch.deadline(customer_key, partition, self.table.get(customer_key), now)
             if quarantined is not None:

@@ -82,6 +82,7 @@ class BatchResult:
 
     customers: list[CustomerResult] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    newest_event: dict[int, dt.datetime] = field(default_factory=dict)  # per partition: newest occurred_at accepted
 
 
 class _StateFault(Exception):
@@ -118,6 +119,10 @@ class StreamBatch:
                 continue
             groups.setdefault(key, []).append((record, event))
             partitions[key] = record.partition  # the events' partition is the state's changelog partition
+            if event is not None:
+                newest = result.newest_event.get(record.partition)
+                if newest is None or event.occurred_at > newest:
+                    result.newest_event[record.partition] = event.occurred_at
         for key, items in groups.items():
             changed = self._customer(key, partitions[key], load(key), items, now, result.failures)
             if changed is not None:

@@ -201,3 +201,33 @@ async def test_one_batch_chains_state_per_customer_and_isolates_poison(harness):
         assert agents.table[b"c1"] == {"open": {"b": (T0 + IDLE).isoformat()}, "events": 3}
     assert [(k, v["source"]["offset"]) for k, v in deadletter.records] == [(b"c1", 1)]
     assert agents.counters.events == 4 and agents.key_partition == {b"c1": 1}
+
+
+async def test_history_arriving_live_fires_deadlines_in_event_time_until_the_partition_is_quiet(harness):
+    # A backfill posted through the live path: the worker is caught up between two requests, but the
+    # event that closes c1's checkout is in the next one. Firing up to wall-clock now there (as
+    # before) signalled c1, which the replay of the same history does not (found by tests/chaos).
+    agents, signals, _, clock = harness
+    past = T0 - dt.timedelta(days=10)
+    async with agents.agent.test_context() as agent:
+        await agent.put(event("checkout.started", "c1", 1, past, checkout_id="k1"), key=b"c1")
+        await agent.put(event("checkout.started", "c3", 1, past, checkout_id="k3"), key=b"c3")
+        await folded(agents, 2)
+        agents.ticks_enabled = True
+        agents.active_partitions = sorted(agents.key_partition.values())
+
+        clock.now = T0 + dt.timedelta(seconds=2)  # the next request is on its way
+        await agents.tick()
+        assert signals.records == []  # the partition's clock is the newest event time: 10 days ago
+
+        await agent.put(event("checkout.completed", "c1", 2, past + dt.timedelta(seconds=60), checkout_id="k1"),
+                        key=b"c1")
+        await agent.put(event("checkout.started", "c2", 1, past + dt.timedelta(minutes=5), checkout_id="k2"),
+                        key=b"c2")
+        await folded(agents, 4)
+        await agents.tick()  # event time passed c3's deadline (c1's checkout was completed in time)
+        assert [(k, v["attributes"]) for k, v in signals.records] == [(b"c3", {"checkout_id": "k3"})]
+
+        clock.now += agents.idle_after  # no record for idle_after: the producer is done, now is the clock
+        await agents.tick()
+        assert [(k, v["attributes"]) for k, v in signals.records][1:] == [(b"c2", {"checkout_id": "k2"})]
