@@ -31,6 +31,25 @@ def read_uplift_table(path: Path) -> tuple[pd.DataFrame, list[str], list[str], d
     return table, list(names), list(meta.get("categorical", [])), {"table": str(path)}
 
 
+def check_uplift_out(out: Path) -> None:
+    """``--out`` of both uplift-data commands: a .parquet or .csv path, else that option's usage error."""
+    import typer
+
+    from models.table_file import check_table_path
+
+    try:
+        check_table_path(out)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
+
+
+def serving_feature_names(settings: Any) -> list[str]:
+    """The feature columns an uplift table carries: the served feature spec's, as the decisions recorded them."""
+    from signals import features as feature_spec
+
+    return list(feature_spec.from_settings(settings.serving.features).FEATURE_NAMES)
+
+
 def write_uplift_table(rows: pd.DataFrame, out: Path) -> str:
     """Write an uplift table (``triggers.uplift_data.uplift_rows``) with its metadata; the line to tell the user."""
     from models.table_file import write_table

@@ -22,18 +22,13 @@ def uplift_data(
     """Uplift training rows from the stored decisions: engage/holdout, features, goal reached in the window."""
     from infra.database import make_engine, session_scope
     from infra.settings import Settings
-    from models.table_file import check_table_path
-    from models.uplift_data import write_uplift_table
+    from models.uplift_data import check_uplift_out, serving_feature_names, write_uplift_table
     from retain.console.outcomes import uplift_table
     from retain.migrations import migrate
-    from signals import features as feature_spec
 
-    try:
-        check_table_path(out)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--out") from None
+    check_uplift_out(out)
     settings = Settings()
-    names = list(feature_spec.from_settings(settings.serving.features).FEATURE_NAMES)
+    names = serving_feature_names(settings)
     now = dt.datetime.now(dt.timezone.utc)
     engine = make_engine(settings)
     try:

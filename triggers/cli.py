@@ -127,21 +127,16 @@ def uplift_data(
     out: Path = typer.Option(..., "--out", help="uplift table to write (.parquet or .csv)"),
 ) -> None:
     """Uplift training rows from a backtest: engage/holdout decisions, features, goal reached in the window."""
-    from signals import features as feature_spec
     from infra.settings import Settings
-    from models.table_file import check_table_path
-    from models.uplift_data import write_uplift_table
+    from models.uplift_data import check_uplift_out, serving_feature_names, write_uplift_table
     from triggers.backtest_cli import raw_events
     from triggers.policy import PolicyConfig
     from triggers.uplift_data import backtest_uplift_rows
 
     ruleset = _rules_and_events(path, events)
-    try:
-        check_table_path(out)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--out") from None
+    check_uplift_out(out)
     settings = Settings()
-    names = list(feature_spec.from_settings(settings.serving.features).FEATURE_NAMES)
+    names = serving_feature_names(settings)
     rows = backtest_uplift_rows(raw_events(events, progress=True), ruleset, names,
                                 policy_config=PolicyConfig.from_settings(settings.policy))
     typer.echo(write_uplift_table(rows, out), err=True)
