@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from infra.database import session_scope
 from infra.health import Reporter
+from infra.party_locks import lock_parties
 from infra.stream_app import DEADLETTER, EVENTS, QUARANTINE, SIGNALS
 from infra.topic_consumer import Poison, TopicConsumer
 from signals.events import parse_event
@@ -29,6 +30,7 @@ from signals.goal_events import record_goal_event
 from signals.quarantine_store import record_quarantine_notice
 from signals.service import (
     ContactHasher,
+    carries_consent,
     index_contacts,
     profile_addresses,
     profile_values,
@@ -74,11 +76,16 @@ class Projection:
     def store(self, records: list[Any]) -> list[Poison]:
         """Store one batch in one transaction (blocking: the consumer runs it in a thread)."""
         events, signals, reasons = 0, Counter[str](), Counter[str]()
+        parsed = {id(record): _event(record.value) for record in records if record.topic == EVENTS}
         with session_scope(self.engine) as session:
+            # Upstream consent flags are opt-outs too: ordered against the sender's decisions like
+            # the consent store's (``outreach.consent.locks``), all locks first, in key order.
+            lock_parties(session, shared=False, customer_ids=[
+                event.customer_id for event in parsed.values() if event is not None and carries_consent(event)])
             for record in records:
                 if record.topic == EVENTS:
                     events += 1
-                    self._store_event(session, record.value)
+                    self._store_parsed(session, parsed[id(record)])
                 elif record.topic == SIGNALS:
                     signal = _signal(record.value)
                     if signal is not None:
@@ -97,9 +104,10 @@ class Projection:
         return []
 
     def _store_event(self, session: Any, raw: bytes) -> None:
-        try:
-            event = parse_event(raw)
-        except (ValidationError, ValueError):
+        self._store_parsed(session, _event(raw))
+
+    def _store_parsed(self, session: Any, event: Any) -> None:
+        if event is None:
             return  # the stream worker sends it to deadletter with the reason; nothing to project
         if event.type == "customer.profile":
             applied = upsert_customer_profile(session=session, event=event)
@@ -109,6 +117,13 @@ class Projection:
         else:
             # Kept for results per rule: did the customer reach a rule's goal after the message?
             record_goal_event(session=session, event=event)
+
+
+def _event(raw: bytes | None) -> Any:
+    try:
+        return parse_event(raw if raw is not None else b"")
+    except (ValidationError, ValueError):
+        return None
 
 
 def _signal(raw: bytes | None) -> Signal | None:

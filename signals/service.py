@@ -47,6 +47,14 @@ def consent_flags(record: CustomerRecord | None) -> dict[str, bool]:
     return {flag: value for flag, value in values.items() if value is not None}
 
 
+def carries_consent(event: Any) -> bool:
+    """Whether a ``customer.profile`` event sets any upstream consent flag (an opt-out among them, maybe)."""
+    if event.type != "customer.profile":
+        return False
+    values = profile_values(event)
+    return any(column in values for column in _CONSENT_COLUMNS.values())
+
+
 def profile_values(event: Any) -> dict[str, Any]:
     """The customer columns a ``customer.profile`` event sets (fields it leaves out are absent)."""
     props = event.properties

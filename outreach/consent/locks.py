@@ -20,6 +20,8 @@ contact hashes, each group in key order. ``record_consent`` and ``suppress`` loc
 well, so a writer that forgot to take them first is still ordered (a repeated lock is free);
 PostgreSQL would then break a rare cycle by failing one transaction, a transient error.
 The locks end with the transaction (``pg_advisory_xact_lock``): no unlock, no leak on a crash.
+The primitives are ``infra.party_locks``: the projection of upstream consent flags (``customer.profile``
+events, ``signals.projection``) takes the same exclusive customer locks.
 
 Not locked: ``lift_suppression`` (a send decided just before a lift loses nothing; opt-ins lock
 all the same through ``record_consent``, a short wait at worst), and the ``consent`` topic replay
@@ -28,58 +30,22 @@ all the same through ``record_consent``, a short wait at worst), and the ``conse
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
-from sqlalchemy import BigInteger, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
-_EXCLUSIVE = text("SELECT pg_advisory_xact_lock(k) FROM unnest(:keys) AS k").bindparams(
-    bindparam("keys", type_=ARRAY(BigInteger)))
-_SHARED = text("SELECT pg_advisory_xact_lock_shared(k) FROM unnest(:keys) AS k").bindparams(
-    bindparam("keys", type_=ARRAY(BigInteger)))
+from infra.party_locks import applies, lock_keys, lock_parties
 
-
-def applies(session: Session) -> bool:
-    """Whether this database needs the locks (PostgreSQL); SQLite orders writers by its write lock."""
-    return session.get_bind().dialect.name == "postgresql"
+__all__ = ["applies", "lock_for_opt_out", "lock_for_send", "lock_keys"]
 
 
 def lock_for_opt_out(session: Session, *, customer_ids: Iterable[str] = (),
                      contact_hashes: Iterable[str | None] = ()) -> None:
     """Exclusive locks, until the commit: no chunk deciding a send to these reads consent meanwhile."""
-    _lock(session, _EXCLUSIVE, customer_ids, contact_hashes)
+    lock_parties(session, shared=False, customer_ids=customer_ids, contact_hashes=contact_hashes)
 
 
 def lock_for_send(session: Session, *, customer_ids: Iterable[str] = (),
                   contact_hashes: Iterable[str | None] = ()) -> None:
     """Shared locks, until the commit: no opt-out of these commits between the consent read and the commit."""
-    _lock(session, _SHARED, customer_ids, contact_hashes)
-
-
-def lock_keys(customer_ids: Iterable[str], contact_hashes: Iterable[str | None]) -> list[int]:
-    """The lock keys in the order every transaction takes them: customers first, then contact hashes.
-
-    >>> lock_keys(["c2", "c1", "c1"], [None]) == sorted(lock_keys(["c1", "c2"], []))
-    True
-    >>> len(lock_keys(["x"], ["x"]))  # a customer id and a hash never share a key
-    2
-    """
-    customers = sorted({_key("customer", value) for value in customer_ids})
-    hashes = sorted({_key("contact", value) for value in contact_hashes if value})
-    return customers + hashes
-
-
-def _key(kind: str, value: str) -> int:
-    """A signed 64-bit key (PostgreSQL's bigint); a collision only makes two unrelated parties wait."""
-    digest = hashlib.blake2b(f"retain.consent\x1f{kind}\x1f{value}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def _lock(session: Session, statement, customer_ids: Iterable[str], contact_hashes: Iterable[str | None]) -> None:
-    if not applies(session):
-        return
-    keys = lock_keys(customer_ids, contact_hashes)
-    if keys:  # unnest yields the keys in array order, so they are taken in that order
-        session.execute(statement, {"keys": keys})
+    lock_parties(session, shared=True, customer_ids=customer_ids, contact_hashes=contact_hashes)

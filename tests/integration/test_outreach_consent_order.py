@@ -209,3 +209,54 @@ def test_two_senders_and_an_opt_out_on_the_same_customers_all_finish_in_order(mi
     assert {row.state for row in final.values() if row.lease_owner is None and row.customer_id in household
             and row.episode_key.endswith(":e2")} == {"suppressed"}
     assert {final[r.message_id].state for r in rows_of["sender-b"] if r.customer_id not in household} == {"sent"}
+
+
+def test_an_upstream_opt_out_projected_while_a_chunk_decides_is_ordered_too(migrated):
+    # The shop's own system says "no service e-mail" in a customer.profile event; the projection
+    # writes that flag to the customer row, which the send verdict reads where the store is silent.
+    import json
+    from types import SimpleNamespace
+
+    from infra.stream_app import EVENTS
+    from signals.projection import Projection
+
+    customers = _customers(migrated, 3)
+    target = customers[1]
+    profile = {"event_id": "upstream-opt-out", "type": "customer.profile", "customer_id": target,
+               "occurred_at": NOW.isoformat(), "properties": {"consent": {"email_service": False}}}
+    other = make_engine(migrated.url)
+    monitor = make_engine(migrated.url)
+    order: list[str] = []
+    sender_thread = threading.get_ident()
+
+    @event.listens_for(migrated, "commit")
+    def note_commit(conn):  # the chunk's commit: the sender thread's first after the hook fired
+        if threading.get_ident() == sender_thread and fired and "chunk" not in order:
+            order.append("chunk")
+
+    def project() -> None:
+        Projection(other, "127.0.0.1:1").store([SimpleNamespace(topic=EVENTS, value=json.dumps(profile).encode())])
+        order.append("projection")
+
+    background: list[Background] = []
+
+    def start_projection() -> None:
+        background.append(Background(project).start())
+        wait_until(lambda: background[0].done.is_set() or _waiting(monitor) >= 1, BOUND,
+                   "the projection to commit or to wait for the chunk")
+
+    fired = _after_consent_read(migrated, start_projection)
+    provider = Recorder()
+    try:
+        _sender(migrated, provider).run_once(NOW)
+        background[0].finished()
+    finally:
+        event.remove(migrated, "commit", note_commit)
+        other.dispose()
+        monitor.dispose()
+    assert fired
+    if f"{target}@example.com" in {call.to for call in provider.calls}:
+        # Decided before the opt-out: the chunk's commit must come before the projection's.
+        assert order.index("chunk") < order.index("projection"), f"sent after the upstream opt-out: {order}"
+    else:
+        assert _rows(migrated)[target].state == "suppressed"

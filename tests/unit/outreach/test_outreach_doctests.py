@@ -10,7 +10,7 @@ import pytest
 
 @pytest.mark.parametrize("module", [
     "outreach.consent.policy", "outreach.channels.rate_limit", "outreach.outbox.backoff", "outreach.reputation_verdict",
-    "outreach.webhooks.sms_keywords", "outreach.outbox.send_verdicts", "outreach.consent.locks",
+    "outreach.webhooks.sms_keywords", "outreach.outbox.send_verdicts",
 ])
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module))
