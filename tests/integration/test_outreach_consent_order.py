@@ -92,6 +92,20 @@ class Background:
         return self.result
 
 
+def _racing_the_chunk(writer: Callable[[], Any], monitor: Engine,
+                     what: str) -> tuple[list[Background], Callable[[], None]]:
+    """(where its handle goes, the hook's action): ``writer`` started in its own thread from inside the
+    chunk, which goes on once the writer committed or is seen waiting for a lock (the chunk's)."""
+    started: list[Background] = []
+
+    def start() -> None:
+        started.append(Background(writer).start())
+        wait_until(lambda: started[0].done.is_set() or _waiting(monitor) >= 1, BOUND,
+                   f"{what} to commit or to wait for the chunk")
+
+    return started, start
+
+
 def _states_in(session: Session, customer_ids: list[str]) -> dict[str, str]:
     """The committed outbox states of these customers' rows as the opt-out's own transaction reads them."""
     query = select(OutboxRecord.message_id, OutboxRecord.state).where(OutboxRecord.customer_id.in_(customer_ids))
@@ -114,13 +128,7 @@ def test_an_opt_out_while_a_chunk_decides_is_seen_or_commits_after_the_chunk(mig
             session.commit()
         return seen
 
-    background: list[Background] = []
-
-    def start_opt_out() -> None:
-        background.append(Background(opt_out).start())
-        wait_until(lambda: background[0].done.is_set() or _waiting(monitor) >= 1, BOUND,
-                   "the opt-out to commit or to wait for the chunk")
-
+    background, start_opt_out = _racing_the_chunk(opt_out, monitor, "the opt-out")
     fired = _after_consent_read(migrated, start_opt_out)
     provider = Recorder()
     try:
@@ -238,13 +246,7 @@ def test_an_upstream_opt_out_projected_while_a_chunk_decides_is_ordered_too(migr
         Projection(other, "127.0.0.1:1").store([SimpleNamespace(topic=EVENTS, value=json.dumps(profile).encode())])
         order.append("projection")
 
-    background: list[Background] = []
-
-    def start_projection() -> None:
-        background.append(Background(project).start())
-        wait_until(lambda: background[0].done.is_set() or _waiting(monitor) >= 1, BOUND,
-                   "the projection to commit or to wait for the chunk")
-
+    background, start_projection = _racing_the_chunk(project, monitor, "the projection")
     fired = _after_consent_read(migrated, start_projection)
     provider = Recorder()
     try:
